@@ -1,0 +1,219 @@
+// The vocabulary of the Raft core. raft/ replicates opaque bytes: nothing here knows about jobs.
+
+export type NodeId = string;
+
+/** 'normal' carries application bytes (empty bytes = the leader's no-op); 'config' carries an encoded ConfigChange. */
+export type EntryKind = 'normal' | 'config';
+
+export interface Entry {
+  index: number;
+  term: number;
+  kind: EntryKind;
+  data: Uint8Array;
+}
+
+/** What must be on disk before any message of the same Ready leaves the node. */
+export interface HardState {
+  term: number;
+  vote: NodeId | null;
+  commit: number;
+}
+
+/** Voters, kept sorted so that two nodes holding the same config hold the same bytes. */
+export interface ClusterConfig {
+  voters: NodeId[];
+}
+
+/** Single-server membership changes only (dissertation §4.1): one voter added or removed per entry. */
+export type ConfigChange = { type: 'add'; id: NodeId } | { type: 'remove'; id: NodeId };
+
+export interface SnapshotMeta {
+  /** Last log index the snapshot covers. */
+  index: number;
+  term: number;
+  /** The committed configuration as of `index`. */
+  config: ClusterConfig;
+}
+
+export interface Snapshot {
+  meta: SnapshotMeta;
+  /** The application's state-machine image at meta.index; opaque to raft/. */
+  data: Uint8Array;
+}
+
+export type Role = 'follower' | 'precandidate' | 'candidate' | 'leader';
+
+interface MessageBase {
+  from: NodeId;
+  to: NodeId;
+  term: number;
+}
+
+/** RequestVote, or PreVote when `pre` (dissertation §9.6): a pre-vote never changes the receiver's term or vote. */
+export interface VoteRequest extends MessageBase {
+  type: 'vote';
+  pre: boolean;
+  lastIndex: number;
+  lastTerm: number;
+  /** Set by a candidate campaigning after TimeoutNow: voters skip the leader-lease check. */
+  transfer: boolean;
+}
+
+export interface VoteResponse extends MessageBase {
+  type: 'voteResp';
+  pre: boolean;
+  granted: boolean;
+}
+
+export interface AppendRequest extends MessageBase {
+  type: 'append';
+  prevIndex: number;
+  prevTerm: number;
+  entries: Entry[];
+  commit: number;
+}
+
+export interface AppendResponse extends MessageBase {
+  type: 'appendResp';
+  success: boolean;
+  /** On success: the follower's match index. On rejection: the prevIndex that was rejected. */
+  index: number;
+  /** On rejection, the fast-backtracking hint: the follower's last index <= the rejected prevIndex whose term <= hintTerm. */
+  hintIndex: number;
+  hintTerm: number;
+}
+
+/** Heartbeats carry the commit index (bounded by the follower's match) and an optional ReadIndex context. */
+export interface HeartbeatRequest extends MessageBase {
+  type: 'heartbeat';
+  commit: number;
+  readCtx: number | null;
+}
+
+export interface HeartbeatResponse extends MessageBase {
+  type: 'heartbeatResp';
+  readCtx: number | null;
+}
+
+export interface SnapshotRequest extends MessageBase {
+  type: 'snapshot';
+  snapshot: Snapshot;
+}
+
+/** Leadership transfer: the target campaigns at once, skipping pre-vote. */
+export interface TimeoutNow extends MessageBase {
+  type: 'timeoutNow';
+}
+
+export type Message =
+  | VoteRequest
+  | VoteResponse
+  | AppendRequest
+  | AppendResponse
+  | HeartbeatRequest
+  | HeartbeatResponse
+  | SnapshotRequest
+  | TimeoutNow;
+
+export type MessageType = Message['type'];
+
+/** A ReadIndex answer: once the node has applied up to `index`, a read tagged `ctx` is linearizable. */
+export interface ReadState {
+  ctx: number;
+  index: number;
+}
+
+export interface SoftState {
+  role: Role;
+  leader: NodeId | null;
+  term: number;
+}
+
+/**
+ * Everything the core wants done, taken in one call. The runtime must, in this order:
+ * 1. persist `snapshot` (if any), then `entries` (overwriting any stored suffix from entries[0].index)
+ *    and `hardState` (if any), durably (fsync) and atomically;
+ * 2. send `messages`;
+ * 3. apply `committed` in order (and install `snapshot` into the state machine first, if any);
+ * 4. call `advance(ready)`.
+ */
+export interface Ready {
+  softState: SoftState | null;
+  hardState: HardState | null;
+  snapshot: Snapshot | null;
+  entries: Entry[];
+  messages: Message[];
+  committed: Entry[];
+  readStates: ReadState[];
+}
+
+export type ProposeResult =
+  | { ok: true; index: number; term: number }
+  | { ok: false; reason: 'not_leader' | 'transferring' | 'config_pending' | 'too_many_uncommitted'; leader: NodeId | null };
+
+/** Deliberately broken behaviours, for proving that the simulator's checkers bite. Never set in production. */
+export interface RaftFaults {
+  /** (a) The leader commits an entry of an earlier term by counting replicas (Figure 8 of the Raft paper). */
+  commitOldTermByCounting?: boolean;
+  /** (b) A vote is granted without the "candidate's log is at least as up-to-date" check. */
+  voteWithoutLogCheck?: boolean;
+  /** (c) The vote is sent before it is persisted: the vote reaches disk one Ready later. */
+  sendVoteBeforePersist?: boolean;
+  /** (d) A follower accepts entries without checking that prevIndex/prevTerm match its log. */
+  appendWithoutPrevCheck?: boolean;
+}
+
+export interface RaftOptions {
+  id: NodeId;
+  /** Ticks without hearing from a leader before campaigning; the actual timeout is random in [electionTicks, 2*electionTicks). */
+  electionTicks: number;
+  /** Ticks between leader heartbeats. Must be < electionTicks. */
+  heartbeatTicks: number;
+  /** A seeded generator returning floats in [0, 1). The core has no randomness of its own. */
+  random: () => number;
+  preVote: boolean;
+  checkQuorum: boolean;
+  /** Bound on AppendEntries messages in flight to one follower (pipelining window). */
+  maxInflightMsgs: number;
+  /** Bound on the bytes of entry data in flight to one follower. */
+  maxInflightBytes: number;
+  /** Bound on the bytes of entry data in one AppendEntries message (at least one entry is always sent). */
+  maxMsgBytes: number;
+  /** Bound on entries proposed but not yet committed; beyond it propose answers too_many_uncommitted. */
+  maxUncommittedEntries: number;
+  faults?: RaftFaults;
+}
+
+/** What a node loaded from its LogStorage at boot, or the bootstrap state of a brand-new cluster. */
+export interface RaftInitialState {
+  hardState: HardState;
+  /** Metadata of the latest snapshot (data stays with the runtime), or null. */
+  snapshot: Snapshot | null;
+  /** Log entries after the snapshot, contiguous. */
+  entries: Entry[];
+  /**
+   * The configuration at the base of the log when there is no snapshot: the bootstrap voters of a new
+   * cluster, or an empty config for a node that waits to be added to an existing cluster.
+   */
+  bootstrapConfig: ClusterConfig;
+  /** Index already applied to the state machine (the runtime restores the snapshot, so usually its index). */
+  applied: number;
+}
+
+export interface RaftStatus {
+  id: NodeId;
+  role: Role;
+  term: number;
+  vote: NodeId | null;
+  leader: NodeId | null;
+  commit: number;
+  applied: number;
+  firstIndex: number;
+  lastIndex: number;
+  lastTerm: number;
+  config: ClusterConfig;
+  /** Leader only: per follower replication progress. */
+  progress: Record<NodeId, { match: number; next: number; state: 'probe' | 'replicate' | 'snapshot'; recentActive: boolean; lastContactTicks: number }>;
+  /** Ticks since this node last heard from its leader (followers) or from a quorum (leader). */
+  ticksSinceLeaderContact: number;
+}

@@ -1,0 +1,139 @@
+// The job model and the commands of the job state machine. These are the replicated vocabulary:
+// a command is exactly what goes into a Raft entry, after validation at the edge.
+
+import type { WireError } from '../errors.js';
+
+export type JobState = 'waiting' | 'delayed' | 'active' | 'completed' | 'failed' | 'dead' | 'cancelled';
+
+export const JOB_STATES: readonly JobState[] = ['waiting', 'delayed', 'active', 'completed', 'failed', 'dead', 'cancelled'];
+
+/** 0 is the lowest priority, 9 the highest. */
+export const PRIORITY_MIN = 0;
+export const PRIORITY_MAX = 9;
+export const PRIORITY_NAMED = { low: 2, normal: 5, high: 8 } as const;
+export type PriorityName = keyof typeof PRIORITY_NAMED;
+
+export interface Backoff {
+  /** Delay before the first retry. */
+  baseMs: number;
+  /** No retry waits longer than this. */
+  capMs: number;
+  /** 0..1: the fraction of the delay that is randomized (from a hash of job id and attempt, never Math.random). */
+  jitter: number;
+}
+
+/** A job as the state machine holds it and as `get` returns it. */
+export interface Job {
+  id: string;
+  queue: string;
+  name: string;
+  payload: unknown;
+  priority: number;
+  maxAttempts: number;
+  backoff: Backoff;
+  leaseMs: number;
+  idempotencyKey: string | null;
+  state: JobState;
+  /** Attempts started (leases handed out) so far. */
+  attempts: number;
+  /** Times a lease expired without ack or fail (the job was handed out again). */
+  redeliveries: number;
+  lastError: string | null;
+  result: unknown;
+  createdAtMs: number;
+  /** When the job may run (delayed) or retry (failed); equals createdAtMs for immediate jobs. */
+  runAtMs: number;
+  startedAtMs: number | null;
+  finishedAtMs: number | null;
+  /** The current lease while active, else null. */
+  lease: { token: string; workerId: string; expiresAtMs: number } | null;
+}
+
+/** What a producer asks for. Everything optional has a documented default (see src/jobs/limits.ts). */
+export interface EnqueueSpec {
+  queue: string;
+  name?: string;
+  payload?: unknown;
+  /** Client-given id; when absent the state machine assigns a time-ordered one. */
+  id?: string;
+  priority?: number;
+  /** Absolute time (leader's clock) before which the job is not handed out. */
+  runAtMs?: number;
+  /** Relative delay from the entry's timestamp; ignored when runAtMs is set. */
+  delayMs?: number;
+  maxAttempts?: number;
+  backoff?: Partial<Backoff>;
+  leaseMs?: number;
+  idempotencyKey?: string;
+}
+
+export type Command =
+  | { op: 'enqueue'; jobs: EnqueueSpec[] }
+  | { op: 'lease'; workerId: string; queues: string[]; max: number; leaseMs?: number }
+  | { op: 'heartbeat'; jobId: string; token: string; leaseMs?: number }
+  | { op: 'ack'; jobId: string; token: string; result?: unknown }
+  | { op: 'fail'; jobId: string; token: string; error: string; retryable: boolean }
+  | { op: 'cancel'; jobId: string }
+  | { op: 'tick' }
+  | { op: 'pause'; queue: string }
+  | { op: 'resume'; queue: string }
+  | { op: 'dlqRetry'; queue: string; jobIds?: string[]; max?: number }
+  | { op: 'dlqPurge'; queue: string; jobIds?: string[]; max?: number };
+
+export type CommandOp = Command['op'];
+
+/** A job as handed to a worker by `lease`. */
+export interface LeasedJob {
+  id: string;
+  queue: string;
+  name: string;
+  payload: unknown;
+  priority: number;
+  attempt: number;
+  maxAttempts: number;
+  token: string;
+  leaseExpiresAtMs: number;
+}
+
+export interface CommandResults {
+  enqueue: { ids: string[]; /** per job: true when an idempotency key or client id matched an existing job */ duplicate: boolean[] };
+  lease: { jobs: LeasedJob[] };
+  heartbeat: { leaseExpiresAtMs: number };
+  ack: { state: 'completed' };
+  fail: { state: 'failed' | 'dead'; retryAtMs: number | null };
+  cancel: { state: JobState; cancelled: boolean };
+  tick: { expired: number; promoted: number; removed: number };
+  pause: { paused: true };
+  resume: { paused: false };
+  dlqRetry: { retried: number };
+  dlqPurge: { purged: number };
+}
+
+export type CommandResult = CommandResults[CommandOp];
+
+export type Outcome<T = CommandResult> = { ok: true; value: T } | { ok: false; error: WireError };
+
+/**
+ * One client request as it is replicated. (clientId, seq) makes a retried request apply once
+ * (dissertation §6.3). Internal commands (tick) use clientId '' and are never deduplicated.
+ */
+export interface Envelope {
+  clientId: string;
+  seq: number;
+  cmd: Command;
+}
+
+/** The payload of one Raft entry: a batch of envelopes, stamped with the leader's clock. */
+export interface EntryBatch {
+  /** Leader wall time, clamped so it never goes below the previous batch's stamp. */
+  nowMs: number;
+  envelopes: Envelope[];
+}
+
+export interface QueueStats {
+  queue: string;
+  paused: boolean;
+  counts: Record<JobState, number>;
+  /** Totals since the queue was created (replicated, so every node reports the same numbers). */
+  totals: { enqueued: number; completed: number; failed: number; retried: number; dead: number; expired: number };
+}
