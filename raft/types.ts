@@ -25,7 +25,7 @@ export interface ClusterConfig {
 }
 
 /** Single-server membership changes only (dissertation §4.1): one voter added or removed per entry. */
-export type ConfigChange = { type: 'add'; id: NodeId } | { type: 'remove'; id: NodeId };
+export type ConfigChange = { type: 'add' | 'remove'; id: NodeId; /** Opaque to raft/: the runtime's data about the node (its addresses). */ context?: string };
 
 export interface SnapshotMeta {
   /** Last log index the snapshot covers. */
@@ -149,7 +149,7 @@ export interface Ready {
 
 export type ProposeResult =
   | { ok: true; index: number; term: number }
-  | { ok: false; reason: 'not_leader' | 'transferring' | 'config_pending' | 'too_many_uncommitted'; leader: NodeId | null };
+  | { ok: false; reason: 'not_leader' | 'transferring' | 'config_pending' | 'invalid_config_change' | 'too_many_uncommitted'; leader: NodeId | null };
 
 /** Deliberately broken behaviours, for proving that the simulator's checkers bite. Never set in production. */
 export interface RaftFaults {
@@ -181,6 +181,10 @@ export interface RaftOptions {
   maxMsgBytes: number;
   /** Bound on entries proposed but not yet committed; beyond it propose answers too_many_uncommitted. */
   maxUncommittedEntries: number;
+  /** Entries kept in memory below a new snapshot, so slightly lagging followers catch up without one. Default 1024. */
+  compactTrailingEntries?: number;
+  /** Ticks a follower may stay in snapshot state without answering before the leader sends again. Default 5 × electionTicks. */
+  snapshotTimeoutTicks?: number;
   faults?: RaftFaults;
 }
 

@@ -1,0 +1,397 @@
+// The job broker on one node: turns client envelopes into Raft entries (one entry per event-loop
+// turn), applies committed entries to the job state machine, and answers each envelope with its
+// outcome. Linearizable reads go through ReadIndex. Time is the leader's, stamped into entries.
+
+import { Packr } from 'msgpackr';
+import { decodeConfigChange } from '../raft/config.js';
+import type { Entry, NodeId, ReadState, Snapshot, SoftState } from '../raft/types.js';
+import { RaftqError } from '../src/errors.js';
+import { JobStateMachine } from '../src/jobs/state-machine.js';
+import type { EntryBatch, Envelope, Job, Outcome } from '../src/jobs/types.js';
+import { Members, type MemberAddresses } from './members.js';
+import type { RaftDriver } from './raft-driver.js';
+
+const codec = new Packr({ useRecords: false });
+
+/** Bytes of envelopes in one entry; a larger turn is split into several entries. */
+export const ENTRY_BYTES_MAX = 8 * 1024 * 1024;
+/** Long-poll lease waiters and result waiters a node holds at once. */
+export const WAITERS_MAX = 10_000;
+/** The leader proposes a tick at least this often while jobs exist (retention, session expiry). */
+export const TICK_INTERVAL_MS_MAX = 1000;
+
+interface PendingEnvelope {
+  envelope: Envelope;
+  sizeBytes: number;
+  resolve(outcome: Outcome): void;
+  reject(error: RaftqError): void;
+}
+
+interface Inflight {
+  term: number;
+  items: PendingEnvelope[];
+}
+
+interface ReadWaiter {
+  resolve(): void;
+  reject(error: RaftqError): void;
+}
+
+interface AvailabilityWaiter {
+  queues: string[];
+  resolve(available: boolean): void;
+  timer: NodeJS.Timeout;
+}
+
+interface ResultWaiter {
+  jobId: string;
+  resolve(job: Job | null): void;
+  timer: NodeJS.Timeout;
+}
+
+export interface BrokerHooks {
+  onApplied?(batch: EntryBatch, outcomes: Outcome[]): void;
+  onMembersChanged?(members: Members): void;
+  onRoleChanged?(soft: SoftState): void;
+}
+
+export function encodeBatch(batch: EntryBatch): Uint8Array {
+  return codec.pack(batch);
+}
+
+export function decodeBatch(data: Uint8Array): EntryBatch {
+  return codec.unpack(data) as EntryBatch;
+}
+
+export class Broker {
+  sm = new JobStateMachine();
+  members: Members;
+  driver: RaftDriver | null = null;
+  soft: SoftState = { role: 'follower', leader: null, term: 0 };
+  private turn: PendingEnvelope[] = [];
+  private turnBytes = 0;
+  private flushScheduled = false;
+  private readonly inflight = new Map<number, Inflight>();
+  private lastStampMs = 0;
+  private appliedIndex = 0;
+  private readCtx = 0;
+  private readTurn: ReadWaiter[] = [];
+  private readonly readsByCtx = new Map<number, ReadWaiter[]>();
+  private readonly appliedWaiters: { index: number; waiters: ReadWaiter[] }[] = [];
+  private readonly availabilityWaiters = new Set<AvailabilityWaiter>();
+  private readonly resultWaiters = new Set<ResultWaiter>();
+  private tickInflight = false;
+  private tickTimer: NodeJS.Timeout | null = null;
+  private leaderWaiters: (() => void)[] = [];
+
+  constructor(
+    readonly nodeId: NodeId,
+    members: Members,
+    private readonly now: () => number,
+    private readonly hooks: BrokerHooks = {},
+  ) {
+    this.members = members;
+  }
+
+  get isLeader(): boolean {
+    return this.soft.role === 'leader';
+  }
+
+  get applied(): number {
+    return this.appliedIndex;
+  }
+
+  // ------------------------------------------------------------ writes
+
+  /** Proposes one envelope; resolves with its outcome once applied here. Leader only. */
+  submit(envelope: Envelope, sizeBytes: number): Promise<Outcome> {
+    if (!this.isLeader) return Promise.reject(this.noLeader());
+    return new Promise<Outcome>((resolve, reject) => {
+      this.turn.push({ envelope, sizeBytes, resolve, reject });
+      this.turnBytes += sizeBytes;
+      if (this.turnBytes >= ENTRY_BYTES_MAX) this.flush();
+      else if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        // Everything submitted in this event-loop turn becomes one entry, one fsync.
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const items = this.turn;
+    this.turn = [];
+    this.turnBytes = 0;
+    if (items.length === 0) return;
+    const driver = this.driver;
+    if (!driver || !this.isLeader) {
+      for (const p of items) p.reject(this.noLeader());
+      return;
+    }
+    // The leader's clock, never below the last applied stamp: the state machine's time is monotonic
+    // even across leaders whose clocks disagree.
+    const nowMs = Math.max(this.now(), this.lastStampMs);
+    this.lastStampMs = nowMs;
+    const batch: EntryBatch = { nowMs, envelopes: items.map((p) => p.envelope) };
+    const result = driver.propose(encodeBatch(batch));
+    if (!result.ok) {
+      const error =
+        result.reason === 'too_many_uncommitted'
+          ? new RaftqError('OVERLOADED', 'too many uncommitted entries; retry shortly')
+          : this.noLeader(result.leader);
+      for (const p of items) p.reject(error);
+      return;
+    }
+    this.inflight.set(result.index, { term: result.term, items });
+  }
+
+  // ------------------------------------------------------------ reads
+
+  /** Resolves once this node may answer a linearizable read from its state machine (ReadIndex). */
+  readBarrier(): Promise<void> {
+    if (!this.isLeader) return Promise.reject(this.noLeader());
+    return new Promise<void>((resolve, reject) => {
+      this.readTurn.push({ resolve, reject });
+      if (this.readTurn.length === 1) setImmediate(() => this.flushReads());
+    });
+  }
+
+  private flushReads(): void {
+    const waiters = this.readTurn;
+    this.readTurn = [];
+    if (waiters.length === 0) return;
+    const ctx = ++this.readCtx;
+    if (!this.driver || !this.driver.readIndex(ctx)) {
+      for (const w of waiters) w.reject(this.noLeader());
+      return;
+    }
+    this.readsByCtx.set(ctx, waiters);
+  }
+
+  onReadStates(states: ReadState[]): void {
+    for (const rs of states) {
+      const waiters = this.readsByCtx.get(rs.ctx);
+      if (!waiters) continue;
+      this.readsByCtx.delete(rs.ctx);
+      if (this.appliedIndex >= rs.index) for (const w of waiters) w.resolve();
+      else this.appliedWaiters.push({ index: rs.index, waiters });
+    }
+  }
+
+  /** Long-poll: resolves true as soon as one of the queues has a job to hand out, false at the deadline. */
+  waitForAvailable(queues: string[], waitMs: number): Promise<boolean> {
+    if (this.sm.hasAvailable(queues)) return Promise.resolve(true);
+    if (waitMs <= 0 || this.availabilityWaiters.size >= WAITERS_MAX) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      const waiter: AvailabilityWaiter = {
+        queues,
+        resolve,
+        timer: setTimeout(() => {
+          this.availabilityWaiters.delete(waiter);
+          resolve(false);
+        }, waitMs),
+      };
+      this.availabilityWaiters.add(waiter);
+    });
+  }
+
+  /** Resolves with the job once it is finished (completed, dead, cancelled), or as it is at the deadline. */
+  waitForFinished(jobId: string, timeoutMs: number): Promise<Job | null> {
+    const job = this.sm.getJob(jobId);
+    if (!job || isFinished(job) || timeoutMs <= 0 || this.resultWaiters.size >= WAITERS_MAX) return Promise.resolve(job);
+    return new Promise<Job | null>((resolve) => {
+      const waiter: ResultWaiter = {
+        jobId,
+        resolve,
+        timer: setTimeout(() => {
+          this.resultWaiters.delete(waiter);
+          resolve(this.sm.getJob(jobId));
+        }, timeoutMs),
+      };
+      this.resultWaiters.add(waiter);
+    });
+  }
+
+  /** Resolves when a leader is known (or after timeoutMs); the answer is the leader or null. */
+  waitForLeader(timeoutMs: number): Promise<NodeId | null> {
+    if (this.soft.leader !== null) return Promise.resolve(this.soft.leader);
+    return new Promise<NodeId | null>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve(this.soft.leader);
+      };
+      const timer = setTimeout(() => {
+        this.leaderWaiters = this.leaderWaiters.filter((w) => w !== done);
+        resolve(this.soft.leader);
+      }, timeoutMs);
+      this.leaderWaiters.push(done);
+    });
+  }
+
+  // ------------------------------------------------------------ driver callbacks
+
+  applyEntries(entries: Entry[]): void {
+    for (const e of entries) {
+      const pending = this.inflight.get(e.index);
+      if (pending) this.inflight.delete(e.index);
+      if (e.kind === 'config') {
+        this.members.applyChange(decodeConfigChange(e.data));
+        this.hooks.onMembersChanged?.(this.members);
+      } else if (e.data.byteLength > 0) {
+        this.applyBatch(e, pending);
+        this.appliedIndex = e.index;
+        continue;
+      }
+      // A no-op or config entry sits where our proposal was: another leader overwrote it.
+      if (pending) for (const p of pending.items) p.reject(this.noLeader());
+      this.appliedIndex = e.index;
+    }
+    this.afterApply();
+  }
+
+  private applyBatch(e: Entry, pending: Inflight | undefined): void {
+    const batch = decodeBatch(e.data);
+    this.lastStampMs = Math.max(this.lastStampMs, batch.nowMs);
+    const outcomes = this.sm.applyBatch(e.index, batch);
+    if (batch.envelopes.some((env) => env.cmd.op === 'tick')) this.tickInflight = false;
+    this.hooks.onApplied?.(batch, outcomes);
+    if (!pending) return;
+    if (pending.term !== e.term) {
+      for (const p of pending.items) p.reject(this.noLeader());
+      return;
+    }
+    for (let i = 0; i < pending.items.length; i++) pending.items[i]!.resolve(outcomes[i]!);
+  }
+
+  private afterApply(): void {
+    while (this.appliedWaiters.length > 0 && this.appliedWaiters[0]!.index <= this.appliedIndex) {
+      for (const w of this.appliedWaiters.shift()!.waiters) w.resolve();
+    }
+    for (const w of this.availabilityWaiters) {
+      if (this.sm.hasAvailable(w.queues)) {
+        clearTimeout(w.timer);
+        this.availabilityWaiters.delete(w);
+        w.resolve(true);
+      }
+    }
+    for (const w of this.resultWaiters) {
+      const job = this.sm.getJob(w.jobId);
+      if (!job || isFinished(job)) {
+        clearTimeout(w.timer);
+        this.resultWaiters.delete(w);
+        w.resolve(job);
+      }
+    }
+    if (this.isLeader) this.scheduleTick();
+  }
+
+  installSnapshot(snapshot: Snapshot): void {
+    const image = codec.unpack(snapshot.data) as { sm: Uint8Array; members: [NodeId, MemberAddresses][] };
+    this.sm = JobStateMachine.restore(image.sm);
+    this.members.merge(image.members);
+    this.appliedIndex = snapshot.meta.index;
+    this.hooks.onMembersChanged?.(this.members);
+    // Proposals below the snapshot were decided elsewhere; their clients retry with the same seq.
+    for (const [index, pending] of this.inflight) {
+      if (index <= snapshot.meta.index) {
+        this.inflight.delete(index);
+        for (const p of pending.items) p.reject(this.noLeader());
+      }
+    }
+    this.afterApply();
+  }
+
+  snapshotData(): Uint8Array {
+    return codec.pack({ sm: this.sm.snapshot(), members: this.members.entries() });
+  }
+
+  onSoftState(soft: SoftState): void {
+    const wasLeader = this.isLeader;
+    this.soft = soft;
+    if (soft.leader !== null && this.leaderWaiters.length > 0) {
+      const waiters = this.leaderWaiters;
+      this.leaderWaiters = [];
+      for (const w of waiters) w();
+    }
+    if (wasLeader && !this.isLeader) this.failLeaderWork();
+    if (this.isLeader) this.scheduleTick();
+    this.hooks.onRoleChanged?.(soft);
+  }
+
+  /** Lost leadership: every client waiting on this node retries (same seq, so nothing applies twice). */
+  private failLeaderWork(): void {
+    const error = this.noLeader();
+    for (const p of this.turn) p.reject(error);
+    this.turn = [];
+    this.turnBytes = 0;
+    for (const pending of this.inflight.values()) for (const p of pending.items) p.reject(error);
+    this.inflight.clear();
+    for (const w of this.readTurn) w.reject(error);
+    this.readTurn = [];
+    for (const waiters of this.readsByCtx.values()) for (const w of waiters) w.reject(error);
+    this.readsByCtx.clear();
+    for (const entry of this.appliedWaiters.splice(0)) for (const w of entry.waiters) w.reject(error);
+    for (const w of this.availabilityWaiters) {
+      clearTimeout(w.timer);
+      w.resolve(false);
+    }
+    this.availabilityWaiters.clear();
+    this.tickInflight = false;
+    if (this.tickTimer) clearTimeout(this.tickTimer);
+    this.tickTimer = null;
+  }
+
+  // ------------------------------------------------------------ time
+
+  /** The leader proposes `tick` when a lease expires or a delayed job is due: one timer, not one per job. */
+  private scheduleTick(): void {
+    if (!this.isLeader || this.tickInflight) return;
+    const nowMs = this.now();
+    const dueMs = this.sm.nextDueMs() ?? (this.sm.jobCount > 0 ? nowMs + TICK_INTERVAL_MS_MAX : null);
+    if (dueMs === null) return;
+    const delayMs = Math.max(0, Math.min(dueMs - nowMs, TICK_INTERVAL_MS_MAX));
+    if (delayMs === 0) {
+      this.proposeTick();
+      return;
+    }
+    if (this.tickTimer) clearTimeout(this.tickTimer);
+    this.tickTimer = setTimeout(() => {
+      this.tickTimer = null;
+      this.proposeTick();
+    }, delayMs);
+  }
+
+  private proposeTick(): void {
+    if (!this.isLeader || this.tickInflight) return;
+    this.tickInflight = true;
+    this.submit({ clientId: '', seq: 0, cmd: { op: 'tick' } }, 16).then(
+      () => {
+        this.tickInflight = false;
+        this.scheduleTick();
+      },
+      () => {
+        this.tickInflight = false;
+      },
+    );
+  }
+
+  noLeader(leader: NodeId | null = this.soft.leader): RaftqError {
+    const hint = leader !== null && leader !== this.nodeId ? leader : null;
+    const clientAddr = hint !== null ? (this.members.get(hint)?.client ?? null) : null;
+    return new RaftqError('NO_LEADER', hint ? `not the leader; the leader is ${hint}` : 'no leader elected yet', { leader: clientAddr });
+  }
+
+  close(): void {
+    this.failLeaderWork();
+    for (const w of this.resultWaiters) {
+      clearTimeout(w.timer);
+      w.resolve(this.sm.getJob(w.jobId));
+    }
+    this.resultWaiters.clear();
+  }
+}
+
+function isFinished(job: Job): boolean {
+  return job.state === 'completed' || job.state === 'dead' || job.state === 'cancelled';
+}

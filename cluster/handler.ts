@@ -1,0 +1,192 @@
+// What a node does with a valid client request: commands are proposed on the leader (or
+// forwarded to it), reads are served after a ReadIndex barrier (or from local state when the
+// client asked for `stale`), admin operations act on the local Raft node or the leader's.
+
+import type { NodeId } from '../raft/types.js';
+import { RaftqError } from '../src/errors.js';
+import { encodedBytes } from '../src/protocol/frame.js';
+import type { ClusterStatus, NodeAddresses, NodeStatus, OpResults, ValidAdminRequest, ValidCommandRequest, ValidReadRequest, ValidRequest } from '../src/protocol/messages.js';
+import type { RequestHandler } from '../src/protocol/server.js';
+import type { Broker } from './broker.js';
+import type { Forwarder } from './forwarder.js';
+import { encodeMemberContext } from './members.js';
+import type { RaftDriver } from './raft-driver.js';
+
+/** Rough size of a non-enqueue envelope, for bounding entry sizes without encoding twice. */
+const SMALL_ENVELOPE_BYTES = 256;
+
+export interface HandlerContext {
+  readonly id: NodeId;
+  readonly broker: Broker;
+  readonly driver: RaftDriver;
+  readonly forwarder: Forwarder;
+  /** How long a node without a known leader waits for one before answering NO_LEADER. */
+  readonly electionTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly tickMs: number;
+  self(): NodeAddresses;
+  peerConnected(id: NodeId): boolean;
+}
+
+export class NodeHandler implements RequestHandler {
+  constructor(private readonly ctx: HandlerContext) {}
+
+  handle(req: ValidRequest): Promise<unknown> {
+    return this.dispatch(req, true);
+  }
+
+  /** Entry point for requests forwarded by a follower: never forwarded again. */
+  handleForwarded(req: ValidRequest): Promise<unknown> {
+    return this.dispatch(req, false);
+  }
+
+  private async dispatch(req: ValidRequest, mayForward: boolean): Promise<unknown> {
+    switch (req.kind) {
+      case 'command':
+        return this.onLeader(req, mayForward, () => this.command(req));
+      case 'read':
+        if (req.stale) return this.read(req);
+        return this.onLeader(req, mayForward, async () => {
+          await this.ctx.broker.readBarrier();
+          return this.read(req);
+        });
+      case 'admin':
+        return this.admin(req, mayForward);
+    }
+  }
+
+  /** Runs `local` if this node leads, else forwards to the leader, waiting up to an election timeout for one. */
+  private async onLeader(req: ValidRequest, mayForward: boolean, local: () => Promise<unknown>): Promise<unknown> {
+    const broker = this.ctx.broker;
+    if (broker.isLeader) return local();
+    if (!mayForward) throw broker.noLeader();
+    const leader = await broker.waitForLeader(this.ctx.electionTimeoutMs);
+    if (leader === null) throw new RaftqError('NO_LEADER', `no leader elected within ${this.ctx.electionTimeoutMs} ms`);
+    if (leader === this.ctx.id) return local();
+    const waitMs = req.kind === 'command' ? req.waitMs : req.kind === 'read' && req.op === 'waitResult' ? req.timeoutMs : 0;
+    return this.ctx.forwarder.forward(leader, req, this.ctx.requestTimeoutMs + waitMs);
+  }
+
+  private async command(req: ValidCommandRequest): Promise<unknown> {
+    const broker = this.ctx.broker;
+    if (req.op === 'lease' && req.waitMs > 0) {
+      const available = await broker.waitForAvailable(req.envelope.cmd.queues, req.waitMs);
+      // Nothing came within the wait: answer empty without writing a lease entry to the log.
+      if (!available) return { jobs: [] } satisfies OpResults['lease'];
+    }
+    const sizeBytes = req.op === 'enqueue' ? encodedBytes(req.envelope.cmd.jobs) : SMALL_ENVELOPE_BYTES;
+    const outcome = await broker.submit(req.envelope, sizeBytes);
+    if (!outcome.ok) throw RaftqError.fromWire(outcome.error);
+    return outcome.value;
+  }
+
+  private async read(req: ValidReadRequest): Promise<unknown> {
+    const sm = this.ctx.broker.sm;
+    switch (req.op) {
+      case 'get':
+        return { job: sm.getJob(req.jobId) } satisfies OpResults['get'];
+      case 'stats': {
+        const stats = sm.queueStats(req.queue);
+        if (!stats) throw new RaftqError('NOT_FOUND', `no queue named ${req.queue}`);
+        return stats;
+      }
+      case 'queues':
+        return { queues: sm.listQueues() } satisfies OpResults['queues'];
+      case 'dlqList': {
+        const stats = sm.queueStats(req.queue);
+        return { jobs: sm.listDead(req.queue, req.offset, req.limit), total: stats?.counts.dead ?? 0 } satisfies OpResults['dlqList'];
+      }
+      case 'waitResult': {
+        const job = await this.ctx.broker.waitForFinished(req.jobId, req.timeoutMs);
+        if (!job) throw new RaftqError('NOT_FOUND', `no job ${req.jobId}`);
+        const final = job.state === 'completed' || job.state === 'dead' || job.state === 'cancelled';
+        return { job, final } satisfies OpResults['waitResult'];
+      }
+    }
+  }
+
+  private async admin(req: ValidAdminRequest, mayForward: boolean): Promise<unknown> {
+    const { broker, driver } = this.ctx;
+    switch (req.op) {
+      case 'hello':
+        return {
+          nodeId: this.ctx.id,
+          leader: broker.soft.leader,
+          nodes: broker.members.entries().map(([id, a]) => ({ id, clientAddr: a.client })),
+        } satisfies OpResults['hello'];
+      case 'clusterStatus':
+        return this.clusterStatus();
+      case 'stateHash':
+        return { appliedIndex: broker.applied, hash: broker.sm.stateHash() } satisfies OpResults['stateHash'];
+      case 'snapshot':
+        await driver.requestSnapshot();
+        return { index: driver.snapshotIndex, bytes: 0 } satisfies OpResults['snapshot'];
+      case 'transferLeader':
+        return this.onLeader(req, mayForward, () => this.transferLeader(req.to));
+      case 'addNode':
+        return this.onLeader(req, mayForward, () => this.changeMembers({ type: 'add', id: req.node.id, context: encodeMemberContext({ peer: req.node.peerAddr, client: req.node.clientAddr, http: req.node.httpAddr }) }));
+      case 'removeNode':
+        return this.onLeader(req, mayForward, () => this.changeMembers({ type: 'remove', id: req.nodeId }));
+    }
+  }
+
+  private async transferLeader(to: NodeId): Promise<OpResults['transferLeader']> {
+    const { broker, driver } = this.ctx;
+    if (!broker.members.get(to) || !driver.status().config.voters.includes(to)) throw new RaftqError('NOT_FOUND', `no voter named ${to}`);
+    if (to === this.ctx.id) return { leader: to };
+    if (!driver.transferLeader(to)) throw broker.noLeader();
+    const deadline = Date.now() + this.ctx.electionTimeoutMs * 2;
+    // Wait until the target leads (or the transfer gives up after an election timeout).
+    while (Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, this.ctx.tickMs));
+      if (broker.soft.leader === to) return { leader: to };
+    }
+    throw new RaftqError('TIMEOUT', `leadership did not move to ${to} within ${this.ctx.electionTimeoutMs * 2} ms`);
+  }
+
+  private async changeMembers(change: { type: 'add' | 'remove'; id: NodeId; context?: string }): Promise<{ nodes: NodeAddresses[] }> {
+    const { broker, driver } = this.ctx;
+    const result = driver.proposeConfigChange(change);
+    if (!result.ok) {
+      if (result.reason === 'invalid_config_change') {
+        throw new RaftqError(change.type === 'remove' ? 'NOT_FOUND' : 'BAD_REQUEST', change.type === 'remove' ? `no voter named ${change.id}` : `${change.id} is already a voter`);
+      }
+      if (result.reason === 'config_pending') throw new RaftqError('OVERLOADED', 'another membership change is still in progress; retry shortly');
+      throw broker.noLeader(result.leader);
+    }
+    // Wait for the change to apply here (the leader applies it when committed).
+    const deadline = Date.now() + this.ctx.requestTimeoutMs;
+    while (broker.applied < result.index) {
+      if (Date.now() > deadline) throw new RaftqError('TIMEOUT', `membership change not committed within ${this.ctx.requestTimeoutMs} ms (is a quorum up?)`);
+      await new Promise((r) => setTimeout(r, this.ctx.tickMs));
+    }
+    return { nodes: this.nodeAddresses() };
+  }
+
+  private nodeAddresses(): NodeAddresses[] {
+    return this.ctx.broker.members.entries().map(([id, a]) => ({ id, peerAddr: a.peer, clientAddr: a.client, httpAddr: a.http }));
+  }
+
+  /** This node's view: exact for itself; for the others, the leader's replication progress when we lead. */
+  clusterStatus(): ClusterStatus {
+    const { broker, driver } = this.ctx;
+    const st = driver.status();
+    const nodes: NodeStatus[] = this.nodeAddresses().map((addrs) => {
+      if (addrs.id === this.ctx.id) {
+        return { ...addrs, role: st.config.voters.includes(this.ctx.id) ? st.role : 'learner', term: st.term, commitIndex: st.commit, appliedIndex: st.applied, lagEntries: 0, lastContactMs: null, reachable: true };
+      }
+      const pr = st.progress[addrs.id];
+      return {
+        ...addrs,
+        role: pr ? 'follower' : 'unknown',
+        term: st.term,
+        commitIndex: pr ? Math.min(pr.match, st.commit) : -1,
+        appliedIndex: -1,
+        lagEntries: pr ? Math.max(0, st.lastIndex - pr.match) : null,
+        lastContactMs: pr ? pr.lastContactTicks * this.ctx.tickMs : null,
+        reachable: pr ? pr.recentActive : this.ctx.peerConnected(addrs.id),
+      };
+    });
+    return { nodeId: this.ctx.id, leader: broker.soft.leader, term: st.term, nodes };
+  }
+}

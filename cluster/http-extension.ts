@@ -1,0 +1,73 @@
+// The HTTP face of a node: the REST API from src/http, plus health and readiness, which need
+// to look inside the node (Raft status, storage).
+
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { HttpApi, jsonResponse, type ExtraRoute, type HttpResponse } from '../src/http/server.js';
+import { parseHostPort } from '../src/protocol/address.js';
+import type { NodeExtensions, RunningNode } from './node.js';
+
+/** /ready fails while this node's applied index trails its commit index by more than this. */
+export const READY_APPLY_LAG_ENTRIES_MAX = 1000;
+
+export interface HealthReport {
+  ok: boolean;
+  node: string;
+  reasons: string[];
+  [key: string]: unknown;
+}
+
+/** Alive and able to write to its data directory. */
+export async function health(node: RunningNode): Promise<HealthReport> {
+  const reasons: string[] = [];
+  const probe = path.join(node.config.dataDir, '.health-probe');
+  try {
+    await fs.writeFile(probe, String(Date.now()));
+  } catch (error) {
+    reasons.push(`data directory not writable: ${(error as Error).message}`);
+  }
+  return { ok: reasons.length === 0, node: node.config.id, reasons, uptimeSeconds: Math.round(process.uptime()) };
+}
+
+/** A leader is known and this node has applied (nearly) everything committed. */
+export function readiness(node: RunningNode): HealthReport {
+  const st = node.driver.status();
+  const reasons: string[] = [];
+  if (st.leader === null) reasons.push('no leader known');
+  const lag = st.commit - st.applied;
+  if (lag > READY_APPLY_LAG_ENTRIES_MAX) reasons.push(`applied index trails commit by ${lag} entries (> ${READY_APPLY_LAG_ENTRIES_MAX})`);
+  if (!st.config.voters.includes(node.config.id)) reasons.push('not a voter (waiting to be added, or removed)');
+  return { ok: reasons.length === 0, node: node.config.id, reasons, role: st.role, leader: st.leader, term: st.term, commitIndex: st.commit, appliedIndex: st.applied };
+}
+
+function report(r: HealthReport): HttpResponse {
+  return jsonResponse(r.ok ? 200 : 503, r);
+}
+
+export function healthRoutes(node: RunningNode): ExtraRoute {
+  return async (method, url) => {
+    if (method !== 'GET') return null;
+    if (url.pathname === '/health') return report(await health(node));
+    if (url.pathname === '/ready') return report(readiness(node));
+    return null;
+  };
+}
+
+export function httpExtension(logger: Logger, more: (node: RunningNode) => ExtraRoute[] = () => []): NodeExtensions {
+  return {
+    async startHttp(node) {
+      const api = new HttpApi({
+        nodeId: node.config.id,
+        execute: (req) => node.handler.handle(req),
+        payloadBytesMax: node.config.payloadBytesMax,
+        extraRoutes: [healthRoutes(node), ...more(node)],
+      });
+      const hp = parseHostPort(node.config.http);
+      if (!hp) throw new Error(`--http: expected host:port, got "${node.config.http}"`);
+      await api.listen(hp.port, hp.host);
+      logger.debug({ http: node.config.http }, 'http listening');
+      return api;
+    },
+  };
+}

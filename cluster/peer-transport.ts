@@ -1,0 +1,288 @@
+// The peer wire between broker nodes: one outbound TCP connection per peer (we only ever write
+// to it), so each ordered pair of nodes has its own link — which is what lets jepsen-lite cut
+// A→B while B→A still works. Frames are the client wire's (4-byte length + msgpack), coalesced
+// per event-loop turn by FrameWriter.
+
+import net from 'node:net';
+import { FrameDecoder, FrameWriter } from '../src/protocol/frame.js';
+import { parseHostPort } from '../src/protocol/address.js';
+import type { Message, NodeId, Snapshot, SnapshotRequest } from '../raft/types.js';
+
+/** Peer frames carry whole AppendEntries batches and snapshot chunks. */
+export const PEER_FRAME_BYTES_MAX = 64 * 1024 * 1024;
+/** InstallSnapshot travels in chunks so no single frame (or event-loop turn) handles a whole image. */
+export const SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
+/** Frames queued for a peer whose socket is not writable; beyond it raft messages are dropped (Raft retransmits). */
+export const PEER_QUEUE_BYTES_MAX = 32 * 1024 * 1024;
+const RECONNECT_MS_MIN = 20;
+const RECONNECT_MS_MAX = 1000;
+
+/** What travels between nodes besides Raft: forwarded client requests and their answers. */
+export type PeerPayload =
+  | { t: 'raft'; m: Message }
+  | { t: 'snap'; from: NodeId; to: NodeId; term: number; meta: Snapshot['meta']; seq: number; chunk: Uint8Array; last: boolean }
+  | { t: 'fwd'; id: number; req: unknown }
+  | { t: 'fwdResp'; id: number; res: unknown };
+
+/** The first frame on every link: who we are and where clients reach us (the address book learns it). */
+export interface Hello {
+  t: 'hello';
+  from: NodeId;
+  client: string;
+  http: string;
+}
+
+export interface PeerTransportHooks {
+  onHello(hello: Hello): void;
+  onRaft(m: Message): void;
+  onForward(from: NodeId, id: number, req: unknown): void;
+  onForwardResponse(from: NodeId, id: number, res: unknown): void;
+  onProblem(reason: string, peer: string): void;
+}
+
+class OutboundLink {
+  private socket: net.Socket | null = null;
+  private writer: FrameWriter | null = null;
+  private connecting = false;
+  private reconnectMs = RECONNECT_MS_MIN;
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
+  connectedOnce = false;
+
+  constructor(
+    private readonly hello: Hello,
+    public address: string,
+    private readonly onProblem: (reason: string) => void,
+  ) {}
+
+  get connected(): boolean {
+    return this.writer !== null;
+  }
+
+  send(payload: PeerPayload): boolean {
+    if (this.writer === null) {
+      this.connect();
+      return false;
+    }
+    if (this.writer.queuedBytes > PEER_QUEUE_BYTES_MAX) return false;
+    this.writer.write(payload);
+    return true;
+  }
+
+  connect(): void {
+    if (this.closed || this.connecting || this.socket !== null || this.timer !== null) return;
+    const hp = parseHostPort(this.address);
+    if (!hp) {
+      this.onProblem(`bad peer address ${this.address}`);
+      return;
+    }
+    this.connecting = true;
+    const socket = net.connect({ host: hp.host, port: hp.port });
+    socket.setNoDelay(true);
+    socket.on('connect', () => {
+      this.connecting = false;
+      this.socket = socket;
+      this.reconnectMs = RECONNECT_MS_MIN;
+      this.connectedOnce = true;
+      const writer = new FrameWriter(socket, { frameBytesMax: PEER_FRAME_BYTES_MAX });
+      writer.write(this.hello);
+      this.writer = writer;
+    });
+    // We never expect data back on an outbound link; reading keeps the socket from stalling.
+    socket.on('data', () => undefined);
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      this.connecting = false;
+      this.socket = null;
+      this.writer = null;
+      this.scheduleReconnect();
+    });
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed || this.timer !== null) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.connect();
+    }, this.reconnectMs);
+    this.reconnectMs = Math.min(this.reconnectMs * 2, RECONNECT_MS_MAX);
+  }
+
+  /** Drops the current connection (e.g. the address changed); it reconnects on the next send. */
+  reset(): void {
+    this.socket?.destroy();
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.socket?.destroy();
+  }
+}
+
+interface SnapshotAssembly {
+  term: number;
+  meta: Snapshot['meta'];
+  chunks: Uint8Array[];
+  nextSeq: number;
+}
+
+export class PeerTransport {
+  private readonly links = new Map<NodeId, OutboundLink>();
+  private readonly inbound = new Set<net.Socket>();
+  private readonly assemblies = new Map<NodeId, SnapshotAssembly>();
+  private server: net.Server | null = null;
+
+  private readonly selfId: NodeId;
+
+  constructor(
+    private readonly hello: Hello,
+    private readonly hooks: PeerTransportHooks,
+  ) {
+    this.selfId = hello.from;
+  }
+
+  async listen(address: string): Promise<number> {
+    const hp = parseHostPort(address) ?? { host: address.slice(0, address.lastIndexOf(':')), port: Number(address.slice(address.lastIndexOf(':') + 1)) };
+    const server = net.createServer((socket) => this.accept(socket));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(hp.port, hp.host, () => resolve());
+    });
+    return (server.address() as net.AddressInfo).port;
+  }
+
+  setPeer(id: NodeId, address: string): void {
+    if (id === this.selfId) return;
+    const existing = this.links.get(id);
+    if (existing && existing.address === address) return;
+    if (existing) {
+      existing.address = address;
+      existing.reset();
+      return;
+    }
+    const link = new OutboundLink(this.hello, address, (reason) => this.hooks.onProblem(reason, id));
+    this.links.set(id, link);
+    link.connect();
+  }
+
+  removePeer(id: NodeId): void {
+    this.links.get(id)?.close();
+    this.links.delete(id);
+  }
+
+  peers(): Map<NodeId, { address: string; connected: boolean }> {
+    const out = new Map<NodeId, { address: string; connected: boolean }>();
+    for (const [id, link] of this.links) out.set(id, { address: link.address, connected: link.connected });
+    return out;
+  }
+
+  /** Sends Raft messages; a message to an unknown or unreachable peer is dropped (Raft retransmits). */
+  sendRaft(messages: Message[]): { snapshotsFailed: NodeId[] } {
+    const snapshotsFailed: NodeId[] = [];
+    for (const m of messages) {
+      const link = this.links.get(m.to);
+      if (!link) continue;
+      if (m.type === 'snapshot') {
+        if (!this.sendSnapshot(link, m)) snapshotsFailed.push(m.to);
+      } else {
+        link.send({ t: 'raft', m });
+      }
+    }
+    return { snapshotsFailed };
+  }
+
+  sendForward(to: NodeId, payload: Extract<PeerPayload, { t: 'fwd' | 'fwdResp' }>): boolean {
+    const link = this.links.get(to);
+    return link ? link.send(payload) : false;
+  }
+
+  private sendSnapshot(link: OutboundLink, m: SnapshotRequest): boolean {
+    const data = m.snapshot.data;
+    const count = Math.max(1, Math.ceil(data.byteLength / SNAPSHOT_CHUNK_BYTES));
+    for (let seq = 0; seq < count; seq++) {
+      const chunk = data.subarray(seq * SNAPSHOT_CHUNK_BYTES, Math.min(data.byteLength, (seq + 1) * SNAPSHOT_CHUNK_BYTES));
+      const ok = link.send({ t: 'snap', from: m.from, to: m.to, term: m.term, meta: m.snapshot.meta, seq, chunk, last: seq === count - 1 });
+      if (!ok) return false;
+    }
+    return true;
+  }
+
+  private accept(socket: net.Socket): void {
+    socket.setNoDelay(true);
+    this.inbound.add(socket);
+    const decoder = new FrameDecoder({ frameBytesMax: PEER_FRAME_BYTES_MAX });
+    let from: NodeId | null = null;
+    socket.on('data', (chunk: Buffer) => {
+      let bodies: unknown[];
+      try {
+        bodies = decoder.push(chunk);
+      } catch (error) {
+        this.hooks.onProblem(`bad peer frame: ${(error as Error).message}`, from ?? socket.remoteAddress ?? '?');
+        socket.destroy();
+        return;
+      }
+      for (const body of bodies) {
+        if (from === null) {
+          const hello = body as Partial<Hello>;
+          if (hello.t !== 'hello' || typeof hello.from !== 'string') {
+            this.hooks.onProblem('peer connection did not start with hello', socket.remoteAddress ?? '?');
+            socket.destroy();
+            return;
+          }
+          from = hello.from;
+          this.hooks.onHello({ t: 'hello', from: hello.from, client: String(hello.client ?? ''), http: String(hello.http ?? '') });
+          continue;
+        }
+        this.dispatch(from, body as PeerPayload);
+      }
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => this.inbound.delete(socket));
+  }
+
+  private dispatch(from: NodeId, p: PeerPayload): void {
+    switch (p.t) {
+      case 'raft':
+        this.hooks.onRaft(p.m);
+        return;
+      case 'snap':
+        this.onSnapshotChunk(from, p);
+        return;
+      case 'fwd':
+        this.hooks.onForward(from, p.id, p.req);
+        return;
+      case 'fwdResp':
+        this.hooks.onForwardResponse(from, p.id, p.res);
+        return;
+      default:
+        this.hooks.onProblem(`unknown peer payload`, from);
+    }
+  }
+
+  private onSnapshotChunk(from: NodeId, p: Extract<PeerPayload, { t: 'snap' }>): void {
+    let asm = this.assemblies.get(from);
+    if (p.seq === 0) {
+      asm = { term: p.term, meta: p.meta, chunks: [], nextSeq: 0 };
+      this.assemblies.set(from, asm);
+    }
+    if (!asm || asm.nextSeq !== p.seq || asm.meta.index !== p.meta.index) {
+      this.assemblies.delete(from); // a chunk went missing: drop it, the leader resends after its timeout
+      return;
+    }
+    asm.chunks.push(p.chunk);
+    asm.nextSeq++;
+    if (!p.last) return;
+    this.assemblies.delete(from);
+    const data = asm.chunks.length === 1 ? asm.chunks[0]! : Buffer.concat(asm.chunks);
+    this.hooks.onRaft({ type: 'snapshot', from: p.from, to: p.to, term: p.term, snapshot: { meta: p.meta, data } });
+  }
+
+  async close(): Promise<void> {
+    for (const link of this.links.values()) link.close();
+    for (const socket of this.inbound) socket.destroy();
+    const server = this.server;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}

@@ -1,0 +1,191 @@
+// Drives the pure Raft core with real time, real storage and a real network. One Ready at a time:
+// persist (one fsync'd write batch) → send → apply → advance. Everything that arrives while a
+// Ready is being persisted accumulates in the core and goes out with the next one, which is how
+// proposal batching and group commit fall out of the loop without extra machinery.
+
+import { RaftNode } from '../raft/raft.js';
+import type { LogStorage, PersistBatch } from '../raft/storage.js';
+import type { ClusterConfig, ConfigChange, Entry, Message, NodeId, ProposeResult, RaftOptions, RaftStatus, ReadState, Snapshot, SoftState } from '../raft/types.js';
+
+export interface DriverApp {
+  /** Committed entries, in order, exactly once per process lifetime. */
+  applyEntries(entries: Entry[]): void;
+  /** A snapshot from the leader replaces the whole application state. */
+  installSnapshot(snapshot: Snapshot): void;
+  /** The application's image at the applied index, for log compaction. */
+  snapshotData(): Uint8Array;
+  onSoftState(soft: SoftState): void;
+  onReadStates(states: ReadState[]): void;
+  onPersistSeconds?(seconds: number, entries: number): void;
+}
+
+export interface DriverOptions {
+  raft: Omit<RaftOptions, 'id'>;
+  tickMs: number;
+  /** Take a snapshot and compact the log once this many entries were applied since the last one. */
+  snapshotEveryEntries: number;
+}
+
+export class RaftDriver {
+  readonly core: RaftNode;
+  private ticker: NodeJS.Timeout | null = null;
+  private running = false;
+  private scheduled = false;
+  private stopped = false;
+  private lastSnapshotIndex: number;
+  private snapshotRequested = false;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    readonly id: NodeId,
+    private readonly storage: LogStorage,
+    private readonly send: (messages: Message[]) => void,
+    private readonly app: DriverApp,
+    private readonly opts: DriverOptions,
+    initial: { hardState: import('../raft/types.js').HardState; snapshot: Snapshot | null; entries: Entry[]; config: ClusterConfig },
+  ) {
+    this.core = new RaftNode(
+      { ...opts.raft, id },
+      {
+        hardState: initial.hardState,
+        snapshot: initial.snapshot,
+        entries: initial.entries,
+        bootstrapConfig: initial.config,
+        applied: initial.snapshot?.meta.index ?? 0,
+      },
+    );
+    this.lastSnapshotIndex = initial.snapshot?.meta.index ?? 0;
+  }
+
+  start(): void {
+    this.ticker = setInterval(() => {
+      this.core.tick();
+      this.kick();
+    }, this.opts.tickMs);
+    this.kick();
+  }
+
+  step(m: Message): void {
+    if (this.stopped) return;
+    this.core.step(m);
+    this.kick();
+  }
+
+  propose(data: Uint8Array): ProposeResult {
+    const r = this.core.propose(data);
+    this.kick();
+    return r;
+  }
+
+  proposeConfigChange(change: ConfigChange): ProposeResult {
+    const r = this.core.proposeConfigChange(change);
+    this.kick();
+    return r;
+  }
+
+  readIndex(ctx: number): boolean {
+    const ok = this.core.readIndex(ctx);
+    this.kick();
+    return ok;
+  }
+
+  transferLeader(to: NodeId): boolean {
+    const ok = this.core.transferLeader(to);
+    this.kick();
+    return ok;
+  }
+
+  reportSnapshotFailure(to: NodeId): void {
+    this.core.reportSnapshotFailure(to);
+  }
+
+  status(): RaftStatus {
+    return this.core.status();
+  }
+
+  /** Takes a snapshot at the next quiet point of the loop. */
+  requestSnapshot(): Promise<void> {
+    this.snapshotRequested = true;
+    const done = new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    this.kick();
+    return done;
+  }
+
+  kick(): void {
+    if (this.scheduled || this.running || this.stopped) return;
+    this.scheduled = true;
+    // setImmediate: let every message and request of this event-loop turn land in the core first,
+    // so one Ready (one fsync) carries all of them.
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.loop();
+    });
+  }
+
+  private async loop(): Promise<void> {
+    if (this.running || this.stopped) return;
+    this.running = true;
+    try {
+      while (!this.stopped && this.core.hasReady()) {
+        await this.handleReady();
+      }
+      if (!this.stopped) await this.maybeSnapshot();
+    } finally {
+      this.running = false;
+    }
+    const waiters = this.idleWaiters;
+    if (!this.snapshotRequested && waiters.length > 0) {
+      this.idleWaiters = [];
+      for (const w of waiters) w();
+    }
+    if (!this.stopped && this.core.hasReady()) this.kick();
+  }
+
+  private async handleReady(): Promise<void> {
+    const rd = this.core.ready();
+    const batch: PersistBatch = {};
+    if (rd.snapshot) {
+      batch.snapshot = rd.snapshot;
+      batch.config = rd.snapshot.meta.config;
+    }
+    if (rd.entries.length > 0) batch.entries = rd.entries;
+    if (rd.hardState) batch.hardState = rd.hardState;
+    if (batch.snapshot || batch.entries || batch.hardState) {
+      const startedNs = process.hrtime.bigint();
+      await this.storage.save(batch);
+      this.app.onPersistSeconds?.(Number(process.hrtime.bigint() - startedNs) / 1e9, rd.entries.length);
+      if (this.stopped) return;
+    }
+    if (rd.messages.length > 0) this.send(rd.messages);
+    if (rd.snapshot) {
+      this.app.installSnapshot(rd.snapshot);
+      this.lastSnapshotIndex = rd.snapshot.meta.index;
+    }
+    if (rd.committed.length > 0) this.app.applyEntries(rd.committed);
+    this.core.advance(rd);
+    if (rd.softState) this.app.onSoftState(rd.softState);
+    if (rd.readStates.length > 0) this.app.onReadStates(rd.readStates);
+  }
+
+  private async maybeSnapshot(): Promise<void> {
+    const applied = this.core.status().applied;
+    const due = applied - this.lastSnapshotIndex >= this.opts.snapshotEveryEntries;
+    if (!due && !this.snapshotRequested) return;
+    this.snapshotRequested = false;
+    if (applied <= this.lastSnapshotIndex) return;
+    const snap = this.core.createSnapshot(this.app.snapshotData());
+    await this.storage.save({ snapshot: snap, config: snap.meta.config });
+    this.lastSnapshotIndex = snap.meta.index;
+  }
+
+  get snapshotIndex(): number {
+    return this.lastSnapshotIndex;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.ticker) clearInterval(this.ticker);
+    while (this.running) await new Promise((r) => setImmediate(r));
+    for (const w of this.idleWaiters.splice(0)) w();
+  }
+}

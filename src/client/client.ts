@@ -1,0 +1,181 @@
+// The producer-side SDK: submit jobs, read them, manage queues and the dead-letter queue.
+// Every method is one (or, for big batches, a few pipelined) protocol requests; retries,
+// failover and exactly-once sessions live in Transport.
+
+import type { Backoff, Job, PriorityName, QueueStats } from '../jobs/types.js';
+import { ENQUEUE_BATCH_MAX, FRAME_BYTES_MAX } from '../limits.js';
+import { encodedBytes } from '../protocol/frame.js';
+import type { ClusterStatus, NodeAddresses, OpResults, WireEnqueueSpec } from '../protocol/messages.js';
+import { WAIT_RESULT_MS_MAX } from '../protocol/messages.js';
+import type { TransportOptions } from './transport.js';
+import { Transport } from './transport.js';
+
+export type ClientOptions = TransportOptions;
+
+export interface SubmitOptions {
+  /** A label for dashboards and handlers that route by name. */
+  name?: string;
+  /** Your own id (1..128 of [A-Za-z0-9._:-]); a second submit with the same id is a duplicate, not a new job. */
+  id?: string;
+  /** 0 (lowest) .. 9 (highest), or 'low' | 'normal' | 'high'. Default 'normal'. */
+  priority?: number | PriorityName;
+  /** Run no sooner than this long after the leader accepts the job. */
+  delayMs?: number;
+  /** Run no sooner than this time (leader's clock). Wins over delayMs. */
+  runAt?: Date | number;
+  maxAttempts?: number;
+  backoff?: Partial<Backoff>;
+  /** Visibility timeout of each lease, unless the worker asks for its own. */
+  leaseMs?: number;
+  /** Submits with the same key within the idempotency window return the first job's id. */
+  idempotencyKey?: string;
+}
+
+export interface JobToSubmit extends SubmitOptions {
+  payload?: unknown;
+}
+
+export interface SelectOptions {
+  /** Which dead jobs: these ids, or (when absent) the oldest `max`. */
+  jobIds?: string[];
+  max?: number;
+}
+
+export interface ReadOptions {
+  /** Read this node's state without a ReadIndex round (may lag the leader). */
+  stale?: boolean;
+}
+
+/** Most bytes of jobs put in one enqueue request; half a frame leaves room for the envelope. */
+const ENQUEUE_REQUEST_BYTES_MAX = FRAME_BYTES_MAX / 2;
+const WAIT_FOR_RESULT_TIMEOUT_MS_DEFAULT = 30_000;
+
+export class Client {
+  private readonly transport: Transport;
+
+  /** Dead-letter queue of a queue: jobs that used up their attempts. */
+  readonly dlq = {
+    list: async (queue: string, options: { offset?: number; limit?: number } & ReadOptions = {}): Promise<OpResults['dlqList']> =>
+      this.transport.call('dlqList', { queue, offset: options.offset, limit: options.limit, stale: options.stale }),
+    retry: async (queue: string, options: SelectOptions = {}): Promise<number> =>
+      (await this.transport.call('dlqRetry', { queue, jobIds: options.jobIds, max: options.max })).retried,
+    purge: async (queue: string, options: SelectOptions = {}): Promise<number> =>
+      (await this.transport.call('dlqPurge', { queue, jobIds: options.jobIds, max: options.max })).purged,
+  };
+
+  /** Cluster administration, as the CLI uses it. */
+  readonly admin = {
+    transferLeader: async (toNodeId: string): Promise<OpResults['transferLeader']> => this.transport.call('transferLeader', { to: toNodeId }),
+    addNode: async (node: NodeAddresses): Promise<OpResults['addNode']> =>
+      this.transport.call('addNode', { nodeId: node.id, peerAddr: node.peerAddr, clientAddr: node.clientAddr, httpAddr: node.httpAddr }),
+    removeNode: async (nodeId: string): Promise<OpResults['removeNode']> => this.transport.call('removeNode', { nodeId }),
+    snapshot: async (): Promise<OpResults['snapshot']> => this.transport.call('snapshot', {}),
+    stateHash: async (): Promise<OpResults['stateHash']> => this.transport.call('stateHash', {}),
+  };
+
+  constructor(options: ClientOptions) {
+    this.transport = new Transport(options);
+  }
+
+  /** The session id this client's mutating requests carry. */
+  get clientId(): string {
+    return this.transport.clientId;
+  }
+
+  /** Enqueues one job; resolves with its id (the existing job's id when it was a duplicate). */
+  async submit(queue: string, payload: unknown, options: SubmitOptions = {}): Promise<string> {
+    const { ids } = await this.transport.call('enqueue', { jobs: [toSpec(queue, { ...options, payload })] });
+    return ids[0]!;
+  }
+
+  /**
+   * Enqueues many jobs, in requests of at most ENQUEUE_BATCH_MAX jobs (and half a frame of bytes)
+   * sent together. Each request applies atomically and once; if one fails the others may have
+   * applied, so give jobs ids or idempotency keys when a whole batch must be resubmittable.
+   */
+  async submitMany(queue: string, jobs: JobToSubmit[]): Promise<string[]> {
+    const batches = splitBatches(jobs.map((job) => toSpec(queue, job)));
+    const results = await Promise.all(batches.map((batch) => this.transport.call('enqueue', { jobs: batch })));
+    return results.flatMap((result) => result.ids);
+  }
+
+  /** The job, or null when there is none with this id. */
+  async get(id: string, options: ReadOptions = {}): Promise<Job | null> {
+    return (await this.transport.call('get', { jobId: id, stale: options.stale })).job;
+  }
+
+  async cancel(id: string): Promise<OpResults['cancel']> {
+    return this.transport.call('cancel', { jobId: id });
+  }
+
+  async stats(queue: string, options: ReadOptions = {}): Promise<QueueStats> {
+    return this.transport.call('stats', { queue, stale: options.stale });
+  }
+
+  async queues(options: ReadOptions = {}): Promise<QueueStats[]> {
+    return (await this.transport.call('queues', { stale: options.stale })).queues;
+  }
+
+  async pause(queue: string): Promise<void> {
+    await this.transport.call('pause', { queue });
+  }
+
+  async resume(queue: string): Promise<void> {
+    await this.transport.call('resume', { queue });
+  }
+
+  /**
+   * Waits until the job is completed, dead or cancelled, and returns it; after timeoutMs returns
+   * it as it is (check `state`). Longer waits are a series of bounded long polls.
+   */
+  async waitForResult(id: string, options: { timeoutMs?: number } = {}): Promise<Job> {
+    const deadlineMs = Date.now() + (options.timeoutMs ?? WAIT_FOR_RESULT_TIMEOUT_MS_DEFAULT);
+    for (;;) {
+      const waitMs = Math.max(0, Math.min(WAIT_RESULT_MS_MAX, Math.ceil(deadlineMs - Date.now())));
+      const { job, final } = await this.transport.call('waitResult', { jobId: id, timeoutMs: waitMs }, { longPollMs: waitMs });
+      if (final || Date.now() >= deadlineMs) return job;
+    }
+  }
+
+  async clusterStatus(): Promise<ClusterStatus> {
+    return this.transport.call('clusterStatus', {});
+  }
+
+  /** Closes the connections; requests in progress reject. */
+  async close(): Promise<void> {
+    await this.transport.close();
+  }
+}
+
+function toSpec(queue: string, job: JobToSubmit): WireEnqueueSpec {
+  const spec: WireEnqueueSpec = { queue };
+  if (job.payload !== undefined) spec.payload = job.payload;
+  if (job.name !== undefined) spec.name = job.name;
+  if (job.id !== undefined) spec.id = job.id;
+  if (job.priority !== undefined) spec.priority = job.priority;
+  if (job.runAt !== undefined) spec.runAtMs = job.runAt instanceof Date ? job.runAt.getTime() : job.runAt;
+  else if (job.delayMs !== undefined) spec.delayMs = job.delayMs;
+  if (job.maxAttempts !== undefined) spec.maxAttempts = job.maxAttempts;
+  if (job.backoff !== undefined) spec.backoff = job.backoff;
+  if (job.leaseMs !== undefined) spec.leaseMs = job.leaseMs;
+  if (job.idempotencyKey !== undefined) spec.idempotencyKey = job.idempotencyKey;
+  return spec;
+}
+
+function splitBatches(specs: WireEnqueueSpec[]): WireEnqueueSpec[][] {
+  const batches: WireEnqueueSpec[][] = [];
+  let batch: WireEnqueueSpec[] = [];
+  let batchBytes = 0;
+  for (const spec of specs) {
+    const specBytes = encodedBytes(spec);
+    if (batch.length > 0 && (batch.length >= ENQUEUE_BATCH_MAX || batchBytes + specBytes > ENQUEUE_REQUEST_BYTES_MAX)) {
+      batches.push(batch);
+      batch = [];
+      batchBytes = 0;
+    }
+    batch.push(spec);
+    batchBytes += specBytes;
+  }
+  if (batch.length > 0) batches.push(batch);
+  return batches;
+}

@@ -1,0 +1,257 @@
+// The HTTP/JSON face of a node. Every REST call becomes a protocol request and goes through the
+// same validation and the same handler as the TCP protocol, so both faces share one set of rules
+// and one set of error codes. Errors are `{error: {code, message, field?}}` with fitting statuses.
+
+import http from 'node:http';
+import { HTTP_STATUS, RaftqError, type WireError } from '../errors.js';
+import { FRAME_BYTES_MAX } from '../limits.js';
+import type { HostPort } from '../protocol/address.js';
+import type { ValidRequest } from '../protocol/messages.js';
+import { validateRequest } from '../protocol/validate.js';
+
+/** Largest HTTP request body; the same bound as a protocol frame. */
+export const HTTP_BODY_BYTES_MAX = FRAME_BYTES_MAX;
+
+export interface HttpResponse {
+  status: number;
+  contentType: string;
+  body: string | Buffer;
+  headers?: Record<string, string>;
+}
+
+/** Routes outside /v1 (health, metrics, dashboard), provided by the node. */
+export type ExtraRoute = (method: string, url: URL) => Promise<HttpResponse | null>;
+
+export interface HttpApiOptions {
+  nodeId: string;
+  execute(request: ValidRequest): Promise<unknown>;
+  payloadBytesMax: number;
+  extraRoutes?: ExtraRoute[];
+  onRequest?(route: string, status: number, durationMs: number): void;
+}
+
+interface Route {
+  method: string;
+  pattern: RegExp;
+  name: string;
+  /** Builds the protocol request (without id/clientId/seq) from path params, query and body. */
+  build(params: string[], query: URLSearchParams, body: unknown): { op: string; fields: Record<string, unknown>; created?: boolean };
+}
+
+const Q = '([^/]+)';
+
+function object(body: unknown): Record<string, unknown> {
+  if (body === undefined || body === null) return {};
+  if (typeof body !== 'object' || Array.isArray(body)) throw new RaftqError('BAD_REQUEST', 'body: expected a JSON object', { field: 'body' });
+  return body as Record<string, unknown>;
+}
+
+function readFlag(query: URLSearchParams): Record<string, unknown> {
+  const stale = query.get('stale');
+  return stale === '1' || stale === 'true' ? { stale: true } : {};
+}
+
+function intParam(query: URLSearchParams, name: string): number | undefined {
+  const text = query.get(name);
+  if (text === null) return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n)) throw new RaftqError('BAD_REQUEST', `${name}: expected an integer`, { field: name });
+  return n;
+}
+
+const ROUTES: Route[] = [
+  {
+    method: 'POST', pattern: new RegExp(`^/v1/queues/${Q}/jobs$`), name: 'enqueue',
+    build: ([queue], _q, body) => {
+      const b = object(body);
+      const many = Array.isArray(b.jobs);
+      const specs = many ? (b.jobs as unknown[]) : [b];
+      const jobs = specs.map((s) => (s && typeof s === 'object' && !Array.isArray(s) ? { ...(s as object), queue } : s));
+      return { op: 'enqueue', fields: { jobs, many }, created: true };
+    },
+  },
+  { method: 'GET', pattern: /^\/v1\/jobs\/([^/]+)$/, name: 'get', build: ([jobId], q) => ({ op: 'get', fields: { jobId, ...readFlag(q) } }) },
+  { method: 'DELETE', pattern: /^\/v1\/jobs\/([^/]+)$/, name: 'cancel', build: ([jobId]) => ({ op: 'cancel', fields: { jobId } }) },
+  {
+    method: 'GET', pattern: /^\/v1\/jobs\/([^/]+)\/result$/, name: 'waitResult',
+    build: ([jobId], q) => ({ op: 'waitResult', fields: { jobId, timeoutMs: intParam(q, 'timeoutMs') ?? 30_000, ...readFlag(q) } }),
+  },
+  {
+    method: 'POST', pattern: new RegExp(`^/v1/queues/${Q}/lease$`), name: 'lease',
+    build: ([queue], _q, body) => {
+      const b = object(body);
+      return { op: 'lease', fields: { workerId: 'http', max: 1, ...b, queues: [queue] } };
+    },
+  },
+  { method: 'POST', pattern: /^\/v1\/jobs\/([^/]+)\/ack$/, name: 'ack', build: ([jobId], _q, body) => ({ op: 'ack', fields: { ...object(body), jobId } }) },
+  { method: 'POST', pattern: /^\/v1\/jobs\/([^/]+)\/fail$/, name: 'fail', build: ([jobId], _q, body) => ({ op: 'fail', fields: { retryable: true, ...object(body), jobId } }) },
+  { method: 'POST', pattern: /^\/v1\/jobs\/([^/]+)\/heartbeat$/, name: 'heartbeat', build: ([jobId], _q, body) => ({ op: 'heartbeat', fields: { ...object(body), jobId } }) },
+  { method: 'GET', pattern: /^\/v1\/queues$/, name: 'queues', build: (_p, q) => ({ op: 'queues', fields: readFlag(q) }) },
+  { method: 'GET', pattern: new RegExp(`^/v1/queues/${Q}$`), name: 'stats', build: ([queue], q) => ({ op: 'stats', fields: { queue, ...readFlag(q) } }) },
+  { method: 'POST', pattern: new RegExp(`^/v1/queues/${Q}/pause$`), name: 'pause', build: ([queue]) => ({ op: 'pause', fields: { queue } }) },
+  { method: 'POST', pattern: new RegExp(`^/v1/queues/${Q}/resume$`), name: 'resume', build: ([queue]) => ({ op: 'resume', fields: { queue } }) },
+  {
+    method: 'GET', pattern: new RegExp(`^/v1/queues/${Q}/dead$`), name: 'dlqList',
+    build: ([queue], q) => ({ op: 'dlqList', fields: { queue, offset: intParam(q, 'offset'), limit: intParam(q, 'limit'), ...readFlag(q) } }),
+  },
+  { method: 'POST', pattern: new RegExp(`^/v1/queues/${Q}/dead/retry$`), name: 'dlqRetry', build: ([queue], _q, body) => ({ op: 'dlqRetry', fields: { ...object(body), queue } }) },
+  { method: 'POST', pattern: new RegExp(`^/v1/queues/${Q}/dead/purge$`), name: 'dlqPurge', build: ([queue], _q, body) => ({ op: 'dlqPurge', fields: { ...object(body), queue } }) },
+  { method: 'GET', pattern: /^\/v1\/cluster$/, name: 'clusterStatus', build: () => ({ op: 'clusterStatus', fields: {} }) },
+  { method: 'GET', pattern: /^\/v1\/cluster\/hash$/, name: 'stateHash', build: () => ({ op: 'stateHash', fields: {} }) },
+];
+
+const MUTATING = new Set(['enqueue', 'lease', 'heartbeat', 'ack', 'fail', 'cancel', 'pause', 'resume', 'dlqRetry', 'dlqPurge']);
+
+export class HttpApi {
+  private readonly server: http.Server;
+  /** HTTP calls carry no client session; each gets a fresh seq in this server's own session. */
+  private readonly clientId: string;
+  private seq = 0;
+
+  constructor(private readonly options: HttpApiOptions) {
+    this.clientId = `http-${options.nodeId}-${process.pid}-${Date.now().toString(36)}`;
+    this.server = http.createServer((req, res) => void this.serve(req, res));
+    this.server.keepAliveTimeout = 30_000;
+  }
+
+  listen(port: number, host: string): Promise<HostPort> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        const a = this.server.address() as { address: string; port: number };
+        resolve({ host: a.address, port: a.port });
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  private async serve(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const started = performance.now();
+    const method = req.method ?? 'GET';
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    let routeName = 'unknown';
+    let response: HttpResponse;
+    try {
+      const found = this.match(method, url.pathname);
+      if (found) {
+        routeName = found.route.name;
+        response = await this.callApi(found.route, found.params, url, req);
+      } else {
+        response = (await this.extra(method, url)) ?? errorResponse(new RaftqError('NOT_FOUND', `no route ${method} ${url.pathname}`).toWire());
+        if (response.status !== 404) routeName = url.pathname;
+      }
+    } catch (error) {
+      response = errorResponse(toWire(error));
+    }
+    res.writeHead(response.status, { 'content-type': response.contentType, ...(response.headers ?? {}) });
+    res.end(response.body);
+    this.options.onRequest?.(routeName, response.status, performance.now() - started);
+  }
+
+  private match(method: string, pathname: string): { route: Route; params: string[] } | null {
+    for (const route of ROUTES) {
+      const m = route.pattern.exec(pathname);
+      if (m && route.method === method) return { route, params: m.slice(1).map(decodeURIComponent) };
+    }
+    return null;
+  }
+
+  private async extra(method: string, url: URL): Promise<HttpResponse | null> {
+    for (const route of this.options.extraRoutes ?? []) {
+      const r = await route(method, url);
+      if (r) return r;
+    }
+    return null;
+  }
+
+  private async callApi(route: Route, params: string[], url: URL, req: http.IncomingMessage): Promise<HttpResponse> {
+    const body = route.method === 'POST' ? await readJsonBody(req) : undefined;
+    const built = route.build(params, url.searchParams, body);
+    const many = built.fields.many === true;
+    delete built.fields.many;
+    const raw: Record<string, unknown> = { id: 0, op: built.op, ...built.fields };
+    for (const key of Object.keys(raw)) if (raw[key] === undefined) delete raw[key];
+    if (MUTATING.has(built.op)) {
+      raw.clientId = this.clientId;
+      raw.seq = ++this.seq;
+    }
+    const validation = validateRequest(raw, { payloadBytesMax: this.options.payloadBytesMax });
+    if (!validation.ok) return errorResponse(validation.error);
+    const result = await this.options.execute(validation.request);
+    return jsonResponse(built.created ? 201 : 200, shapeResult(built.op, result, many));
+  }
+}
+
+/** REST shapes: a single enqueue answers {id}, a batch {ids}; a missing job is a 404. */
+function shapeResult(op: string, result: unknown, many: boolean): unknown {
+  if (op === 'enqueue') {
+    const r = result as { ids: string[]; duplicate: boolean[] };
+    return many ? { ids: r.ids, duplicate: r.duplicate } : { id: r.ids[0], duplicate: r.duplicate[0] };
+  }
+  if (op === 'get') {
+    const job = (result as { job: unknown }).job;
+    if (job === null) throw new RaftqError('NOT_FOUND', 'no such job (it may have been removed by retention)');
+    return job;
+  }
+  return result;
+}
+
+function readJsonBody(req: http.IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    let failed = false;
+    req.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+      if (bytes > HTTP_BODY_BYTES_MAX && !failed) {
+        failed = true;
+        reject(new RaftqError('PAYLOAD_TOO_LARGE', `request body exceeds ${HTTP_BODY_BYTES_MAX} bytes`));
+        req.resume();
+        return;
+      }
+      if (!failed) chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (failed) return;
+      const text = Buffer.concat(chunks).toString('utf8').trim();
+      if (text === '') return resolve(undefined);
+      try {
+        resolve(JSON.parse(text));
+      } catch (error) {
+        reject(new RaftqError('BAD_REQUEST', `body is not valid JSON: ${(error as Error).message}`, { field: 'body' }));
+      }
+    });
+    req.on('error', reject);
+  });
+}
+
+export function jsonResponse(status: number, value: unknown): HttpResponse {
+  return { status, contentType: 'application/json; charset=utf-8', body: JSON.stringify(value, jsonReplacer) };
+}
+
+/** Binary values (a payload sent as msgpack bytes by a TCP client) are shown as base64. */
+function jsonReplacer(_key: string, value: unknown): unknown {
+  if (value && typeof value === 'object' && (value as { type?: string }).type === 'Buffer' && Array.isArray((value as { data?: unknown }).data)) {
+    return { base64: Buffer.from((value as { data: number[] }).data).toString('base64') };
+  }
+  return value;
+}
+
+export function errorResponse(error: WireError): HttpResponse {
+  const body: Record<string, unknown> = { code: error.code, message: error.message };
+  if (error.field !== undefined) body.field = error.field;
+  if (error.leader) body.leader = error.leader;
+  return jsonResponse(HTTP_STATUS[error.code], { error: body });
+}
+
+function toWire(error: unknown): WireError {
+  if (error instanceof RaftqError) return error.toWire();
+  return new RaftqError('INTERNAL', error instanceof Error ? error.message : String(error)).toWire();
+}

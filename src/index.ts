@@ -1,0 +1,13 @@
+// raftq's public API: the SDK (Client, Worker), its errors, and the types they speak.
+// The wire protocol, server and node internals are not part of it.
+
+export { Client } from './client/client.js';
+export type { ClientOptions, JobToSubmit, ReadOptions, SelectOptions, SubmitOptions } from './client/client.js';
+export { Worker } from './client/worker.js';
+export type { JobHandler, WorkerEvents, WorkerJob, WorkerOptions } from './client/worker.js';
+export type { RetryOptions } from './client/transport.js';
+export { ERROR_CODES, RaftqError, isRetryable } from './errors.js';
+export type { ErrorCode } from './errors.js';
+export { JOB_STATES, PRIORITY_NAMED } from './jobs/types.js';
+export type { Backoff, Job, JobState, LeasedJob, PriorityName, QueueStats } from './jobs/types.js';
+export type { ClusterStatus, NodeAddresses, NodeStatus, OpResults } from './protocol/messages.js';

@@ -1,0 +1,221 @@
+// The deterministic job state machine: a pure function of the log it is given. The runtime
+// applies each committed Raft entry with applyBatch and answers reads after a ReadIndex.
+//
+// It never reads a clock (time is the leader's stamp in each entry), never draws a random number
+// (jitter is a hash, ids and tokens derive from the Raft index), and never lets iteration order
+// depend on anything but the log. Two replicas that apply the same entries hold byte-identical
+// snapshots (see snapshot.ts); test/jobs/determinism.test.ts checks it.
+
+import { createHash } from 'node:crypto';
+import {
+  applyAck,
+  applyCancel,
+  applyDlqPurge,
+  applyDlqRetry,
+  applyEnqueue,
+  applyFail,
+  applyHeartbeat,
+  applyLease,
+  applyPause,
+  applyTick,
+  EntryContext,
+} from './commands.js';
+import { compareStrings, toJob } from './job-record.js';
+import { badRequestOutcome, failure } from './outcome.js';
+import { decodeSnapshot, encodeSnapshot } from './snapshot.js';
+import { isDueLive, isLeaseLive, JobStore } from './store.js';
+import type { Command, EntryBatch, Envelope, Job, Outcome, QueueStats } from './types.js';
+import { validateCommand } from './validate.js';
+
+function isEnvelope(value: unknown): value is Envelope {
+  if (typeof value !== 'object' || value === null) return false;
+  const env = value as Record<string, unknown>;
+  return typeof env.clientId === 'string' && typeof env.seq === 'number' && Number.isSafeInteger(env.seq) && env.seq >= 0;
+}
+
+function minOf(a: number | null, b: number | null): number | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return Math.min(a, b);
+}
+
+export class JobStateMachine {
+  private store: JobStore;
+  private appliedIndex = 0;
+  /** The time of the last applied entry; stamps never go below it. */
+  private lastNowMs = 0;
+
+  constructor() {
+    this.store = new JobStore();
+  }
+
+  /**
+   * Applies one Raft entry: each envelope in order, one outcome each. Call it for every entry in
+   * log order; an entry without commands (a no-op) may be applied as an empty batch so that
+   * lastAppliedIndex follows the log. Outcomes are shared with the session table: treat them
+   * as immutable.
+   */
+  applyBatch(index: number, batch: EntryBatch): Outcome[] {
+    if (!Number.isSafeInteger(index) || index <= this.appliedIndex) {
+      throw new Error(`invariant: entry ${index} applied after entry ${this.appliedIndex}`);
+    }
+    if (typeof batch.nowMs !== 'number' || !Number.isFinite(batch.nowMs) || !Array.isArray(batch.envelopes)) {
+      throw new Error(`invariant: entry ${index} is not an EntryBatch`);
+    }
+    // The leader clamps its stamps; clamping again here keeps time monotonic even if it did not,
+    // identically on every replica.
+    const nowMs = Math.max(Math.floor(batch.nowMs), this.lastNowMs);
+    const ctx = new EntryContext(index, nowMs);
+    const outcomes: Outcome[] = [];
+    for (let i = 0; i < batch.envelopes.length; i++) {
+      ctx.envelopePosition = i;
+      outcomes.push(this.applyEnvelope(batch.envelopes[i], ctx));
+    }
+    this.appliedIndex = index;
+    this.lastNowMs = nowMs;
+    return outcomes;
+  }
+
+  /** A request from a client session applies once per (clientId, seq) (dissertation §6.3). */
+  private applyEnvelope(envelope: unknown, ctx: EntryContext): Outcome {
+    if (!isEnvelope(envelope)) return badRequestOutcome('envelope', 'must carry a string clientId and a non-negative integer seq');
+    if (envelope.clientId === '') return this.dispatch(envelope.cmd, ctx);
+    const session = this.store.sessions.open(envelope.clientId, ctx.nowMs);
+    const earlier = session.results.get(envelope.seq);
+    if (earlier !== undefined) return earlier;
+    if (envelope.seq <= session.evictedSeqMax) {
+      return badRequestOutcome('seq', `client ${envelope.clientId}: the result of seq ${envelope.seq} is no longer kept, and it may have been applied`);
+    }
+    const outcome = this.dispatch(envelope.cmd, ctx);
+    session.remember(envelope.seq, outcome);
+    return outcome;
+  }
+
+  private dispatch(cmd: unknown, ctx: EntryContext): Outcome {
+    const invalid = validateCommand(cmd, ctx.nowMs);
+    if (invalid !== null) return { ok: false, error: invalid };
+    const command = cmd as Command;
+    const store = this.store;
+    switch (command.op) {
+      case 'enqueue':
+        return applyEnqueue(store, command, ctx);
+      case 'lease':
+        return applyLease(store, command, ctx);
+      case 'heartbeat':
+        return applyHeartbeat(store, command, ctx);
+      case 'ack':
+        return applyAck(store, command, ctx);
+      case 'fail':
+        return applyFail(store, command, ctx);
+      case 'cancel':
+        return applyCancel(store, command, ctx);
+      case 'tick':
+        return applyTick(store, ctx);
+      case 'pause':
+      case 'resume':
+        return applyPause(store, command);
+      case 'dlqRetry':
+        return applyDlqRetry(store, command, ctx);
+      case 'dlqPurge':
+        return applyDlqPurge(store, command);
+      default:
+        return failure('INTERNAL', 'a validated command has no handler');
+    }
+  }
+
+  // ---- Reads (after a ReadIndex; they change nothing replicated) ----
+
+  get lastAppliedIndex(): number {
+    return this.appliedIndex;
+  }
+
+  /** The leader's time as of the last applied entry. */
+  get lastAppliedNowMs(): number {
+    return this.lastNowMs;
+  }
+
+  get jobCount(): number {
+    return this.store.jobs.size;
+  }
+
+  getJob(id: string): Job | null {
+    const rec = this.store.jobs.get(id);
+    return rec === undefined ? null : toJob(rec);
+  }
+
+  queueStats(queue: string): QueueStats | null {
+    return this.store.queue(queue)?.stats() ?? null;
+  }
+
+  /** Every queue, sorted by name (code-unit order). */
+  listQueues(): QueueStats[] {
+    const queues = [...this.store.queues.values()].sort((a, b) => compareStrings(a.name, b.name));
+    return queues.map((q) => q.stats());
+  }
+
+  /** Dead jobs of a queue, oldest death first. O(offset + limit). */
+  listDead(queue: string, offset: number, limit: number): Job[] {
+    const q = this.store.queue(queue);
+    const jobs: Job[] = [];
+    if (q === undefined || limit <= 0) return jobs;
+    let skipped = 0;
+    for (const rec of q.dead.live()) {
+      if (skipped < offset) {
+        skipped += 1;
+        continue;
+      }
+      jobs.push(toJob(rec));
+      if (jobs.length >= limit) break;
+    }
+    return jobs;
+  }
+
+  /**
+   * The earliest lease expiry or delayed/failed runAt: when the leader should propose a tick.
+   * Null when nothing is scheduled. Pops stale heap entries off the top first (amortized
+   * O(log n)); that changes no replicated state, only the heap's garbage.
+   */
+  nextDueMs(): number | null {
+    const lease = this.store.leases.pruneTop(isLeaseLive);
+    const job = this.store.due.pruneTop(isDueLive);
+    return minOf(lease?.expiresAtMs ?? null, job?.runAtMs ?? null);
+  }
+
+  /**
+   * When housekeeping next has work: a finished job ages out, a session turns idle, or an
+   * idempotency key leaves its window. Not urgent; a runtime may tick for it lazily.
+   */
+  nextHousekeepingMs(): number | null {
+    const store = this.store;
+    return minOf(minOf(store.nextAgeCheckMs(), store.sessions.nextExpiryMs()), store.idempotency.nextExpiryMs());
+  }
+
+  /** Whether a lease on these queues would get a job now (long-polls wait while it is false). */
+  hasAvailable(queues: string[]): boolean {
+    for (const name of queues) {
+      const q = this.store.queue(name);
+      if (q !== undefined && !q.paused && q.lanes.waitingTotal > 0) return true;
+    }
+    return false;
+  }
+
+  // ---- Snapshots ----
+
+  snapshot(): Uint8Array {
+    return encodeSnapshot(this.store, { appliedIndex: this.appliedIndex, lastNowMs: this.lastNowMs });
+  }
+
+  static restore(bytes: Uint8Array): JobStateMachine {
+    const { store, meta } = decodeSnapshot(bytes);
+    const machine = new JobStateMachine();
+    machine.store = store;
+    machine.appliedIndex = meta.appliedIndex;
+    machine.lastNowMs = meta.lastNowMs;
+    return machine;
+  }
+
+  /** sha256 (hex) of the snapshot: equal on replicas that applied the same log. */
+  stateHash(): string {
+    return createHash('sha256').update(this.snapshot()).digest('hex');
+  }
+}

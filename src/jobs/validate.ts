@@ -1,0 +1,190 @@
+// Shape and range checks on a replicated command, before it touches any state. The edge already
+// validates requests; this is the second line, because a command that slipped through malformed
+// must turn into a BAD_REQUEST outcome on every replica alike, never into an exception in apply.
+// Checks depend only on the command and the entry's time, so every replica reaches the same verdict.
+
+import { badRequest, type WireError } from '../errors.js';
+import {
+  DELAY_MS_MAX,
+  ENQUEUE_BATCH_MAX,
+  ID_PATTERN,
+  IDEMPOTENCY_KEY_LENGTH_MAX,
+  JOB_NAME_LENGTH_MAX,
+  LEASE_BATCH_MAX,
+  LEASE_MS_MAX,
+  LEASE_MS_MIN,
+  LEASE_QUEUES_MAX,
+  MAX_ATTEMPTS_MAX,
+  QUEUE_NAME_PATTERN,
+} from '../limits.js';
+import { ASSIGNED_ID_PATTERN } from './ids.js';
+import { PRIORITY_MAX, PRIORITY_MIN, type Command } from './types.js';
+
+/** Job ids one dlqRetry / dlqPurge may list: the same bound as one enqueue batch. */
+export const DLQ_IDS_MAX = ENQUEUE_BATCH_MAX;
+
+type Check = WireError | null;
+type Fields = Record<string, unknown>;
+
+function fail(field: string, message: string): WireError {
+  return badRequest(field, message).toWire();
+}
+
+/** msgpack peers may send null for an absent optional field. */
+function absent(value: unknown): value is undefined | null {
+  return value === undefined || value === null;
+}
+
+function isObject(value: unknown): value is Fields {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function intIn(field: string, value: unknown, min: number, max: number): Check {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value)) return fail(field, 'must be an integer');
+  if (value < min || value > max) return fail(field, `must be within ${min}..${max}`);
+  return null;
+}
+
+function optionalIntIn(field: string, value: unknown, min: number, max: number): Check {
+  return absent(value) ? null : intIn(field, value, min, max);
+}
+
+function stringOf(field: string, value: unknown, lengthMax: number): Check {
+  if (typeof value !== 'string' || value.length === 0) return fail(field, 'must be a non-empty string');
+  if (value.length > lengthMax) return fail(field, `must be at most ${lengthMax} characters`);
+  return null;
+}
+
+function patterned(field: string, value: unknown, pattern: RegExp): Check {
+  if (typeof value !== 'string' || !pattern.test(value)) return fail(field, `must match ${pattern.source}`);
+  return null;
+}
+
+function firstError(...checks: (() => Check)[]): Check {
+  for (const check of checks) {
+    const error = check();
+    if (error !== null) return error;
+  }
+  return null;
+}
+
+function checkBackoff(field: string, value: unknown): Check {
+  if (absent(value)) return null;
+  if (!isObject(value)) return fail(field, 'must be an object');
+  return firstError(
+    () => optionalIntIn(`${field}.baseMs`, value.baseMs, 0, DELAY_MS_MAX),
+    () => optionalIntIn(`${field}.capMs`, value.capMs, 0, DELAY_MS_MAX),
+    () => {
+      const jitter = value.jitter;
+      if (absent(jitter)) return null;
+      return typeof jitter === 'number' && jitter >= 0 && jitter <= 1 ? null : fail(`${field}.jitter`, 'must be a number within 0..1');
+    },
+  );
+}
+
+function checkJobId(field: string, value: unknown): Check {
+  if (absent(value)) return null;
+  const error = patterned(field, value, ID_PATTERN);
+  if (error !== null) return error;
+  return ASSIGNED_ID_PATTERN.test(value as string) ? fail(field, 'ids of the form j<11 base-36 digits>-<5 digits> are reserved for ids the broker assigns') : null;
+}
+
+function checkSpec(field: string, spec: unknown, nowMs: number): Check {
+  if (!isObject(spec)) return fail(field, 'must be an object');
+  return firstError(
+    () => patterned(`${field}.queue`, spec.queue, QUEUE_NAME_PATTERN),
+    () => (absent(spec.name) ? null : stringOf(`${field}.name`, spec.name, JOB_NAME_LENGTH_MAX)),
+    () => checkJobId(`${field}.id`, spec.id),
+    () => optionalIntIn(`${field}.priority`, spec.priority, PRIORITY_MIN, PRIORITY_MAX),
+    () => optionalIntIn(`${field}.runAtMs`, spec.runAtMs, 0, nowMs + DELAY_MS_MAX),
+    () => optionalIntIn(`${field}.delayMs`, spec.delayMs, 0, DELAY_MS_MAX),
+    () => optionalIntIn(`${field}.maxAttempts`, spec.maxAttempts, 1, MAX_ATTEMPTS_MAX),
+    () => checkBackoff(`${field}.backoff`, spec.backoff),
+    () => optionalIntIn(`${field}.leaseMs`, spec.leaseMs, LEASE_MS_MIN, LEASE_MS_MAX),
+    () => (absent(spec.idempotencyKey) ? null : stringOf(`${field}.idempotencyKey`, spec.idempotencyKey, IDEMPOTENCY_KEY_LENGTH_MAX)),
+  );
+}
+
+function checkEnqueue(cmd: Fields, nowMs: number): Check {
+  const jobs = cmd.jobs;
+  if (!Array.isArray(jobs)) return fail('jobs', 'must be an array');
+  if (jobs.length > ENQUEUE_BATCH_MAX) return fail('jobs', `at most ${ENQUEUE_BATCH_MAX} jobs per enqueue`);
+  for (let i = 0; i < jobs.length; i++) {
+    const error = checkSpec(`jobs[${i}]`, jobs[i], nowMs);
+    if (error !== null) return error;
+  }
+  return null;
+}
+
+function checkQueueList(field: string, value: unknown): Check {
+  if (!Array.isArray(value) || value.length === 0) return fail(field, 'must be a non-empty array');
+  if (value.length > LEASE_QUEUES_MAX) return fail(field, `at most ${LEASE_QUEUES_MAX} queues`);
+  for (let i = 0; i < value.length; i++) {
+    const error = patterned(`${field}[${i}]`, value[i], QUEUE_NAME_PATTERN);
+    if (error !== null) return error;
+  }
+  return null;
+}
+
+function checkIdList(field: string, value: unknown): Check {
+  if (absent(value)) return null;
+  if (!Array.isArray(value)) return fail(field, 'must be an array');
+  if (value.length > DLQ_IDS_MAX) return fail(field, `at most ${DLQ_IDS_MAX} ids`);
+  for (let i = 0; i < value.length; i++) {
+    if (typeof value[i] !== 'string') return fail(`${field}[${i}]`, 'must be a string');
+  }
+  return null;
+}
+
+function checkLeaseHolder(cmd: Fields): Check {
+  return firstError(
+    () => stringOf('jobId', cmd.jobId, Number.MAX_SAFE_INTEGER),
+    () => stringOf('token', cmd.token, Number.MAX_SAFE_INTEGER),
+  );
+}
+
+/** Null when `cmd` is a well-formed Command; otherwise the BAD_REQUEST to answer with. */
+export function validateCommand(cmd: unknown, nowMs: number): WireError | null {
+  if (!isObject(cmd)) return fail('cmd', 'must be an object');
+  const op = cmd.op as Command['op'];
+  switch (op) {
+    case 'enqueue':
+      return checkEnqueue(cmd, nowMs);
+    case 'lease':
+      return firstError(
+        () => patterned('workerId', cmd.workerId, ID_PATTERN),
+        () => checkQueueList('queues', cmd.queues),
+        () => intIn('max', cmd.max, 1, LEASE_BATCH_MAX),
+        () => optionalIntIn('leaseMs', cmd.leaseMs, LEASE_MS_MIN, LEASE_MS_MAX),
+      );
+    case 'heartbeat':
+      return firstError(
+        () => checkLeaseHolder(cmd),
+        () => optionalIntIn('leaseMs', cmd.leaseMs, LEASE_MS_MIN, LEASE_MS_MAX),
+      );
+    case 'ack':
+      return checkLeaseHolder(cmd);
+    case 'fail':
+      return firstError(
+        () => checkLeaseHolder(cmd),
+        () => (typeof cmd.error === 'string' ? null : fail('error', 'must be a string')),
+        () => (typeof cmd.retryable === 'boolean' ? null : fail('retryable', 'must be a boolean')),
+      );
+    case 'cancel':
+      return stringOf('jobId', cmd.jobId, Number.MAX_SAFE_INTEGER);
+    case 'tick':
+      return null;
+    case 'pause':
+    case 'resume':
+      return patterned('queue', cmd.queue, QUEUE_NAME_PATTERN);
+    case 'dlqRetry':
+    case 'dlqPurge':
+      return firstError(
+        () => patterned('queue', cmd.queue, QUEUE_NAME_PATTERN),
+        () => checkIdList('jobIds', cmd.jobIds),
+        () => optionalIntIn('max', cmd.max, 1, Number.MAX_SAFE_INTEGER),
+      );
+    default:
+      return fail('op', `unknown command ${JSON.stringify(String(op).slice(0, 64))}`);
+  }
+}

@@ -1,0 +1,198 @@
+// Framing of the client wire: each frame is a 4-byte big-endian body length, then a msgpack body.
+// The decoder is incremental and copies every byte at most once; the writer coalesces every frame
+// written in one event-loop turn into one socket.write, so pipelined answers cost one syscall.
+
+import { Packr } from 'msgpackr';
+import { FRAME_BYTES_MAX } from '../limits.js';
+
+const HEADER_BYTES = 4;
+
+/**
+ * One codec for the whole process. `useRecords: false` keeps every body self-describing plain
+ * msgpack, so a body never depends on structures learned from an earlier frame (or connection).
+ */
+export const codec = new Packr({ useRecords: false });
+
+/** Encoded size of one value, as it would travel in a frame body. */
+export function encodedBytes(value: unknown): number {
+  return codec.pack(value).length;
+}
+
+/** The stream is unusable: a bad length or a body that does not decode. The connection must close. */
+export class FrameError extends Error {
+  readonly reason: string;
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'FrameError';
+    this.reason = reason;
+  }
+}
+
+/** Encodes one frame (header + body) as two buffers, to be written together. */
+export function encodeFrame(body: unknown, frameBytesMax: number = FRAME_BYTES_MAX): Buffer[] {
+  const encoded = codec.pack(body);
+  if (encoded.length > frameBytesMax) {
+    throw new FrameError(`frame body of ${encoded.length} bytes exceeds ${frameBytesMax}`);
+  }
+  const header = Buffer.allocUnsafe(HEADER_BYTES);
+  header.writeUInt32BE(encoded.length, 0);
+  return [header, encoded];
+}
+
+/**
+ * Incremental decoder. Chunks are kept in a list (never concatenated as they arrive); a body is
+ * sliced out of one chunk without copying when it lies inside it, else copied once into its own
+ * buffer. After a FrameError the decoder is poisoned: the caller must drop the connection.
+ */
+export class FrameDecoder {
+  private readonly frameBytesMax: number;
+  private chunks: Buffer[] = [];
+  /** Read position inside chunks[0]. */
+  private offset = 0;
+  private bufferedBytes = 0;
+  /** Length of the body whose header has been consumed, or -1 while waiting for a header. */
+  private bodyBytes = -1;
+  private failed: FrameError | null = null;
+
+  constructor(options: { frameBytesMax?: number } = {}) {
+    this.frameBytesMax = options.frameBytesMax ?? FRAME_BYTES_MAX;
+  }
+
+  /** Bytes received but not yet returned as a body. */
+  get pendingBytes(): number {
+    return this.bufferedBytes + (this.bodyBytes >= 0 ? HEADER_BYTES : 0);
+  }
+
+  /** Feeds one chunk; returns every body it completes, in order. Throws FrameError. */
+  push(chunk: Buffer): unknown[] {
+    if (this.failed !== null) throw this.failed;
+    if (chunk.length > 0) {
+      this.chunks.push(chunk);
+      this.bufferedBytes += chunk.length;
+    }
+    const bodies: unknown[] = [];
+    for (;;) {
+      if (this.bodyBytes < 0) {
+        if (this.bufferedBytes < HEADER_BYTES) break;
+        this.bodyBytes = this.take(HEADER_BYTES).readUInt32BE(0);
+        if (this.bodyBytes > this.frameBytesMax) {
+          this.fail(`frame length ${this.bodyBytes} exceeds ${this.frameBytesMax}`);
+        }
+        if (this.bodyBytes === 0) this.fail('frame length 0');
+      }
+      if (this.bufferedBytes < this.bodyBytes) break;
+      const raw = this.take(this.bodyBytes);
+      this.bodyBytes = -1;
+      bodies.push(this.decode(raw));
+    }
+    return bodies;
+  }
+
+  private decode(raw: Buffer): unknown {
+    try {
+      return codec.unpack(raw);
+    } catch (error) {
+      return this.fail(`undecodable frame body: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+
+  private fail(reason: string): never {
+    this.failed = new FrameError(reason);
+    this.chunks = [];
+    this.bufferedBytes = 0;
+    throw this.failed;
+  }
+
+  /** Removes `n` buffered bytes from the front. Precondition: n <= bufferedBytes. */
+  private take(n: number): Buffer {
+    const first = this.chunks[0]!;
+    if (first.length - this.offset >= n) {
+      const slice = first.subarray(this.offset, this.offset + n);
+      this.advance(n);
+      return slice;
+    }
+    const out = Buffer.allocUnsafe(n);
+    let copied = 0;
+    while (copied < n) {
+      const chunk = this.chunks[0]!;
+      const count = Math.min(n - copied, chunk.length - this.offset);
+      chunk.copy(out, copied, this.offset, this.offset + count);
+      copied += count;
+      this.advance(count);
+    }
+    return out;
+  }
+
+  private advance(n: number): void {
+    this.offset += n;
+    this.bufferedBytes -= n;
+    if (this.offset === this.chunks[0]!.length) {
+      this.chunks.shift();
+      this.offset = 0;
+    }
+  }
+}
+
+/** The part of a socket the writer needs (a net.Socket fits). */
+export interface FrameSink {
+  write(data: Buffer): boolean;
+  once(event: 'drain', listener: () => void): unknown;
+  readonly destroyed: boolean;
+}
+
+/**
+ * Coalescing writer. Frames written during one event-loop turn go out as one socket.write at
+ * setImmediate (after the poll phase, so every answer resolved by this turn's I/O is included).
+ * While the socket's buffer is above its high-water mark the writer holds frames back; the
+ * owner reads `backedUp` to stop reading requests, and gets `onDrain` when it may resume.
+ */
+export class FrameWriter {
+  private readonly sink: FrameSink;
+  private readonly frameBytesMax: number;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private scheduled = false;
+  private waitingDrain = false;
+  onDrain: (() => void) | null = null;
+
+  constructor(sink: FrameSink, options: { frameBytesMax?: number } = {}) {
+    this.sink = sink;
+    this.frameBytesMax = options.frameBytesMax ?? FRAME_BYTES_MAX;
+  }
+
+  /** True while frames wait for the socket to drain. */
+  get backedUp(): boolean {
+    return this.waitingDrain;
+  }
+
+  /** Bytes encoded but not yet handed to the socket. */
+  get queuedBytes(): number {
+    return this.pendingBytes;
+  }
+
+  /** Queues one frame. Throws FrameError (and queues nothing) when the body is too large. */
+  write(body: unknown): void {
+    const [header, encoded] = encodeFrame(body, this.frameBytesMax);
+    this.pending.push(header!, encoded!);
+    this.pendingBytes += header!.length + encoded!.length;
+    if (!this.scheduled && !this.waitingDrain) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    if (this.pending.length === 0 || this.sink.destroyed) return;
+    const data = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (this.sink.write(data)) return;
+    this.waitingDrain = true;
+    this.sink.once('drain', () => {
+      this.waitingDrain = false;
+      this.flush();
+      if (!this.waitingDrain) this.onDrain?.();
+    });
+  }
+}

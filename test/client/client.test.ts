@@ -1,0 +1,223 @@
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Client } from '../../src/client/client.js';
+import { SessionWindow } from '../../src/client/session.js';
+import { RaftqError } from '../../src/errors.js';
+import type { ValidCommandRequest } from '../../src/protocol/messages.js';
+import { FakeBroker } from './fake-broker.js';
+import { CuttableProxy } from './proxy.js';
+
+const fast = { attempts: 5, baseMs: 1, capMs: 5 };
+const cleanups: (() => Promise<void> | void)[] = [];
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function broker(): Promise<{ broker: FakeBroker; address: string }> {
+  const b = new FakeBroker();
+  const address = await b.listen();
+  cleanups.push(() => b.close());
+  return { broker: b, address };
+}
+
+function client(nodes: string[], options: Partial<ConstructorParameters<typeof Client>[0]> = {}): Client {
+  const c = new Client({ nodes, retry: fast, ...options });
+  cleanups.push(() => c.close());
+  return c;
+}
+
+/** An address nothing listens on: bind a port, then free it. */
+async function deadAddress(): Promise<string> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `127.0.0.1:${port}`;
+}
+
+function enqueues(b: FakeBroker): ValidCommandRequest[] {
+  return b.requests.filter((r): r is ValidCommandRequest => r.kind === 'command' && r.op === 'enqueue');
+}
+
+describe('Client', () => {
+  it('submits jobs with options mapped onto the wire, and reads them back', async () => {
+    const { broker: b, address } = await broker();
+    const c = client([address], { clientId: 'producer-1' });
+    const runAt = new Date(Date.now() + 60_000);
+    const id = await c.submit('emails', { to: 'a@b.c' }, { name: 'welcome', priority: 'high', runAt, maxAttempts: 5, idempotencyKey: 'k1' });
+    expect(await c.get(id)).toMatchObject({ id, queue: 'emails', payload: { to: 'a@b.c' } });
+    expect(await c.get('nope')).toBeNull();
+    const [request] = enqueues(b);
+    expect(request!.envelope).toEqual({
+      clientId: 'producer-1',
+      seq: 1,
+      cmd: { op: 'enqueue', jobs: [{ queue: 'emails', payload: { to: 'a@b.c' }, name: 'welcome', priority: 8, runAtMs: runAt.getTime(), maxAttempts: 5, idempotencyKey: 'k1' }] },
+    });
+  });
+
+  it('numbers mutating requests with consecutive seqs and leaves reads without one', async () => {
+    const { broker: b, address } = await broker();
+    const c = client([address]);
+    await c.submit('q', 1);
+    await c.stats('q');
+    await c.pause('q');
+    await c.cancel('job-1');
+    const seqs = b.requests.filter((r): r is ValidCommandRequest => r.kind === 'command').map((r) => [r.op, r.envelope.seq, r.envelope.clientId]);
+    expect(seqs).toEqual([['enqueue', 1, c.clientId], ['pause', 2, c.clientId], ['cancel', 3, c.clientId]]);
+  });
+
+  it('splits submitMany into batches of at most 1000 jobs, ids in order', async () => {
+    const { broker: b, address } = await broker();
+    const c = client([address]);
+    const ids = await c.submitMany('bulk', Array.from({ length: 2500 }, (_, i) => ({ payload: i })));
+    expect(ids).toHaveLength(2500);
+    expect(enqueues(b).map((r) => (r.envelope.cmd.op === 'enqueue' ? r.envelope.cmd.jobs.length : 0))).toEqual([1000, 1000, 500]);
+    expect(b.jobs.get(ids[2499]!)!.payload).toBe(2499);
+    expect(await c.submitMany('bulk', [])).toEqual([]);
+  });
+
+  it('retries with the same seq after the connection drops, so the enqueue applies once', async () => {
+    const { broker: b, address } = await broker();
+    const proxy = new CuttableProxy(Number(address.split(':')[1]));
+    const proxied = await proxy.listen();
+    cleanups.push(() => proxy.close());
+    let cut = false;
+    b.intercept = (request) => {
+      // The first enqueue applies, but its answer is lost with the connection.
+      if (request.op === 'enqueue' && !cut) {
+        cut = true;
+        proxy.cutAll();
+      }
+    };
+    const c = client([proxied]);
+    const id = await c.submit('q', 'once');
+    const attempts = enqueues(b);
+    expect(attempts).toHaveLength(2);
+    expect(attempts[1]!.envelope.seq).toBe(attempts[0]!.envelope.seq);
+    expect(attempts[1]!.envelope.clientId).toBe(attempts[0]!.envelope.clientId);
+    expect([...b.jobs.keys()]).toEqual([id]);
+  });
+
+  it('fails over to the next node when the first is down', async () => {
+    const { broker: b, address } = await broker();
+    const c = client([await deadAddress(), address]);
+    const id = await c.submit('q', 1);
+    expect(b.jobs.has(id)).toBe(true);
+    expect(await c.get(id)).not.toBeNull();
+  });
+
+  it('retries NO_LEADER with the same seq until a leader answers', async () => {
+    const { broker: b, address } = await broker();
+    let refusals = 2;
+    b.intercept = (request) => {
+      if (request.op === 'enqueue' && refusals-- > 0) throw new RaftqError('NO_LEADER', 'election in progress');
+    };
+    const c = client([address]);
+    await c.submit('q', 1);
+    const attempts = enqueues(b);
+    expect(attempts).toHaveLength(3);
+    expect(new Set(attempts.map((r) => r.envelope.seq)).size).toBe(1);
+  });
+
+  it('follows a NO_LEADER hint to the leader when the leader is in its list', async () => {
+    const follower = await broker();
+    const leader = await broker();
+    follower.broker.intercept = (request) => {
+      if (request.op !== 'hello') throw new RaftqError('NO_LEADER', 'not the leader', { leader: 'n2' });
+    };
+    follower.broker.hello = { leader: null, nodes: [{ id: 'n1', clientAddr: follower.address }, { id: 'n2', clientAddr: leader.address }] };
+    const c = client([follower.address, '127.0.0.1:1', leader.address]);
+    await c.submit('q', 1);
+    expect(enqueues(follower.broker)).toHaveLength(1);
+    expect(enqueues(leader.broker)).toHaveLength(1);
+  });
+
+  it('moves to the leader that hello names when the leader is in its list', async () => {
+    const follower = await broker();
+    const leader = await broker();
+    follower.broker.hello = { leader: 'n2', nodes: [{ id: 'n1', clientAddr: follower.address }, { id: 'n2', clientAddr: leader.address }] };
+    const c = client([follower.address, leader.address]);
+    await c.submit('q', 1); // sent on the connection that said hello
+    await c.submit('q', 2);
+    await c.submit('q', 3);
+    expect(enqueues(follower.broker)).toHaveLength(1);
+    expect(enqueues(leader.broker)).toHaveLength(2);
+  });
+
+  it('does not retry an error that is not retryable', async () => {
+    const { broker: b, address } = await broker();
+    b.intercept = (request) => {
+      if (request.op === 'cancel') throw new RaftqError('NOT_FOUND', 'no such job');
+    };
+    const c = client([address]);
+    await expect(c.cancel('ghost')).rejects.toMatchObject({ name: 'RaftqError', code: 'NOT_FOUND', retryable: false });
+    expect(b.count('cancel')).toBe(1);
+  });
+
+  it('gives up after the configured attempts with the last retryable error', async () => {
+    const { broker: b, address } = await broker();
+    b.intercept = (request) => {
+      if (request.op === 'stats') throw new RaftqError('NO_LEADER', 'no quorum');
+    };
+    const c = client([address], { retry: { attempts: 3, baseMs: 1, capMs: 2 } });
+    await expect(c.stats('q')).rejects.toMatchObject({ code: 'NO_LEADER' });
+    expect(b.count('stats')).toBe(3);
+  });
+
+  it('turns a request with no answer into TIMEOUT', async () => {
+    const { broker: b, address } = await broker();
+    b.intercept = (request) => (request.op === 'get' ? new Promise<void>(() => undefined) : undefined);
+    const c = client([address], { requestTimeoutMs: 50, retry: { attempts: 1, baseMs: 1, capMs: 1 } });
+    await expect(c.get('j')).rejects.toMatchObject({ code: 'TIMEOUT', retryable: true });
+  });
+
+  it('surfaces a server-side validation error with its field', async () => {
+    const { address } = await broker();
+    const c = client([address]);
+    await expect(c.submit('q', 1, { priority: 42 })).rejects.toMatchObject({ code: 'BAD_REQUEST', field: 'jobs[0].priority' });
+    await expect(c.submit('no spaces', 1)).rejects.toMatchObject({ code: 'BAD_REQUEST', field: 'jobs[0].queue' });
+  });
+
+  it('waitForResult polls until the job is final', async () => {
+    const { broker: b, address } = await broker();
+    const c = client([address]);
+    const id = await c.submit('q', 1);
+    let polls = 0;
+    b.intercept = (request) => {
+      if (request.op === 'waitResult' && ++polls === 2) b.jobs.get(id)!.state = 'completed';
+    };
+    expect(await c.waitForResult(id, { timeoutMs: 60_000 })).toMatchObject({ id, state: 'completed' });
+    expect(polls).toBe(2);
+  });
+
+  it('rejects calls after close, and close is idempotent', async () => {
+    const { address } = await broker();
+    const c = client([address]);
+    await c.queues();
+    await c.close();
+    await c.close();
+    await expect(c.queues()).rejects.toBeInstanceOf(RaftqError);
+  });
+
+  it('refuses a node list that is not host:port', () => {
+    expect(() => new Client({ nodes: ['localhost'] })).toThrow(/host:port/);
+    expect(() => new Client({ nodes: [] })).toThrow(/at least one/);
+  });
+});
+
+describe('SessionWindow', () => {
+  it('holds a new seq back while the oldest outstanding one would fall out of the window', async () => {
+    const window = new SessionWindow(3);
+    expect([await window.acquire(), await window.acquire(), await window.acquire()]).toEqual([1, 2, 3]);
+    let fourth = 0;
+    const pending = window.acquire().then((seq) => (fourth = seq));
+    window.release(2); // seq 1 still outstanding: 4 - 1 is not within 3
+    window.release(3);
+    await Promise.resolve();
+    expect(fourth).toBe(0);
+    window.release(1);
+    await pending;
+    expect(fourth).toBe(4);
+  });
+});

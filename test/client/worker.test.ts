@@ -1,0 +1,245 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { Worker } from '../../src/client/worker.js';
+import type { WorkerJob, WorkerOptions } from '../../src/client/worker.js';
+import type { RaftqError } from '../../src/errors.js';
+import type { LeasedJob } from '../../src/jobs/types.js';
+import type { ValidCommandRequest } from '../../src/protocol/messages.js';
+import { FakeBroker } from './fake-broker.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function broker(): Promise<{ broker: FakeBroker; address: string }> {
+  const b = new FakeBroker();
+  const address = await b.listen();
+  cleanups.push(() => b.close());
+  return { broker: b, address };
+}
+
+function worker(options: Omit<WorkerOptions, 'retry' | 'handleSignals'> & Partial<WorkerOptions>): Worker {
+  const w = new Worker({ handleSignals: false, retry: { attempts: 3, baseMs: 1, capMs: 5 }, pollWaitMs: 1000, ...options });
+  w.on('error', () => undefined);
+  cleanups.push(() => w.close({ graceMs: 0 }));
+  return w;
+}
+
+function gate(): { promise: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const promise = new Promise<void>((resolve) => (open = resolve));
+  return { promise, open };
+}
+
+function leaseRequests(b: FakeBroker): ValidCommandRequest[] {
+  return b.requests.filter((r): r is ValidCommandRequest => r.kind === 'command' && r.op === 'lease');
+}
+
+function states(b: FakeBroker): string[] {
+  return [...b.jobs.values()].map((job) => job.state);
+}
+
+describe('Worker', () => {
+  it('runs at most `concurrency` handlers at once and leases in batches', async () => {
+    const { broker: b, address } = await broker();
+    b.add('q', 10);
+    let running = 0;
+    let runningMax = 0;
+    const release = gate();
+    const threeRunning = gate();
+    const w = worker({
+      nodes: [address],
+      queues: 'q',
+      concurrency: 3,
+      handler: async (job) => {
+        running++;
+        runningMax = Math.max(runningMax, running);
+        if (running === 3) threeRunning.open();
+        await release.promise;
+        running--;
+        return { done: job.id };
+      },
+    });
+    const completed: string[] = [];
+    w.on('completed', (job) => completed.push(job.id));
+    w.start();
+    await threeRunning.promise;
+    expect(w.activeCount).toBe(3);
+    expect(states(b).filter((s) => s === 'active')).toHaveLength(3);
+    // One lease request for all three slots.
+    expect(leaseRequests(b)[0]!.envelope.cmd).toMatchObject({ op: 'lease', queues: ['q'], max: 3 });
+    release.open();
+    await b.until(() => states(b).every((s) => s === 'completed'));
+    expect(runningMax).toBe(3);
+    for (const lease of leaseRequests(b)) expect((lease.envelope.cmd as { max: number }).max).toBeLessThanOrEqual(3);
+    expect(b.jobs.get('job-1')!.result).toEqual({ done: 'job-1' });
+    await b.until(() => completed.length === 10);
+  });
+
+  it('sends heartbeats every leaseMs / 3 while a handler runs', async () => {
+    const { broker: b, address } = await broker();
+    const [id] = b.add('q', 1);
+    const w = worker({
+      nodes: [address],
+      queues: ['q'],
+      leaseMs: 150,
+      handler: async () => {
+        await b.until(() => (b.heartbeats.get(id!) ?? 0) >= 3);
+        return 'ok';
+      },
+    });
+    const completed = new Promise((resolve) => w.on('completed', resolve));
+    w.start();
+    await completed;
+    const heartbeat = b.requests.find((r): r is ValidCommandRequest => r.kind === 'command' && r.op === 'heartbeat')!;
+    expect(heartbeat.envelope.cmd).toEqual({ op: 'heartbeat', jobId: id, token: `${id}:1`, leaseMs: 150 });
+    expect(b.jobs.get(id!)).toMatchObject({ state: 'completed', result: 'ok' });
+  });
+
+  it('aborts the handler signal and emits leaseLost when a heartbeat answers STALE_LEASE, without acking', async () => {
+    const { broker: b, address } = await broker();
+    const [id] = b.add('q', 1);
+    let seenJob: WorkerJob | null = null;
+    const w = worker({
+      nodes: [address],
+      queues: 'q',
+      leaseMs: 150,
+      handler: async (job) => {
+        seenJob = job;
+        b.revokeLease(job.id);
+        await new Promise((resolve) => job.signal.addEventListener('abort', resolve));
+        return 'too late';
+      },
+    });
+    const lost = new Promise<[LeasedJob, RaftqError]>((resolve) => w.on('leaseLost', (job, error) => resolve([job, error])));
+    w.start();
+    const [job, error] = await lost;
+    expect(job.id).toBe(id);
+    expect(error.code).toBe('STALE_LEASE');
+    expect(seenJob!.signal.aborted).toBe(true);
+    expect(seenJob!.signal.reason).toBe(error);
+    await w.close({ graceMs: 1000 });
+    expect(b.count('ack')).toBe(0);
+    expect(b.count('fail')).toBe(0);
+  });
+
+  it('never retries an ack answered STALE_LEASE', async () => {
+    const { broker: b, address } = await broker();
+    const [id] = b.add('q', 1);
+    const w = worker({
+      nodes: [address],
+      queues: 'q',
+      handler: async (job) => {
+        b.revokeLease(job.id);
+        return 'result';
+      },
+    });
+    const lost = new Promise<RaftqError>((resolve) => w.on('leaseLost', (_job, error) => resolve(error)));
+    w.start();
+    expect((await lost).code).toBe('STALE_LEASE');
+    await w.close({ graceMs: 1000 });
+    expect(b.count('ack')).toBe(1);
+    expect(b.jobs.get(id!)!.state).toBe('active');
+  });
+
+  it('fails a job with the error message, retryable unless the error says retryable === false', async () => {
+    const { broker: b, address } = await broker();
+    b.add('q', 2, (i) => i);
+    const w = worker({
+      nodes: [address],
+      queues: 'q',
+      handler: async (job) => {
+        if (job.payload === 0) throw new Error('smtp down');
+        throw Object.assign(new Error('bad address'), { retryable: false });
+      },
+    });
+    const failed: [string, string, string][] = [];
+    w.on('failed', (job, error, outcome) => failed.push([job.id, (error as Error).message, outcome.state]));
+    w.start();
+    await b.until(() => b.count('fail') >= 2);
+    const fails = b.requests.filter((r): r is ValidCommandRequest => r.kind === 'command' && r.op === 'fail').slice(0, 2);
+    expect(fails.map((r) => r.envelope.cmd)).toEqual([
+      { op: 'fail', jobId: 'job-1', token: 'job-1:1', error: 'smtp down', retryable: true },
+      { op: 'fail', jobId: 'job-2', token: 'job-2:1', error: 'bad address', retryable: false },
+    ]);
+    await w.close({ graceMs: 0 });
+    expect(failed.slice(0, 2)).toEqual([['job-1', 'smtp down', 'failed'], ['job-2', 'bad address', 'dead']]);
+  });
+
+  it('close stops leasing and waits for running handlers to finish and ack', async () => {
+    const { broker: b, address } = await broker();
+    const [id] = b.add('q', 1);
+    const release = gate();
+    const started = gate();
+    const w = worker({
+      nodes: [address],
+      queues: 'q',
+      handler: async () => {
+        started.open();
+        await release.promise;
+        return 'drained';
+      },
+    });
+    w.start();
+    await started.promise;
+    b.add('q', 5); // must not be leased: the worker is closing
+    const closed = w.close({ graceMs: 30_000 });
+    const leasesAtClose = leaseRequests(b).length;
+    release.open();
+    await closed;
+    expect(b.jobs.get(id!)).toMatchObject({ state: 'completed', result: 'drained' });
+    expect(leaseRequests(b)).toHaveLength(leasesAtClose);
+    expect(states(b).filter((s) => s === 'waiting')).toHaveLength(5);
+  });
+
+  it('after the grace period, aborts unfinished handlers and fails their jobs back as retryable', async () => {
+    const { broker: b, address } = await broker();
+    const [id] = b.add('q', 1);
+    const started = gate();
+    let signal: AbortSignal | null = null;
+    const w = worker({
+      nodes: [address],
+      queues: 'q',
+      handler: async (job) => {
+        signal = job.signal;
+        started.open();
+        await new Promise(() => undefined); // ignores its signal, never returns
+      },
+    });
+    w.start();
+    await started.promise;
+    await w.close({ graceMs: 20 });
+    expect(signal!.aborted).toBe(true);
+    const fail = b.requests.find((r): r is ValidCommandRequest => r.kind === 'command' && r.op === 'fail')!;
+    expect(fail.envelope.cmd).toMatchObject({ op: 'fail', jobId: id, retryable: true });
+    expect(b.jobs.get(id!)!.state).toBe('waiting');
+    expect(w.activeCount).toBe(0);
+  });
+
+  it('an idle worker closes without waiting for its long poll', async () => {
+    const { broker: b, address } = await broker();
+    const w = worker({ nodes: [address], queues: 'q', pollWaitMs: 60_000, handler: async () => 'x' });
+    w.start();
+    await b.until(() => leaseRequests(b).length === 1);
+    await w.close({ graceMs: 60_000 }); // would take a minute if it waited for the poll
+    // The node drops a parked poll when its connection closes, so a job added after takes no lease.
+    await b.until(() => b.parkedCount === 0);
+    b.add('q', 1);
+    expect(states(b)).toEqual(['waiting']);
+  });
+
+  it('closes gracefully on SIGTERM when handleSignals is on', async () => {
+    const { broker: b, address } = await broker();
+    const w = worker({ nodes: [address], queues: 'q', handleSignals: true, handler: async () => 'x' });
+    // Another listener, as an application would have: the worker then leaves the process alone.
+    const appListener = (): void => undefined;
+    process.on('SIGTERM', appListener);
+    cleanups.push(() => void process.off('SIGTERM', appListener));
+    w.start();
+    await b.until(() => leaseRequests(b).length === 1);
+    process.emit('SIGTERM', 'SIGTERM');
+    await w.close(); // the same shutdown the signal started
+    expect(process.listeners('SIGTERM')).toEqual([appListener]);
+  });
+});

@@ -1,0 +1,150 @@
+import { describe, expect, it } from 'vitest';
+import { LEASE_MS_DEFAULT } from '../../src/limits.js';
+import { errorCode, Harness, value } from './harness.js';
+
+describe('leases and fencing', () => {
+  it('a leased job is active with attempts+1, a token naming job and attempt, and an expiry', () => {
+    const h = new Harness();
+    const id = h.enqueueOne({ queue: 'q' });
+    const job = h.leaseOne('q');
+    expect(job.id).toBe(id);
+    expect(job.attempt).toBe(1);
+    expect(job.token.startsWith(`${id}.1.`)).toBe(true);
+    expect(job.leaseExpiresAtMs).toBe(h.nowMs + LEASE_MS_DEFAULT);
+    const got = h.machine.getJob(id);
+    expect(got?.state).toBe('active');
+    expect(got?.attempts).toBe(1);
+    expect(got?.lease).toEqual({ token: job.token, workerId: 'w1', expiresAtMs: job.leaseExpiresAtMs });
+    expect(h.machine.nextDueMs()).toBe(job.leaseExpiresAtMs);
+  });
+
+  it('the lease command may set its own lease length', () => {
+    const h = new Harness();
+    h.enqueue({ queue: 'q', leaseMs: 5000 });
+    expect(h.leaseOne('q', 700).leaseExpiresAtMs).toBe(h.nowMs + 700);
+  });
+
+  it('an expired lease makes the job available again and counts a redelivery', () => {
+    const h = new Harness();
+    const id = h.enqueueOne({ queue: 'q', leaseMs: 1000 });
+    const first = h.leaseOne('q');
+    h.advance(999);
+    expect(h.tick().expired).toBe(0);
+    expect(h.lease(['q'])).toEqual([]);
+    h.advance(1);
+    expect(h.tick()).toMatchObject({ expired: 1 });
+    const job = h.machine.getJob(id);
+    expect(job).toMatchObject({ state: 'waiting', redeliveries: 1, attempts: 1, lease: null });
+    const second = h.leaseOne('q');
+    expect(second.attempt).toBe(2);
+    expect(second.token).not.toBe(first.token);
+    // The first worker's late ack is fenced off: it cannot complete the second worker's attempt.
+    expect(errorCode(h.ack(first))).toBe('STALE_LEASE');
+    expect(value<'ack'>(h.ack(second))).toEqual({ state: 'completed' });
+    expect(h.machine.queueStats('q')?.totals.expired).toBe(1);
+  });
+
+  it('a lease that expires on the last attempt sends the job to the dead letters', () => {
+    const h = new Harness();
+    const id = h.enqueueOne({ queue: 'q', leaseMs: 1000, maxAttempts: 2 });
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      expect(h.leaseOne('q').attempt).toBe(attempt);
+      h.advance(1000);
+      h.tick();
+    }
+    expect(h.machine.getJob(id)).toMatchObject({ state: 'dead', lastError: 'lease expired', redeliveries: 1 });
+  });
+
+  it('a heartbeat keeps the lease alive past its original expiry', () => {
+    const h = new Harness();
+    const id = h.enqueueOne({ queue: 'q', leaseMs: 1000 });
+    const job = h.leaseOne('q');
+    for (let i = 0; i < 5; i++) {
+      h.advance(800);
+      const beat = value<'heartbeat'>(h.apply({ op: 'heartbeat', jobId: id, token: job.token }));
+      expect(beat.leaseExpiresAtMs).toBe(h.nowMs + 1000);
+      expect(h.tick().expired).toBe(0);
+    }
+    expect(h.machine.getJob(id)?.state).toBe('active');
+    expect(h.machine.nextDueMs()).toBe(h.nowMs + 1000);
+    expect(value<'ack'>(h.ack(job))).toEqual({ state: 'completed' });
+    expect(h.machine.nextDueMs()).toBeNull();
+  });
+
+  it('a heartbeat extends by the lease length the worker was granted, or by its own', () => {
+    const h = new Harness();
+    const id = h.enqueueOne({ queue: 'q' });
+    const job = h.leaseOne('q', 2000);
+    h.advance(500);
+    expect(value<'heartbeat'>(h.apply({ op: 'heartbeat', jobId: id, token: job.token })).leaseExpiresAtMs).toBe(h.nowMs + 2000);
+    expect(value<'heartbeat'>(h.apply({ op: 'heartbeat', jobId: id, token: job.token, leaseMs: 9000 })).leaseExpiresAtMs).toBe(h.nowMs + 9000);
+  });
+
+  it('a stale token on ack, fail or heartbeat gets STALE_LEASE and leaves the job unchanged', () => {
+    const h = new Harness();
+    const id = h.enqueueOne({ queue: 'q', leaseMs: 1000 });
+    const old = h.leaseOne('q');
+    h.advance(1000);
+    h.tick();
+    h.leaseOne('q');
+    const before = h.machine.getJob(id);
+    const statsBefore = h.machine.queueStats('q');
+    expect(errorCode(h.ack(old, 'late'))).toBe('STALE_LEASE');
+    expect(errorCode(h.fail(old))).toBe('STALE_LEASE');
+    expect(errorCode(h.apply({ op: 'heartbeat', jobId: id, token: old.token }))).toBe('STALE_LEASE');
+    expect(errorCode(h.apply({ op: 'ack', jobId: id, token: 'forged' }))).toBe('STALE_LEASE');
+    expect(h.machine.getJob(id)).toEqual(before);
+    expect(h.machine.queueStats('q')).toEqual(statsBefore);
+  });
+
+  it('ack, fail, heartbeat or cancel of an unknown job is NOT_FOUND', () => {
+    const h = new Harness();
+    expect(errorCode(h.apply({ op: 'ack', jobId: 'nope', token: 't' }))).toBe('NOT_FOUND');
+    expect(errorCode(h.apply({ op: 'fail', jobId: 'nope', token: 't', error: 'e', retryable: true }))).toBe('NOT_FOUND');
+    expect(errorCode(h.apply({ op: 'heartbeat', jobId: 'nope', token: 't' }))).toBe('NOT_FOUND');
+    expect(errorCode(h.apply({ op: 'cancel', jobId: 'nope' }))).toBe('NOT_FOUND');
+  });
+
+  it('an ack of a job that is not active (never leased, completed) is STALE_LEASE', () => {
+    const h = new Harness();
+    const id = h.enqueueOne({ queue: 'q' });
+    expect(errorCode(h.apply({ op: 'ack', jobId: id, token: `${id}.1.1.0` }))).toBe('STALE_LEASE');
+    const job = h.leaseOne('q');
+    h.ack(job, { n: 1 });
+    expect(errorCode(h.ack(job, { n: 2 }))).toBe('STALE_LEASE');
+    expect(h.machine.getJob(id)).toMatchObject({ state: 'completed', result: { n: 1 } });
+  });
+
+  it('cancel of an active job wins over a later ack with its token', () => {
+    const h = new Harness();
+    const id = h.enqueueOne({ queue: 'q' });
+    const job = h.leaseOne('q');
+    expect(value<'cancel'>(h.apply({ op: 'cancel', jobId: id }))).toEqual({ state: 'cancelled', cancelled: true });
+    expect(errorCode(h.ack(job))).toBe('STALE_LEASE');
+    expect(errorCode(h.fail(job))).toBe('STALE_LEASE');
+    expect(h.machine.getJob(id)).toMatchObject({ state: 'cancelled', lease: null });
+    // Its lease no longer schedules a tick.
+    expect(h.machine.nextDueMs()).toBeNull();
+  });
+
+  it('cancel: waiting, delayed and failed jobs are cancelled; finished ones report their state', () => {
+    const h = new Harness();
+    const waiting = h.enqueueOne({ queue: 'q' });
+    const delayed = h.enqueueOne({ queue: 'q', delayMs: 5000 });
+    expect(value<'cancel'>(h.apply({ op: 'cancel', jobId: waiting }))).toEqual({ state: 'cancelled', cancelled: true });
+    expect(value<'cancel'>(h.apply({ op: 'cancel', jobId: delayed }))).toEqual({ state: 'cancelled', cancelled: true });
+    expect(value<'cancel'>(h.apply({ op: 'cancel', jobId: waiting }))).toEqual({ state: 'cancelled', cancelled: false });
+    // The cancelled jobs are never handed out, even once the delay has passed.
+    h.advance(5000);
+    expect(h.tick().promoted).toBe(0);
+    expect(h.lease(['q'], 10)).toEqual([]);
+    const done = h.enqueueOne({ queue: 'q' });
+    h.ack(h.leaseOne('q'));
+    expect(value<'cancel'>(h.apply({ op: 'cancel', jobId: done }))).toEqual({ state: 'completed', cancelled: false });
+    const failed = h.enqueueOne({ queue: 'q' });
+    h.fail(h.leaseOne('q'));
+    expect(h.machine.getJob(failed)?.state).toBe('failed');
+    expect(value<'cancel'>(h.apply({ op: 'cancel', jobId: failed }))).toEqual({ state: 'cancelled', cancelled: true });
+    expect(h.machine.queueStats('q')?.counts).toMatchObject({ waiting: 0, delayed: 0, failed: 0, cancelled: 3, completed: 1 });
+  });
+});
