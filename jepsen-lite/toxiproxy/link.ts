@@ -106,6 +106,7 @@ export class Link {
     // The toxicity moved across this connection's draw: the toxic leaves or joins the link.
     entry.stage.remove();
     entry.stage.dispose();
+    if (this.disposed) return; // a timeout leaving closes the connection; nothing left to build
     entry.active = active;
     entry.stage = active ? createStage(spec, entry.out) : createPassStage(entry.out);
   }

@@ -76,6 +76,7 @@ function attributesFor<T extends ToxicType>(config: ToxicConfig, type: T): Attri
   return config.attributes as AttributesOf<T>;
 }
 
+/** A held chunk, or the end of the stream. `dueMs` is fixed on arrival by latency; the others compute it at the head. */
 type Held = { readonly chunk: Buffer; readonly dueMs: number } | { readonly chunk: null; readonly endKind: EndKind; readonly dueMs: number };
 
 /**
@@ -92,7 +93,7 @@ abstract class HoldingStage implements ToxicStage {
   abstract update(config: ToxicConfig): void;
   /** When the head may leave; -Infinity for now. */
   protected abstract releaseAtMs(head: Held): number;
-  /** Called as the head leaves at `atMs` (its due time, or now if that is later). */
+  /** Called as the head leaves: `atMs` is its due time (even if now is later), or now if it had none. */
   protected released(_head: Held, _atMs: number): void {}
   /** Queues a chunk, maybe in pieces. */
   protected abstract enqueue(chunk: Buffer): void;

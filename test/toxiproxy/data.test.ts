@@ -166,15 +166,16 @@ describe('enabled: false (down)', () => {
     expect(await echoRoundTrip(again, 'up again')).toBe('up again');
   });
 
-  it('a new listen address moves the proxy: the old port refuses, the new one serves', async () => {
+  it('a new listen address moves the proxy: the old address refuses, the new one serves', async () => {
     const oldPort = portOf(proxy.listen);
     const client = await connect();
-    const moved = await api(harness.server, 'PATCH', '/proxies/peer', { listen: '127.0.0.1:0' });
+    // Another loopback address, so the kernel cannot hand the old port back to this same socket address.
+    const moved = await api(harness.server, 'PATCH', '/proxies/peer', { listen: '127.0.0.2:0' });
     const newListen = (moved.json as { listen: string }).listen;
-    expect(portOf(newListen)).not.toBe(oldPort);
+    expect(newListen).toMatch(/^127\.0\.0\.2:\d+$/);
     await client.closed; // a restart drops the connections, as in Toxiproxy
     expect((await TestClient.connectError(oldPort)).code).toBe('ECONNREFUSED');
-    const again = await TestClient.connect(cleanup, portOf(newListen));
+    const again = await TestClient.connect(cleanup, portOf(newListen), '127.0.0.2');
     expect(await echoRoundTrip(again, 'moved')).toBe('moved');
   });
 

@@ -124,8 +124,8 @@ export class TestClient {
     });
   }
 
-  static async connect(cleanup: Cleanup, port: number): Promise<TestClient> {
-    const socket = net.connect({ host: '127.0.0.1', port });
+  static async connect(cleanup: Cleanup, port: number, host = '127.0.0.1'): Promise<TestClient> {
+    const socket = net.connect({ host, port });
     cleanup.defer(() => {
       socket.destroy();
     });

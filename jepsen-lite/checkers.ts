@@ -1,0 +1,222 @@
+// Checkers over a jepsen-lite history. Each is a pure function of the ops and says `valid` plus
+// the counts a person needs; test/jepsen/checkers.test.ts shows each one catching the bug it
+// exists for on a hand-made history.
+
+import type { Op } from './history.js';
+
+export interface CheckResult {
+  name: string;
+  valid: boolean;
+  counts: Record<string, number>;
+  /** A few concrete examples of what went wrong (ids, keys), for the report. */
+  examples: string[];
+}
+
+const EXAMPLES_MAX = 10;
+
+function take<T>(items: Iterable<T>, n = EXAMPLES_MAX): T[] {
+  const out: T[] = [];
+  for (const item of items) {
+    if (out.length >= n) break;
+    out.push(item);
+  }
+  return out;
+}
+
+/**
+ * Jepsen's total-queue: the multiset of jobs enqueued (ok) against the multiset delivered.
+ * lost: acknowledged enqueues never delivered nor finished; unexpected: deliveries of jobs nobody
+ * tried to enqueue; duplicated: jobs delivered more than once (allowed — delivery is
+ * at-least-once — but counted); recovered: enqueues of unknown outcome (info) that were delivered.
+ * Valid when nothing is lost or unexpected. Needs a final drain, and the final-state op so that a
+ * job completed before a crash (its lease record lost with the client) still counts as delivered.
+ */
+export function checkTotalQueue(ops: Op[]): CheckResult {
+  const attempted = new Set<string>();
+  const acknowledged = new Set<string>();
+  const indeterminate = new Set<string>();
+  const deliveries = new Map<string, number>();
+  const finished = new Set<string>();
+  for (const op of ops) {
+    if (op.f === 'enqueue') {
+      if (op.type === 'invoke') attempted.add(op.value.key);
+      else if (op.type === 'ok') acknowledged.add(op.value.key);
+      else if (op.type === 'info') indeterminate.add(op.value.key);
+    } else if (op.f === 'lease' && op.type === 'ok') {
+      for (const j of op.value.jobs) deliveries.set(j.key, (deliveries.get(j.key) ?? 0) + 1);
+    } else if (op.f === 'final-state') {
+      for (const j of op.value.jobs) if (j.state === 'completed') finished.add(j.key);
+    }
+  }
+  const lost = [...acknowledged].filter((k) => !deliveries.has(k) && !finished.has(k));
+  const unexpected = [...deliveries.keys()].filter((k) => !attempted.has(k));
+  const duplicated = [...deliveries.entries()].filter(([, n]) => n > 1).map(([k]) => k);
+  const recovered = [...indeterminate].filter((k) => !acknowledged.has(k) && (deliveries.has(k) || finished.has(k)));
+  return {
+    name: 'total-queue',
+    valid: lost.length === 0 && unexpected.length === 0,
+    counts: {
+      attempted: attempted.size,
+      acknowledged: acknowledged.size,
+      delivered: deliveries.size,
+      lost: lost.length,
+      unexpected: unexpected.length,
+      duplicated: duplicated.length,
+      recovered: recovered.length,
+    },
+    examples: [...take(lost).map((k) => `lost ${k}`), ...take(unexpected).map((k) => `unexpected ${k}`)],
+  };
+}
+
+/** Exactly-once completion: no job is acked successfully twice (by any workers, tokens or nodes). */
+export function checkExactlyOnceCompletion(ops: Op[]): CheckResult {
+  const acks = new Map<string, number>();
+  for (const op of ops) {
+    if (op.f === 'ack' && op.type === 'ok') acks.set(op.value.id, (acks.get(op.value.id) ?? 0) + 1);
+  }
+  const twice = [...acks.entries()].filter(([, n]) => n > 1);
+  return {
+    name: 'exactly-once-completion',
+    valid: twice.length === 0,
+    counts: { ackedJobs: acks.size, completedTwice: twice.length },
+    examples: take(twice).map(([id, n]) => `${id} acked ${n} times`),
+  };
+}
+
+/**
+ * Stale-lease acks accepted: an ack with token T that succeeded although, before the ack was
+ * invoked, a later lease of the same job (another token) had already been handed out and
+ * acknowledged to a worker. Real-time order makes the later lease precede the ack in the log,
+ * so the state machine must have answered STALE_LEASE.
+ */
+export function checkStaleAcks(ops: Op[]): CheckResult {
+  /** Per job: the tokens handed out, each with the time its lease completed. */
+  const leases = new Map<string, { token: string; attempt: number; okMs: number }[]>();
+  const ackInvokes = new Map<string, number>();
+  let accepted = 0;
+  let rejected = 0;
+  const examples: string[] = [];
+  for (const op of ops) {
+    if (op.f === 'lease' && op.type === 'ok') {
+      for (const j of op.value.jobs) {
+        const list = leases.get(j.id) ?? [];
+        list.push({ token: j.token, attempt: j.attempt, okMs: op.timeMs });
+        leases.set(j.id, list);
+      }
+    } else if (op.f === 'ack') {
+      const key = `${op.process}|${op.value.id}|${op.value.token}`;
+      if (op.type === 'invoke') {
+        ackInvokes.set(key, op.timeMs);
+        continue;
+      }
+      const invokedMs = ackInvokes.get(key);
+      if (invokedMs === undefined) continue;
+      const superseded = (leases.get(op.value.id) ?? []).some((l) => l.token !== op.value.token && l.okMs < invokedMs && isLaterLease(l.token, op.value.token));
+      if (!superseded) continue;
+      if (op.type === 'ok') {
+        accepted++;
+        if (examples.length < EXAMPLES_MAX) examples.push(`${op.value.id}: ack with stale token ${op.value.token} accepted`);
+      } else if (op.type === 'fail') {
+        rejected++;
+      }
+    }
+  }
+  return { name: 'stale-lease-acks', valid: accepted === 0, counts: { staleAcksAccepted: accepted, staleAcksRejected: rejected }, examples };
+}
+
+/** Tokens are `<jobId>.<attempt>.<leaseIndex>`: a later lease has a higher lease index. */
+function isLaterLease(candidate: string, than: string): boolean {
+  const a = Number(candidate.slice(candidate.lastIndexOf('.') + 1));
+  const b = Number(than.slice(than.lastIndexOf('.') + 1));
+  return Number.isFinite(a) && Number.isFinite(b) ? a > b : true;
+}
+
+/** Idempotency: every acknowledged enqueue with the same idempotency key got the same job id. */
+export function checkIdempotency(ops: Op[]): CheckResult {
+  const idsByKey = new Map<string, Set<string>>();
+  for (const op of ops) {
+    if (op.f !== 'enqueue' || op.type !== 'ok' || !op.value.idempotencyKey || !op.value.id) continue;
+    const set = idsByKey.get(op.value.idempotencyKey) ?? new Set<string>();
+    set.add(op.value.id);
+    idsByKey.set(op.value.idempotencyKey, set);
+  }
+  const split = [...idsByKey.entries()].filter(([, ids]) => ids.size > 1);
+  return {
+    name: 'idempotency',
+    valid: split.length === 0,
+    counts: { keys: idsByKey.size, keysWithSeveralJobs: split.length },
+    examples: take(split).map(([k, ids]) => `key ${k} -> ${[...ids].join(', ')}`),
+  };
+}
+
+/** Convergence after heal: every node reached the same applied index and state hash within the bound. */
+export function checkConvergence(ops: Op[]): CheckResult {
+  const obs = ops.filter((o): o is Extract<Op, { f: 'converge' }> => o.f === 'converge');
+  if (obs.length === 0) return { name: 'convergence', valid: false, counts: { observations: 0 }, examples: ['no convergence observation recorded'] };
+  const last = obs[obs.length - 1]!;
+  const hashes = new Set(last.value.nodes.map((n) => `${n.appliedIndex}:${n.hash}`));
+  const valid = last.value.converged && hashes.size === 1 && last.value.nodes.length > 0;
+  return {
+    name: 'convergence',
+    valid,
+    counts: { nodes: last.value.nodes.length, distinctStates: hashes.size, boundMs: last.value.boundMs },
+    examples: valid ? [] : last.value.nodes.map((n) => `${n.node}: applied ${n.appliedIndex} hash ${n.hash.slice(0, 12)}`),
+  };
+}
+
+export interface Window {
+  fault: string;
+  startMs: number;
+  stopMs: number;
+}
+
+/** Fault windows from nemesis start/stop events (an unstopped fault lasts to the end). */
+export function faultWindows(ops: Op[]): Window[] {
+  const open = new Map<string, number>();
+  const windows: Window[] = [];
+  let endMs = 0;
+  for (const op of ops) {
+    endMs = Math.max(endMs, op.timeMs);
+    if (op.f !== 'nemesis') continue;
+    const id = `${op.value.fault}|${op.value.detail ?? ''}`;
+    if (op.value.phase === 'start') open.set(id, op.timeMs);
+    else if (open.has(id)) {
+      windows.push({ fault: op.value.fault, startMs: open.get(id)!, stopMs: op.timeMs });
+      open.delete(id);
+    }
+  }
+  for (const [id, startMs] of open) windows.push({ fault: id.split('|')[0]!, startMs, stopMs: endMs });
+  return windows.sort((a, b) => a.startMs - b.startMs);
+}
+
+/**
+ * Availability: the longest stretch with no successful enqueue while producers were running,
+ * overall and per fault kind (the gap that overlaps each fault window). Informational: it is
+ * valid unless no enqueue succeeded at all.
+ */
+export function checkAvailability(ops: Op[]): CheckResult {
+  const okTimes = ops.filter((o) => o.f === 'enqueue' && o.type === 'ok').map((o) => o.timeMs).sort((a, b) => a - b);
+  const invokes = ops.filter((o) => o.f === 'enqueue' && o.type === 'invoke').map((o) => o.timeMs);
+  if (invokes.length === 0) return { name: 'availability', valid: true, counts: { okEnqueues: 0, longestGapMs: 0 }, examples: [] };
+  const firstMs = Math.min(...invokes);
+  const lastMs = Math.max(...invokes);
+  const points = [firstMs, ...okTimes.filter((t) => t >= firstMs && t <= lastMs), lastMs];
+  const counts: Record<string, number> = { okEnqueues: okTimes.length, longestGapMs: 0 };
+  const windows = faultWindows(ops);
+  for (let i = 1; i < points.length; i++) {
+    const gapStart = points[i - 1]!;
+    const gap = points[i]! - gapStart;
+    if (gap > counts.longestGapMs!) counts.longestGapMs = gap;
+    for (const w of windows) {
+      if (gapStart <= w.stopMs && points[i]! >= w.startMs) {
+        const key = `longestGapMs.${w.fault}`;
+        counts[key] = Math.max(counts[key] ?? 0, gap);
+      }
+    }
+  }
+  return { name: 'availability', valid: okTimes.length > 0, counts, examples: [] };
+}
+
+export function checkAll(ops: Op[]): CheckResult[] {
+  return [checkTotalQueue(ops), checkExactlyOnceCompletion(ops), checkStaleAcks(ops), checkIdempotency(ops), checkConvergence(ops), checkAvailability(ops)];
+}
