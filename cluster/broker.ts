@@ -180,18 +180,19 @@ export class Broker {
   }
 
   /** Long-poll: resolves true as soon as one of the queues has a job to hand out, false at the deadline. */
-  waitForAvailable(queues: string[], waitMs: number): Promise<boolean> {
+  waitForAvailable(queues: string[], waitMs: number, gone?: AbortSignal): Promise<boolean> {
     if (this.sm.hasAvailable(queues)) return Promise.resolve(true);
-    if (waitMs <= 0 || this.availabilityWaiters.size >= WAITERS_MAX) return Promise.resolve(false);
+    if (waitMs <= 0 || gone?.aborted || this.availabilityWaiters.size >= WAITERS_MAX) return Promise.resolve(false);
     return new Promise<boolean>((resolve) => {
-      const waiter: AvailabilityWaiter = {
-        queues,
-        resolve,
-        timer: setTimeout(() => {
-          this.availabilityWaiters.delete(waiter);
-          resolve(false);
-        }, waitMs),
+      const finish = (available: boolean): void => {
+        clearTimeout(waiter.timer);
+        gone?.removeEventListener('abort', onGone);
+        this.availabilityWaiters.delete(waiter);
+        resolve(available);
       };
+      const onGone = (): void => finish(false);
+      const waiter: AvailabilityWaiter = { queues, resolve: finish, timer: setTimeout(() => finish(false), waitMs) };
+      gone?.addEventListener('abort', onGone, { once: true });
       this.availabilityWaiters.add(waiter);
     });
   }
@@ -269,11 +270,7 @@ export class Broker {
       for (const w of this.appliedWaiters.shift()!.waiters) w.resolve();
     }
     for (const w of this.availabilityWaiters) {
-      if (this.sm.hasAvailable(w.queues)) {
-        clearTimeout(w.timer);
-        this.availabilityWaiters.delete(w);
-        w.resolve(true);
-      }
+      if (this.sm.hasAvailable(w.queues)) w.resolve(true);
     }
     for (const w of this.resultWaiters) {
       const job = this.sm.getJob(w.jobId);
@@ -332,11 +329,7 @@ export class Broker {
     for (const waiters of this.readsByCtx.values()) for (const w of waiters) w.reject(error);
     this.readsByCtx.clear();
     for (const entry of this.appliedWaiters.splice(0)) for (const w of entry.waiters) w.reject(error);
-    for (const w of this.availabilityWaiters) {
-      clearTimeout(w.timer);
-      w.resolve(false);
-    }
-    this.availabilityWaiters.clear();
+    for (const w of [...this.availabilityWaiters]) w.resolve(false);
     this.tickInflight = false;
     if (this.tickTimer) clearTimeout(this.tickTimer);
     this.tickTimer = null;

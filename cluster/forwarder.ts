@@ -27,6 +27,7 @@ export class Forwarder {
   constructor(
     private readonly transport: PeerTransport,
     private readonly execute: (req: ValidRequest) => Promise<unknown>,
+    private readonly onForwarded: (op: string) => void = () => undefined,
   ) {}
 
   get inflight(): number {
@@ -36,6 +37,7 @@ export class Forwarder {
   forward(to: NodeId, req: ValidRequest, timeoutMs: number): Promise<unknown> {
     if (this.pending.size >= FORWARDS_INFLIGHT_MAX) return Promise.reject(new RaftqError('OVERLOADED', 'too many requests in flight to the leader'));
     const id = this.nextId++;
+    this.onForwarded(req.op);
     return new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);

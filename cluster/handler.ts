@@ -6,7 +6,7 @@ import type { NodeId } from '../raft/types.js';
 import { RaftqError } from '../src/errors.js';
 import { encodedBytes } from '../src/protocol/frame.js';
 import type { ClusterStatus, NodeAddresses, NodeStatus, OpResults, ValidAdminRequest, ValidCommandRequest, ValidReadRequest, ValidRequest } from '../src/protocol/messages.js';
-import type { RequestHandler } from '../src/protocol/server.js';
+import type { ConnectionInfo, RequestHandler } from '../src/protocol/server.js';
 import type { Broker } from './broker.js';
 import type { Forwarder } from './forwarder.js';
 import { encodeMemberContext } from './members.js';
@@ -31,19 +31,19 @@ export interface HandlerContext {
 export class NodeHandler implements RequestHandler {
   constructor(private readonly ctx: HandlerContext) {}
 
-  handle(req: ValidRequest): Promise<unknown> {
-    return this.dispatch(req, true);
+  handle(req: ValidRequest, conn?: ConnectionInfo): Promise<unknown> {
+    return this.dispatch(req, true, conn?.signal);
   }
 
   /** Entry point for requests forwarded by a follower: never forwarded again. */
   handleForwarded(req: ValidRequest): Promise<unknown> {
-    return this.dispatch(req, false);
+    return this.dispatch(req, false, undefined);
   }
 
-  private async dispatch(req: ValidRequest, mayForward: boolean): Promise<unknown> {
+  private async dispatch(req: ValidRequest, mayForward: boolean, gone: AbortSignal | undefined): Promise<unknown> {
     switch (req.kind) {
       case 'command':
-        return this.onLeader(req, mayForward, () => this.command(req));
+        return this.onLeader(req, mayForward, () => this.command(req, gone));
       case 'read':
         if (req.stale) return this.read(req);
         return this.onLeader(req, mayForward, async () => {
@@ -67,12 +67,13 @@ export class NodeHandler implements RequestHandler {
     return this.ctx.forwarder.forward(leader, req, this.ctx.requestTimeoutMs + waitMs);
   }
 
-  private async command(req: ValidCommandRequest): Promise<unknown> {
+  private async command(req: ValidCommandRequest, gone: AbortSignal | undefined): Promise<unknown> {
     const broker = this.ctx.broker;
     if (req.op === 'lease' && req.waitMs > 0) {
-      const available = await broker.waitForAvailable(req.envelope.cmd.queues, req.waitMs);
-      // Nothing came within the wait: answer empty without writing a lease entry to the log.
-      if (!available) return { jobs: [] } satisfies OpResults['lease'];
+      const available = await broker.waitForAvailable(req.envelope.cmd.queues, req.waitMs, gone);
+      // Nothing came within the wait, or the client left: answer empty without writing a lease
+      // entry (a lease for a vanished client would strand its jobs until the lease expires).
+      if (!available || gone?.aborted) return { jobs: [] } satisfies OpResults['lease'];
     }
     const sizeBytes = req.op === 'enqueue' ? encodedBytes(req.envelope.cmd.jobs) : SMALL_ENVELOPE_BYTES;
     const outcome = await broker.submit(req.envelope, sizeBytes);

@@ -1,12 +1,19 @@
-// The HTTP face of a node: the REST API from src/http, plus health and readiness, which need
-// to look inside the node (Raft status, storage).
+// The HTTP face of a node: the REST API from src/http, plus what needs to look inside the node:
+// health and readiness (Raft status, storage) and the per-node cluster view the dashboard shows.
 
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { mergeClusterViews } from '../src/http/dashboard/cluster-view.js';
 import { HttpApi, jsonResponse, type ExtraRoute, type HttpResponse } from '../src/http/server.js';
 import { parseHostPort } from '../src/protocol/address.js';
+import type { ClusterStatus } from '../src/protocol/messages.js';
 import type { NodeExtensions, RunningNode } from './node.js';
+
+/** How long GET /v1/cluster/nodes waits for each peer's own status. */
+export const CLUSTER_VIEW_PEER_TIMEOUT_MS = 1000;
+/** Peers asked at most by one GET /v1/cluster/nodes (clusters are small; this bounds the fan-out). */
+export const CLUSTER_VIEW_PEERS_MAX = 16;
 
 /** /ready fails while this node's applied index trails its commit index by more than this. */
 export const READY_APPLY_LAG_ENTRIES_MAX = 1000;
@@ -54,14 +61,45 @@ export function healthRoutes(node: RunningNode): ExtraRoute {
   };
 }
 
-export function httpExtension(logger: Logger, more: (node: RunningNode) => ExtraRoute[] = () => []): NodeExtensions {
+async function peerStatus(httpAddr: string): Promise<ClusterStatus | null> {
+  try {
+    const res = await fetch(`http://${httpAddr}/v1/cluster`, { signal: AbortSignal.timeout(CLUSTER_VIEW_PEER_TIMEOUT_MS) });
+    if (!res.ok) return null;
+    const body = (await res.json()) as ClusterStatus;
+    return Array.isArray(body.nodes) && typeof body.nodeId === 'string' ? body : null;
+  } catch {
+    return null; // Down, partitioned or slow: the row says "unreachable".
+  }
+}
+
+/**
+ * GET /v1/cluster/nodes: every member's own view of itself (role, term, commit and applied index),
+ * fetched by this node from each peer's HTTP port, merged with the leader's lag and last contact.
+ */
+export function clusterViewRoute(node: RunningNode): ExtraRoute {
+  return async (method, url) => {
+    if (method !== 'GET' || url.pathname !== '/v1/cluster/nodes') return null;
+    const self = node.handler.clusterStatus();
+    const peers = self.nodes.filter((n) => n.id !== self.nodeId && n.httpAddr !== '').slice(0, CLUSTER_VIEW_PEERS_MAX);
+    const answers = await Promise.all(peers.map(async (n) => [n.id, await peerStatus(n.httpAddr)] as const));
+    return jsonResponse(200, mergeClusterViews(self, new Map(answers)));
+  };
+}
+
+export interface HttpExtensionOptions {
+  /** Every answered HTTP request (route name or path, status). */
+  onRequest?(route: string, status: number, durationMs: number): void;
+}
+
+export function httpExtension(logger: Logger, more: (node: RunningNode) => ExtraRoute[] = () => [], options: HttpExtensionOptions = {}): NodeExtensions {
   return {
     async startHttp(node) {
       const api = new HttpApi({
         nodeId: node.config.id,
         execute: (req) => node.handler.handle(req),
         payloadBytesMax: node.config.payloadBytesMax,
-        extraRoutes: [healthRoutes(node), ...more(node)],
+        extraRoutes: [healthRoutes(node), clusterViewRoute(node), ...more(node)],
+        onRequest: options.onRequest,
       });
       const hp = parseHostPort(node.config.http);
       if (!hp) throw new Error(`--http: expected host:port, got "${node.config.http}"`);

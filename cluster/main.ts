@@ -4,8 +4,9 @@
 
 import { Command, Option } from 'commander';
 import { registerClientCommands } from '../src/cli/commands.js';
+import { registerBenchCommand } from './bench/command.js';
 import { runDev } from './dev.js';
-import { httpExtension } from './http-extension.js';
+import { observabilityExtension } from './observability.js';
 import { runNode } from './run-node.js';
 
 const program = new Command();
@@ -32,7 +33,7 @@ program
   .option('--clock-offset-ms <ms>', 'shift this node\'s clock (fault injection; RAFTQ_CLOCK_OFFSET_MS)')
   .addOption(new Option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (RAFTQ_LOG_LEVEL; default info)'))
   .action(async (flags) => {
-    await runNode(flags, httpExtension);
+    await runNode(flags, observabilityExtension);
   });
 
 program
@@ -48,6 +49,7 @@ program
   });
 
 registerClientCommands(program);
+registerBenchCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   console.error(`raftq: ${(error as Error).message}`);

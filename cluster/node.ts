@@ -8,7 +8,9 @@ import { LevelStorage } from '../raft/level-storage.js';
 import type { ClusterConfig, Message, NodeId, RaftOptions } from '../raft/types.js';
 import { parseHostPort } from '../src/protocol/address.js';
 import type { NodeAddresses } from '../src/protocol/messages.js';
-import { ProtocolServer } from '../src/protocol/server.js';
+import { ProtocolServer, type RequestOutcome } from '../src/protocol/server.js';
+import type { EntryBatch, Outcome } from '../src/jobs/types.js';
+import type { SoftState } from '../raft/types.js';
 import { Broker } from './broker.js';
 import { Forwarder } from './forwarder.js';
 import { NodeHandler } from './handler.js';
@@ -66,10 +68,21 @@ export interface RunningNode {
   close(): Promise<void>;
 }
 
+/** Everything the node tells the outside (metrics, logs of domain events). All optional. */
 export interface NodeExtensions {
   /** Starts the HTTP face once the node runs; see src/http. */
   startHttp?(node: RunningNode): Promise<HttpAttachment>;
-  onPersistSeconds?(seconds: number): void;
+  /** One fsync'd Raft write: its duration and how many entries it carried. */
+  onPersistSeconds?(seconds: number, entries: number): void;
+  /** One entry applied to the job state machine (every node, leader or not). */
+  onApplied?(batch: EntryBatch, outcomes: Outcome[], node: RunningNode): void;
+  onRoleChanged?(soft: SoftState, node: RunningNode): void;
+  onMembersChanged?(members: Members, node: RunningNode): void;
+  /** Every answered client request on the TCP protocol. */
+  onRequest?(op: string, outcome: RequestOutcome, durationMs: number): void;
+  /** A request this follower forwarded to the leader. */
+  onForwarded?(op: string): void;
+  onSnapshot?(event: { kind: 'taken' | 'installed'; index: number; bytes: number }, node: RunningNode): void;
 }
 
 function raftOptions(config: NodeConfig): Omit<RaftOptions, 'id'> {
@@ -104,12 +117,24 @@ export async function startNode(config: NodeConfig, logger: Logger, ext: NodeExt
   }
   const initialConfig = persisted.snapshot?.meta.config ?? bootstrap ?? { voters: [] };
 
-  let transport: PeerTransport;
+  // Assigned once the listeners are set up; a snapshot restored before that only updates the book.
+  let transport: PeerTransport | null = null;
+  let node: RunningNode | null = null;
   const broker = new Broker(config.id, members, () => Date.now() + config.clockOffsetMs, {
-    onMembersChanged: (m) => syncPeers(m),
-    onRoleChanged: (soft) => logger.info({ role: soft.role, term: soft.term, leader: soft.leader }, 'raft role changed'),
+    onApplied: (batch, outcomes) => {
+      if (node) ext.onApplied?.(batch, outcomes, node);
+    },
+    onMembersChanged: (m) => {
+      syncPeers(m);
+      if (node) ext.onMembersChanged?.(m, node);
+    },
+    onRoleChanged: (soft) => {
+      logger.info({ role: soft.role, term: soft.term, leader: soft.leader }, soft.role === 'leader' ? 'became leader' : soft.leader ? `following ${soft.leader}` : 'leader lost');
+      if (node) ext.onRoleChanged?.(soft, node);
+    },
   });
   const send = (messages: Message[]): void => {
+    if (!transport) return;
     const { snapshotsFailed } = transport.sendRaft(messages);
     for (const id of snapshotsFailed) driver.reportSnapshotFailure(id);
   };
@@ -118,11 +143,16 @@ export async function startNode(config: NodeConfig, logger: Logger, ext: NodeExt
     installSnapshot: (snap) => {
       broker.installSnapshot(snap);
       logger.info({ index: snap.meta.index, bytes: snap.data.byteLength }, 'installed snapshot from leader');
+      if (node) ext.onSnapshot?.({ kind: 'installed', index: snap.meta.index, bytes: snap.data.byteLength }, node);
+    },
+    onSnapshotTaken: (snap) => {
+      logger.info({ index: snap.meta.index, bytes: snap.data.byteLength }, 'took snapshot and compacted the log');
+      if (node) ext.onSnapshot?.({ kind: 'taken', index: snap.meta.index, bytes: snap.data.byteLength }, node);
     },
     snapshotData: () => broker.snapshotData(),
     onSoftState: (soft) => broker.onSoftState(soft),
     onReadStates: (states) => broker.onReadStates(states),
-    onPersistSeconds: (seconds) => ext.onPersistSeconds?.(seconds),
+    onPersistSeconds: (seconds, entries) => ext.onPersistSeconds?.(seconds, entries),
   }, { raft: raftOptions(config), tickMs: config.tickMs, snapshotEveryEntries: config.snapshotEveryEntries }, {
     hardState: persisted.hardState,
     snapshot: persisted.snapshot,
@@ -132,7 +162,7 @@ export async function startNode(config: NodeConfig, logger: Logger, ext: NodeExt
   broker.driver = driver;
   if (persisted.snapshot) broker.installSnapshot(persisted.snapshot);
 
-  transport = new PeerTransport(
+  const peers = new PeerTransport(
     { t: 'hello', from: config.id, client: adv.client, http: adv.http },
     {
       onHello: (hello) => {
@@ -145,8 +175,10 @@ export async function startNode(config: NodeConfig, logger: Logger, ext: NodeExt
       onProblem: (reason, peer) => logger.warn({ peer }, reason),
     },
   );
-  const forwarder = new Forwarder(transport, (req) => handler.handleForwarded(req));
+  transport = peers;
+  const forwarder = new Forwarder(peers, (req) => handler.handleForwarded(req), (op) => ext.onForwarded?.(op));
   function syncPeers(m: Members): void {
+    if (!transport) return;
     for (const [id, addrs] of m.entries()) {
       if (id !== config.id && addrs.peer) transport.setPeer(id, config.peers.get(id) ?? addrs.peer);
     }
@@ -160,29 +192,30 @@ export async function startNode(config: NodeConfig, logger: Logger, ext: NodeExt
     requestTimeoutMs: config.requestTimeoutMs,
     tickMs: config.tickMs,
     self: () => self,
-    peerConnected: (id) => transport.peers().get(id)?.connected ?? false,
+    peerConnected: (id) => peers.peers().get(id)?.connected ?? false,
   });
 
   const peerHp = requireHostPort(config.peerListen, '--peer-listen');
-  await transport.listen(`${peerHp.host}:${peerHp.port}`);
+  await peers.listen(`${peerHp.host}:${peerHp.port}`);
   syncPeers(members);
   const protocol = new ProtocolServer({
     handler,
     payloadBytesMax: config.payloadBytesMax,
     onConnectionError: (reason, remote) => logger.warn({ remote }, `closed client connection: ${reason}`),
+    onRequest: (op, outcome, durationMs) => ext.onRequest?.(op, outcome, durationMs),
   });
   const clientHp = requireHostPort(config.listen, '--listen');
   await protocol.listen(clientHp.port, clientHp.host);
   driver.start();
 
   let http: HttpAttachment | null = null;
-  const node: RunningNode = {
+  node = {
     config,
     broker,
     driver,
     handler,
     protocol,
-    transport,
+    transport: peers,
     logger,
     addresses: self,
     async close() {
@@ -191,14 +224,16 @@ export async function startNode(config: NodeConfig, logger: Logger, ext: NodeExt
       broker.close();
       forwarder.failAll('node is shutting down');
       await driver.stop();
-      await transport.close();
+      await peers.close();
       await storage.close();
     },
   };
   if (ext.startHttp) http = await ext.startHttp(node);
+  ext.onRoleChanged?.(broker.soft, node);
   logger.info({ client: config.listen, peer: config.peerListen, http: config.http, dataDir: config.dataDir, voters: initialConfig.voters }, 'node started');
   return node;
 }
+
 
 function requireHostPort(address: string, flag: string): { host: string; port: number } {
   const hp = parseHostPort(address);

@@ -16,6 +16,7 @@ export interface DriverApp {
   snapshotData(): Uint8Array;
   onSoftState(soft: SoftState): void;
   onReadStates(states: ReadState[]): void;
+  onSnapshotTaken?(snapshot: Snapshot): void;
   onPersistSeconds?(seconds: number, entries: number): void;
 }
 
@@ -176,6 +177,7 @@ export class RaftDriver {
     const snap = this.core.createSnapshot(this.app.snapshotData());
     await this.storage.save({ snapshot: snap, config: snap.meta.config });
     this.lastSnapshotIndex = snap.meta.index;
+    this.app.onSnapshotTaken?.(snap);
   }
 
   get snapshotIndex(): number {

@@ -7,7 +7,7 @@
 // batch, in bounded batches under a fresh generation that nothing references until the commit
 // batch puts the header naming it: one 100 MB write batch would stall the event loop while
 // LevelDB grows its buffer (measured: 65 ms single stalls) and land in one 100 MB memtable.
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Level } from 'level';
 import * as codec from './entry-codec.js';
@@ -28,6 +28,8 @@ const SNAPSHOT_CHUNKS_PER_BATCH_MAX = 2;
 const GENERATION_MAX = 0xffff_ffff;
 /** What a first open that died before writing CURRENT leaves: no data can be lost by starting over. */
 const FILES_HARMLESS_WITHOUT_CURRENT = ['LOCK', 'LOG', 'LOG.old'];
+/** Written when damage is found that LevelDB has already "repaired" away, so every later start refuses too. */
+export const CORRUPT_MARK_FILE = 'RAFTQ-STORAGE-CORRUPT';
 
 const PREFIX_META = 0x00;
 const PREFIX_LOG = 0x01;
@@ -90,19 +92,52 @@ function decodeAt<T>(decode: (v: Uint8Array) => T, value: Uint8Array, where: str
   }
 }
 
-function errorCodes(err: unknown): string[] {
-  const codes: string[] = [];
-  for (let e = err; typeof e === 'object' && e !== null; e = (e as { cause?: unknown }).cause) {
+/** The code and message of an error and of each cause under it (classic-level nests the LevelDB status). */
+function errorChain(err: unknown): Array<{ code: string | undefined; message: string }> {
+  const chain: Array<{ code: string | undefined; message: string }> = [];
+  for (let e = err; typeof e === 'object' && e !== null && chain.length < 8; e = (e as { cause?: unknown }).cause) {
     const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string') codes.push(code);
+    chain.push({ code: typeof code === 'string' ? code : undefined, message: String((e as { message?: unknown }).message) });
   }
-  return codes;
+  return chain;
 }
 
-/** LevelDB's own corruption reports (bad blocks, missing table files) become STORAGE_CORRUPT too. */
-function asStorageError(err: unknown, dir: string): unknown {
-  if (err instanceof StorageCorruptError || !errorCodes(err).includes('LEVEL_CORRUPTION')) return err;
-  return new StorageCorruptError(`LevelDB at ${dir} reports corruption: ${(err as Error).message}`, { cause: err });
+const CORRUPTION_CODES_AT_OPEN = ['LEVEL_CORRUPTION'];
+/** Reading files LevelDB has already accepted: an I/O error here is a damaged table (e.g. truncated). */
+const CORRUPTION_CODES_AT_LOAD = ['LEVEL_CORRUPTION', 'LEVEL_IO_ERROR'];
+
+/** LevelDB's own reports of damage (bad blocks, missing or truncated table files) become STORAGE_CORRUPT too. */
+function asStorageError(err: unknown, dir: string, corruptionCodes: readonly string[]): unknown {
+  if (err instanceof StorageCorruptError) return err;
+  const chain = errorChain(err);
+  if (!chain.some(({ code }) => code !== undefined && corruptionCodes.includes(code))) return err;
+  return new StorageCorruptError(`LevelDB at ${dir} cannot read its data: ${chain.map((e) => e.message).join(': ')}`, { cause: err });
+}
+
+function checkDirBeforeOpen(dir: string): void {
+  if (!existsSync(dir)) return;
+  const files = readdirSync(dir);
+  if (files.includes(CORRUPT_MARK_FILE)) {
+    const reason = readFileSync(join(dir, CORRUPT_MARK_FILE), 'utf8').trim();
+    throw new StorageCorruptError(`${dir} was found damaged by an earlier start (${reason}); wipe it to rejoin from a peer`);
+  }
+  // LevelDB without CURRENT would "create" a new database here and delete the old table files.
+  const filesThatMatter = files.filter((name) => !FILES_HARMLESS_WITHOUT_CURRENT.includes(name));
+  if (filesThatMatter.length > 0 && !filesThatMatter.includes('CURRENT')) {
+    throw new StorageCorruptError(`${dir} holds files (${filesThatMatter.slice(0, 3).join(', ')}) but no LevelDB CURRENT file; refusing to create a new database over them`);
+  }
+}
+
+/**
+ * LevelDB (without paranoid checks, which classic-level does not expose) skips a damaged
+ * write-ahead-log block on recovery and only says so in its info log, which it starts afresh at
+ * every open. A torn tail after a crash is not reported there; a checksum failure is.
+ */
+function recoveryDamageReported(dir: string): string | null {
+  const logPath = join(dir, 'LOG');
+  if (!existsSync(logPath)) return null;
+  const lines = readFileSync(logPath, 'utf8').split('\n');
+  return lines.find((line) => /dropping \d+ bytes|Corruption:/.test(line))?.trim() ?? null;
 }
 
 function chunkCountOf(dataBytes: number): number {
@@ -124,17 +159,21 @@ export class LevelStorage implements LogStorage {
   private constructor(private readonly db: Db, readonly dir: string) {}
 
   static async open(dir: string): Promise<LevelStorage> {
-    // LevelDB without CURRENT would "create" a new database here and delete the old table files.
-    const files = existsSync(dir) ? readdirSync(dir).filter((name) => !FILES_HARMLESS_WITHOUT_CURRENT.includes(name)) : [];
-    if (files.length > 0 && !files.includes('CURRENT')) {
-      throw new StorageCorruptError(`${dir} holds files (${files.slice(0, 3).join(', ')}) but no LevelDB CURRENT file; refusing to create a new database over them`);
-    }
+    checkDirBeforeOpen(dir);
     mkdirSync(dir, { recursive: true });
     const db: Db = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' });
     try {
       await db.open();
     } catch (err) {
-      throw asStorageError(err, dir);
+      throw asStorageError(err, dir, CORRUPTION_CODES_AT_OPEN);
+    }
+    const damage = recoveryDamageReported(dir);
+    if (damage !== null) {
+      await db.close();
+      // Recovery has already rewritten the damaged WAL into a table and deleted it: without a mark,
+      // the next start would serve the shortened log without a word.
+      writeFileSync(join(dir, CORRUPT_MARK_FILE), `${new Date().toISOString()} ${damage}\n`, { flush: true });
+      throw new StorageCorruptError(`LevelDB at ${dir} dropped damaged records while recovering: ${damage}`);
     }
     return new LevelStorage(db, dir);
   }
@@ -147,7 +186,7 @@ export class LevelStorage implements LogStorage {
       this.phase = 'loaded';
       return state;
     } catch (err) {
-      throw asStorageError(err, this.dir);
+      throw asStorageError(err, this.dir, CORRUPTION_CODES_AT_LOAD);
     }
   }
 

@@ -105,8 +105,23 @@ export class RaftNode {
       }
     }
     this.prevHard = { term: this.term, vote: this.vote, commit: this.log.committed };
+    if (isFreshBootstrap(initial)) this.writeBootstrapEntries(initial.bootstrapConfig);
     this.prevSoft = { role: this.role, leader: this.leader, term: this.term };
     this.resetRandomizedElectionTicks();
+  }
+
+  /**
+   * A brand-new cluster writes its founding voters into the log as config entries 1..n of term 1,
+   * committed, identically on every founding node (as etcd does). A node added later replicates
+   * them like any entry, so it learns the whole membership — not only the change that added it.
+   */
+  private writeBootstrapEntries(config: ClusterConfig): void {
+    const voters = [...config.voters].sort();
+    this.term = 1;
+    for (const id of voters) this.appendEntryUnchecked('config', encodeConfigChange({ type: 'add', id }));
+    this.log.commitTo(voters.length);
+    this.config = cloneConfig(config);
+    this.configIndex = voters.length;
   }
 
   // ---------------------------------------------------------------- inputs
@@ -775,6 +790,10 @@ export class RaftNode {
     this.prevHard = hs;
     return hs;
   }
+}
+
+function isFreshBootstrap(initial: RaftInitialState): boolean {
+  return initial.snapshot === null && initial.entries.length === 0 && initial.hardState.term === 0 && initial.bootstrapConfig.voters.length > 0;
 }
 
 function cloneConfig(config: ClusterConfig): ClusterConfig {

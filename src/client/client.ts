@@ -2,6 +2,7 @@
 // Every method is one (or, for big batches, a few pipelined) protocol requests; retries,
 // failover and exactly-once sessions live in Transport.
 
+import { RaftqError } from '../errors.js';
 import type { Backoff, Job, PriorityName, QueueStats } from '../jobs/types.js';
 import { ENQUEUE_BATCH_MAX, FRAME_BYTES_MAX } from '../limits.js';
 import { encodedBytes } from '../protocol/frame.js';
@@ -85,7 +86,8 @@ export class Client {
   /** Enqueues one job; resolves with its id (the existing job's id when it was a duplicate). */
   async submit(queue: string, payload: unknown, options: SubmitOptions = {}): Promise<string> {
     const { ids } = await this.transport.call('enqueue', { jobs: [toSpec(queue, { ...options, payload })] });
-    return ids[0]!;
+    if (ids.length !== 1 || typeof ids[0] !== 'string') throw new RaftqError('INTERNAL', `enqueue of one job answered ${ids.length} ids`);
+    return ids[0];
   }
 
   /**

@@ -79,8 +79,9 @@ export class Connection {
       try {
         this.writer.write({ ...body, id });
       } catch (error) {
-        const message = error instanceof FrameError ? error.reason : String(error);
-        reject(new RaftqError('PAYLOAD_TOO_LARGE', `request not sent: ${message}`));
+        // Nothing was sent: too large for a frame, or a value msgpack cannot carry (a symbol, a huge BigInt).
+        if (error instanceof FrameError) reject(new RaftqError('PAYLOAD_TOO_LARGE', `request not sent: ${error.reason}`));
+        else reject(new RaftqError('BAD_REQUEST', `request not sent: ${error instanceof Error ? error.message : String(error)}`));
         return;
       }
       const timer = setTimeout(() => {

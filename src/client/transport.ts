@@ -176,7 +176,12 @@ export class Transport {
       conn.close();
       throw closedError();
     }
-    await this.hello(conn, index);
+    try {
+      await this.hello(conn, index);
+    } catch (error) {
+      conn.close();
+      throw error;
+    }
     return conn;
   }
 

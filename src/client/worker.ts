@@ -8,9 +8,10 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RaftqError } from '../errors.js';
 import type { LeasedJob } from '../jobs/types.js';
-import { ERROR_MESSAGE_LENGTH_MAX, ID_PATTERN, LEASE_BATCH_MAX, LEASE_MS_DEFAULT, LEASE_WAIT_MS_MAX } from '../limits.js';
+import { ERROR_MESSAGE_LENGTH_MAX, ID_PATTERN, LEASE_BATCH_MAX, LEASE_MS_DEFAULT, LEASE_MS_MAX, LEASE_MS_MIN, LEASE_WAIT_MS_MAX } from '../limits.js';
 import type { OpResults } from '../protocol/messages.js';
 import type { TransportOptions } from './transport.js';
+import { closeOnSignals, stopClosingOnSignals } from './signals.js';
 import { Transport } from './transport.js';
 
 /** What a handler receives: the leased job, a manual heartbeat, and a signal to stop early. */
@@ -53,7 +54,6 @@ export const WORKER_POLL_WAIT_MS_DEFAULT = 5_000;
 export const WORKER_SHUTDOWN_GRACE_MS_DEFAULT = 25_000;
 /** Pause after a lease answered empty without long-polling (pollWaitMs 0, or an early answer): do not spin. */
 const EARLY_EMPTY_POLL_PAUSE_MS = 200;
-const SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
 
 type JobPhase = 'running' | 'settling' | 'done';
 
@@ -83,19 +83,14 @@ export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
   private loopDone: Promise<void> = Promise.resolve();
   private wakeLoop: (() => void) | null = null;
   private closing: Promise<void> | null = null;
-  private readonly onSignal = (signal: NodeJS.Signals): void => {
-    void this.close().then(() => {
-      // We replaced the default action (exit); restore it unless the application handles the signal.
-      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
-    });
-  };
 
   constructor(options: WorkerOptions<R>) {
     super();
     this.queues = typeof options.queues === 'string' ? [options.queues] : [...options.queues];
     this.handler = options.handler;
     this.concurrency = bounded(options.concurrency ?? 1, 1, LEASE_BATCH_MAX, 'concurrency');
-    this.leaseMs = options.leaseMs ?? LEASE_MS_DEFAULT;
+    if (this.queues.length === 0) throw new RaftqError('BAD_REQUEST', 'queues must name at least one queue', { field: 'queues' });
+    this.leaseMs = bounded(options.leaseMs ?? LEASE_MS_DEFAULT, LEASE_MS_MIN, LEASE_MS_MAX, 'leaseMs');
     this.pollWaitMs = bounded(options.pollWaitMs ?? WORKER_POLL_WAIT_MS_DEFAULT, 0, LEASE_WAIT_MS_MAX, 'pollWaitMs');
     this.shutdownGraceMs = bounded(options.shutdownGraceMs ?? WORKER_SHUTDOWN_GRACE_MS_DEFAULT, 0, Number.MAX_SAFE_INTEGER, 'shutdownGraceMs');
     this.handleSignals = options.handleSignals ?? true;
@@ -112,7 +107,7 @@ export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
   start(): void {
     if (this.running || this.closing !== null) return;
     this.running = true;
-    if (this.handleSignals) for (const signal of SIGNALS) process.on(signal, this.onSignal);
+    if (this.handleSignals) closeOnSignals(this);
     this.loopDone = this.leaseLoop();
   }
 
@@ -129,7 +124,7 @@ export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
     this.running = false;
     this.stopping.abort();
     this.wakeLoop?.();
-    for (const signal of SIGNALS) process.off(signal, this.onSignal);
+    stopClosingOnSignals(this);
     // A lease long poll still waiting is not waited for (an idle worker closes at once): closing the
     // connection tells the node to drop it. Jobs it takes meanwhile are handed back by the loop.
     const drained = Promise.all([...this.active.values()].map((active) => active.finished));

@@ -47,7 +47,9 @@ export function encodeFrame(body: unknown, frameBytesMax: number = FRAME_BYTES_M
 export class FrameDecoder {
   private readonly frameBytesMax: number;
   private chunks: Buffer[] = [];
-  /** Read position inside chunks[0]. */
+  /** Index of the first unread chunk (no Array.shift: tiny chunks of a big frame would make it quadratic). */
+  private head = 0;
+  /** Read position inside chunks[head]. */
   private offset = 0;
   private bufferedBytes = 0;
   /** Length of the body whose header has been consumed, or -1 while waiting for a header. */
@@ -99,13 +101,14 @@ export class FrameDecoder {
   private fail(reason: string): never {
     this.failed = new FrameError(reason);
     this.chunks = [];
+    this.head = 0;
     this.bufferedBytes = 0;
     throw this.failed;
   }
 
   /** Removes `n` buffered bytes from the front. Precondition: n <= bufferedBytes. */
   private take(n: number): Buffer {
-    const first = this.chunks[0]!;
+    const first = this.chunks[this.head]!;
     if (first.length - this.offset >= n) {
       const slice = first.subarray(this.offset, this.offset + n);
       this.advance(n);
@@ -114,7 +117,7 @@ export class FrameDecoder {
     const out = Buffer.allocUnsafe(n);
     let copied = 0;
     while (copied < n) {
-      const chunk = this.chunks[0]!;
+      const chunk = this.chunks[this.head]!;
       const count = Math.min(n - copied, chunk.length - this.offset);
       chunk.copy(out, copied, this.offset, this.offset + count);
       copied += count;
@@ -126,9 +129,15 @@ export class FrameDecoder {
   private advance(n: number): void {
     this.offset += n;
     this.bufferedBytes -= n;
-    if (this.offset === this.chunks[0]!.length) {
-      this.chunks.shift();
-      this.offset = 0;
+    if (this.offset < this.chunks[this.head]!.length) return;
+    this.offset = 0;
+    this.head++;
+    if (this.head === this.chunks.length) {
+      this.chunks = [];
+      this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= this.chunks.length) {
+      this.chunks = this.chunks.slice(this.head); // amortized O(1) per chunk
+      this.head = 0;
     }
   }
 }

@@ -16,6 +16,11 @@ export const DLQ_BATCH_MAX = LEASE_BATCH_MAX;
 export const WAIT_RESULT_MS_MAX = LEASE_WAIT_MS_MAX;
 /** A lease token is opaque to clients ("job id + attempt + lease index"); this only bounds it. */
 export const LEASE_TOKEN_LENGTH_MAX = 512;
+/**
+ * Nesting depth of a payload or result. msgpackr decodes deeper values than it can encode again
+ * (stack), and the node re-encodes payloads into log entries and snapshots: refuse them at the edge.
+ */
+export const VALUE_DEPTH_MAX = 64;
 /** host:port strings (node addresses). */
 export const ADDRESS_LENGTH_MAX = 256;
 

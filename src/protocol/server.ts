@@ -11,6 +11,7 @@ import { ERROR_MESSAGE_LENGTH_MAX, FRAME_BYTES_MAX, INFLIGHT_PER_CONNECTION_MAX,
 import type { HostPort } from './address.js';
 import { FrameDecoder, FrameError, FrameWriter } from './frame.js';
 import type { Response, ValidRequest } from './messages.js';
+import type { Validation } from './validate.js';
 import { isOp, readRequestHeader, validateRequestBody } from './validate.js';
 
 /** Connections one server accepts; beyond it new sockets are refused by the kernel-facing listener. */
@@ -162,7 +163,13 @@ class ServerConnection {
 
   private dispatch(id: number, op: string, body: Record<string, unknown>): void {
     const startedMs = performance.now();
-    const validation = validateRequestBody(id, op, body, { payloadBytesMax: this.options.payloadBytesMax });
+    let validation: Validation;
+    try {
+      validation = validateRequestBody(id, op, body, { payloadBytesMax: this.options.payloadBytesMax });
+    } catch (error) {
+      // A bug in validation must cost one request, not the process.
+      return this.answer(id, op, startedMs, { ok: false, error: toWireError(error) });
+    }
     if (!validation.ok) return this.answer(id, op, startedMs, { ok: false, error: validation.error });
     this.inflight++;
     // Through an async function so a handler that throws synchronously is caught like a rejection.

@@ -17,7 +17,7 @@ import { encodedBytes } from './frame.js';
 import type { MutatingOp, NodeAddresses, Op, ValidAdminRequest, ValidCommandRequest, ValidReadRequest, ValidRequest } from './messages.js';
 import {
   DLQ_BATCH_MAX, DLQ_LIST_LIMIT_DEFAULT, DLQ_LIST_LIMIT_MAX, LEASE_TOKEN_LENGTH_MAX, MUTATING_OPS, READ_OPS,
-  WAIT_RESULT_MS_MAX,
+  VALUE_DEPTH_MAX, WAIT_RESULT_MS_MAX,
 } from './messages.js';
 
 export interface ValidateOptions {
@@ -195,12 +195,32 @@ function address(value: unknown, path: string): string {
   return value;
 }
 
+/** A payload or result: nested at most VALUE_DEPTH_MAX deep, and at most bytesMax encoded. */
 function sized(bytesMax: number, what: string) {
   return (value: unknown, path: string): unknown => {
-    const bytes = encodedBytes(value);
+    if (!depthWithin(value, VALUE_DEPTH_MAX)) throw new Invalid(path, `${what} nests deeper than ${VALUE_DEPTH_MAX} levels`);
+    let bytes: number;
+    try {
+      bytes = encodedBytes(value);
+    } catch (error) {
+      throw new Invalid(path, `${what} cannot be encoded: ${error instanceof Error ? error.message : String(error)}`);
+    }
     if (bytes > bytesMax) throw new Invalid(path, `${what} of ${bytes} bytes exceeds ${bytesMax}`, 'PAYLOAD_TOO_LARGE');
     return value;
   };
+}
+
+/** Iterative, so a hostile value cannot exhaust the stack here either. */
+function depthWithin(value: unknown, depthMax: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [item, depth] = stack.pop()!;
+    if (typeof item !== 'object' || item === null || ArrayBuffer.isView(item)) continue;
+    if (depth > depthMax) return false;
+    const children = Array.isArray(item) ? item : item instanceof Map || item instanceof Set ? [...item.values()] : Object.values(item);
+    for (const child of children) stack.push([child, depth + 1]);
+  }
+  return true;
 }
 
 /** Sets `key` on `target` only when present, so commands never carry explicit undefined fields. */

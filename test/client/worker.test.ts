@@ -229,17 +229,35 @@ describe('Worker', () => {
     expect(states(b)).toEqual(['waiting']);
   });
 
-  it('closes gracefully on SIGTERM when handleSignals is on', async () => {
+  it('closes every worker gracefully on SIGTERM when handleSignals is on', async () => {
     const { broker: b, address } = await broker();
-    const w = worker({ nodes: [address], queues: 'q', handleSignals: true, handler: async () => 'x' });
-    // Another listener, as an application would have: the worker then leaves the process alone.
+    const listenersBefore = process.listeners('SIGTERM');
+    const release = gate();
+    const started = gate();
+    const busy = worker({
+      nodes: [address],
+      queues: 'q',
+      handleSignals: true,
+      handler: async () => {
+        started.open();
+        await release.promise;
+        return 'finished during shutdown';
+      },
+    });
+    const idle = worker({ nodes: [address], queues: 'other', handleSignals: true, handler: async () => 'x' });
+    // Another listener, as an application would have: the workers then leave the process alone.
     const appListener = (): void => undefined;
     process.on('SIGTERM', appListener);
     cleanups.push(() => void process.off('SIGTERM', appListener));
-    w.start();
-    await b.until(() => leaseRequests(b).length === 1);
+    const [id] = b.add('q', 1);
+    busy.start();
+    idle.start();
+    await started.promise;
     process.emit('SIGTERM', 'SIGTERM');
-    await w.close(); // the same shutdown the signal started
-    expect(process.listeners('SIGTERM')).toEqual([appListener]);
+    await idle.close(); // the shutdown the signal started
+    release.open();
+    await busy.close();
+    expect(b.jobs.get(id!)).toMatchObject({ state: 'completed', result: 'finished during shutdown' });
+    expect(process.listeners('SIGTERM')).toEqual([...listenersBefore, appListener]);
   });
 });

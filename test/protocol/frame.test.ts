@@ -40,6 +40,17 @@ describe('FrameDecoder', () => {
     }
   });
 
+  it('reassembles a large frame from thousands of small chunks', () => {
+    const body = { id: 1, blob: Buffer.alloc(200_000, 7) };
+    const bytes = frame(body);
+    const decoder = new FrameDecoder();
+    const out: unknown[] = [];
+    for (let at = 0; at < bytes.length; at += 37) out.push(...decoder.push(bytes.subarray(at, at + 37)));
+    expect(out).toHaveLength(1);
+    expect(Buffer.from((out[0] as { blob: Uint8Array }).blob).equals(body.blob)).toBe(true);
+    expect(decoder.pendingBytes).toBe(0);
+  });
+
   it('keeps a partial frame until the rest arrives', () => {
     const bytes = frame({ id: 1, op: 'queues' });
     const decoder = new FrameDecoder();

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { RaftqError } from '../../src/errors.js';
+import { codec } from '../../src/protocol/frame.js';
 import type { ValidRequest } from '../../src/protocol/messages.js';
 import type { ConnectionInfo, RequestHandler, RequestOutcome } from '../../src/protocol/server.js';
 import { ProtocolServer } from '../../src/protocol/server.js';
@@ -95,6 +96,29 @@ describe('ProtocolServer', () => {
     client.sendRaw(bytes);
     await client.closed;
     expect(errors).toEqual([expect.stringMatching(reason)]);
+  });
+
+  it.each([1_000, 4_300, 100_000])('survives a payload nested %i deep (refused, or the connection closed)', async (depth) => {
+    const port = await start(new FakeHandler(), { onConnectionError: () => undefined });
+    const client = await connect(port);
+    // {id:1, op:'enqueue', clientId:'c', seq:1, jobs:[{queue:'q', payload:[[[...]]]}]}, built by hand.
+    const fixmap = (entries: number): Buffer => Buffer.from([0x80 + entries]);
+    const packed = (...values: unknown[]): Buffer[] => values.map((value) => codec.pack(value));
+    const body = Buffer.concat([
+      fixmap(5), ...packed('id', 1, 'op', 'enqueue', 'clientId', 'c', 'seq', 1, 'jobs'),
+      Buffer.from([0x91]), fixmap(2), ...packed('queue', 'q', 'payload'),
+      Buffer.alloc(depth, 0x91), Buffer.from([0x01]), // fixarray(1) nested `depth` times around 1
+    ]);
+    const frameHeader = Buffer.alloc(4);
+    frameHeader.writeUInt32BE(body.length, 0);
+    client.sendRaw(Buffer.concat([frameHeader, body]));
+    // Near msgpackr's own recursion limit the body may not decode at all (stack size varies): then the
+    // connection closes. Either way the node must not crash, and must refuse the payload.
+    const answer = await client.take(1).catch(() => 'closed');
+    if (answer !== 'closed') expect(answer).toMatchObject([{ id: 1, ok: false, error: { code: 'BAD_REQUEST', field: 'jobs[0].payload' } }]);
+    if (depth === 1_000) expect(answer).not.toBe('closed');
+    const other = await connect(port);
+    expect(await other.request({ id: 2, op: 'queues' })).toMatchObject({ id: 2, ok: true });
   });
 
   it('answers an unknown op with BAD_REQUEST on field op and keeps the connection', async () => {

@@ -20,6 +20,13 @@ function ack(fields: Record<string, unknown>): Record<string, unknown> {
   return { id: 1, op: 'ack', ...session, jobId: 'j1', token: 't1', ...fields };
 }
 
+/** An array nested `depth` levels deep. */
+function nested(depth: number): unknown {
+  let value: unknown = 1;
+  for (let i = 0; i < depth; i++) value = [value];
+  return value;
+}
+
 interface BadRow {
   name: string;
   request: unknown;
@@ -81,6 +88,8 @@ const bad: BadRow[] = [
   { name: 'job id too long', request: withJob({ id: 'i'.repeat(129) }), code: 'BAD_REQUEST', field: 'jobs[0].id' },
   { name: 'name too long', request: withJob({ name: 'n'.repeat(257) }), code: 'BAD_REQUEST', field: 'jobs[0].name' },
   { name: 'name with a newline', request: withJob({ name: 'a\nb' }), code: 'BAD_REQUEST', field: 'jobs[0].name' },
+  { name: 'payload nested too deep', request: withJob({ payload: nested(65) }), code: 'BAD_REQUEST', field: 'jobs[0].payload' },
+  { name: 'ack result nested too deep', request: ack({ result: { a: nested(64) } }), code: 'BAD_REQUEST', field: 'result' },
   { name: 'payload too large', request: withJob({ payload: 'x'.repeat(PAYLOAD_BYTES_MAX_DEFAULT) }), code: 'PAYLOAD_TOO_LARGE', field: 'jobs[0].payload' },
   // Lease.
   { name: 'lease max zero', request: lease({ max: 0 }), code: 'BAD_REQUEST', field: 'max' },
@@ -228,6 +237,10 @@ describe('validateRequest accepts', () => {
     [{ id: 2, op: 'hello', clientId: 'c9' }, { kind: 'admin', id: 2, op: 'hello', clientId: 'c9' }],
   ])('read/admin %j', (request, expected) => {
     expect(validateRequest(request)).toEqual({ ok: true, request: expected });
+  });
+
+  it('a payload nested exactly to the depth limit', () => {
+    expect(validateRequest(withJob({ payload: nested(64) }), { nowMs: NOW_MS }).ok).toBe(true);
   });
 
   it('the largest allowed values', () => {

@@ -22,6 +22,7 @@ interface Child {
   /** Highest index the child reported durable. */
   durableIndex: number;
   reports: number;
+  snapshots: number;
   stderr: string;
   exited: Promise<void>;
 }
@@ -40,13 +41,14 @@ afterEach(async () => {
 
 function startChild(dir: string): Child {
   const proc = spawn(process.execPath, [FIXTURE_PATH, dir], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const child: Child = { proc, durableIndex: 0, reports: 0, stderr: '', exited: new Promise((resolve) => proc.once('close', () => resolve())) };
+  const child: Child = { proc, durableIndex: 0, reports: 0, snapshots: 0, stderr: '', exited: new Promise((resolve) => proc.once('close', () => resolve())) };
   children.push(child);
   let pending = '';
   proc.stdout!.setEncoding('utf8').on('data', (text: string) => {
     const lines = (pending + text).split('\n');
     pending = lines.pop()!;
     for (const line of lines) {
+      if (line.startsWith('snapshot ')) child.snapshots++;
       const match = /^durable (\d+)$/.exec(line);
       if (match === null) continue;
       child.durableIndex = Math.max(child.durableIndex, Number(match[1]));
@@ -121,6 +123,7 @@ describe('LevelStorage survives SIGKILL while appending', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftq-crash-'));
     tempDirs.push(dir);
     let durableIndex = 0;
+    let snapshots = 0;
     for (const [round, moment] of KILL_MOMENTS.entries()) {
       const child = startChild(dir);
       await waitForReports(child, moment.reportsMin);
@@ -129,8 +132,11 @@ describe('LevelStorage survives SIGKILL while appending', () => {
       await child.exited;
       expect(child.proc.signalCode, `round ${round}: child must die by SIGKILL, stderr: ${child.stderr}`).toBe('SIGKILL');
       durableIndex = Math.max(durableIndex, child.durableIndex);
+      snapshots += child.snapshots;
       const state = await loadAfterCrash(dir);
       verify(state, durableIndex, `round ${round} (dir ${dir}, reported durable ${durableIndex})`);
     }
+    // Batch sizes are deterministic, so a few hundred saves always cross several snapshot points.
+    expect(snapshots, 'the appender took no snapshot: the snapshot path went untested').toBeGreaterThan(0);
   }, 150_000);
 });

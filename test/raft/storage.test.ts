@@ -526,6 +526,21 @@ describe('LevelStorage on disk', () => {
     expect((await s.load()).entries).toEqual([]);
   });
 
+  it('refuses to start when LevelDB drops a damaged write-ahead-log record, and keeps refusing after', async () => {
+    const dir = tempDir();
+    const s = await LevelStorage.open(dir);
+    await s.load();
+    for (let i = 0; i < 20; i++) await s.save({ entries: entries(i * 10 + 1, i * 10 + 10, 1), hardState: hardState(1, i * 10 + 5) });
+    await s.close();
+    const wal = fs.readdirSync(dir).find((name) => name.endsWith('.log'))!;
+    const bytes = fs.readFileSync(path.join(dir, wal));
+    // The last batch: LevelDB would silently recover without it, serving a shorter log.
+    bytes[bytes.length - 100]! ^= 0xff;
+    fs.writeFileSync(path.join(dir, wal), bytes);
+    expect(await loadError(dir)).toMatch(/^STORAGE_CORRUPT: LevelDB at .* dropped damaged records while recovering: .*dropping \d+ bytes/);
+    expect(await loadError(dir)).toMatch(/^STORAGE_CORRUPT: .* was found damaged by an earlier start \(.*dropping/);
+  });
+
   it('queued saves run in order even when not awaited one by one', async () => {
     const s = track(await LevelStorage.open(tempDir()));
     await s.load();

@@ -1,0 +1,45 @@
+// The human-readable end of `raftq bench`: one block per result, figures aligned.
+
+import type { Percentiles } from './histogram.js';
+import type { BenchResult } from './scenarios.js';
+
+const n0 = (x: number): string => Math.round(x).toLocaleString('en-US');
+const ms = (x: number): string => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+
+function pct(p: Percentiles): string {
+  return `p50 ${ms(p.p50)}  p95 ${ms(p.p95)}  p99 ${ms(p.p99)}  max ${ms(p.max)}`;
+}
+
+function rss(r: Record<string, number | null>): string {
+  const parts = Object.entries(r).map(([id, mb]) => `${id} ${mb === null ? 'n/a' : mb.toFixed(1)}`);
+  return parts.length > 0 ? parts.join('  ') : 'n/a';
+}
+
+export function formatResult(r: BenchResult): string {
+  const rows: [string, string][] = [
+    ['scenario', `${r.scenario}, ${r.nodes} node${r.nodes === 1 ? '' : 's'}, ${n0(r.jobs)} jobs, concurrency ${r.concurrency}, payload ${r.payloadBytes} B`],
+    ['throughput', `${n0(r.jobsPerSec)} jobs/s  (${r.seconds.toFixed(2)} s)`],
+  ];
+  if (r.scenario !== 'memory') rows.push(['latency ms', `${pct(r.latencyMs)}  (${r.latencyOf})`]);
+  if (r['ackLatencyMs']) rows.push(['latency ms', `${pct(r['ackLatencyMs'] as Percentiles)}  (submit call → ack committed)`]);
+  if (r['submitLatencyMs']) rows.push(['latency ms', `${pct(r['submitLatencyMs'] as Percentiles)}  (submit call → enqueue committed)`]);
+  if (r['prefillJobsPerSec'] !== undefined) rows.push(['prefill', `${n0(r['prefillJobsPerSec'] as number)} jobs/s (submitMany)`]);
+  for (const level of (r['backlog'] as { queued: number; jobsPerSec: number; latencyMs: Percentiles }[] | undefined) ?? []) {
+    rows.push([`${n0(level.queued)} queued`, `${n0(level.jobsPerSec)} jobs/s  ${pct(level.latencyMs)}`]);
+  }
+  if (r['largestVsSmallest'] !== undefined) rows.push(['largest/smallest', `${((r['largestVsSmallest'] as number) * 100).toFixed(1)}% of the throughput`]);
+  const failover = r['failover'] as { recoveryMs: { p50: number; max: number; each: number[] }; longestStallMs: number; submitLatencyMaxMs: number; failedSubmits: number; killed: string[] } | undefined;
+  if (failover) {
+    rows.push(['kill → submit', `p50 ${ms(failover.recoveryMs.p50)} ms  max ${ms(failover.recoveryMs.max)} ms  (each: ${failover.recoveryMs.each.map(ms).join(', ')}; killed ${failover.killed.join(', ')})`]);
+    rows.push(['longest stall', `${ms(failover.longestStallMs)} ms with no submit completing; slowest submit ${ms(failover.submitLatencyMaxMs)} ms; ${failover.failedSubmits} failed`]);
+  }
+  for (const level of (r['memory'] as { jobs: number; bytesPerJob: Record<string, number | null>; bytesPerJobBeyondPayload: Record<string, number | null> }[] | undefined) ?? []) {
+    const per = Object.entries(level.bytesPerJob).map(([id, b]) => `${id} ${b ?? 'n/a'}`).join('  ');
+    const beyond = Object.entries(level.bytesPerJobBeyondPayload).map(([id, b]) => `${id} ${b ?? 'n/a'}`).join('  ');
+    rows.push([`${n0(level.jobs)} queued`, `bytes/job ${per}  | beyond payload ${beyond}`]);
+  }
+  rows.push(['rss MB', rss(r.rssMb)]);
+  if (r['runs'] !== undefined) rows.push(['runs', `${r['runs']} (median by ${r['runsOf']}: ${(r['runsValues'] as number[]).map((v) => (v >= 100 ? n0(v) : ms(v))).join(', ')})`]);
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return `${rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join('\n')}\n`;
+}

@@ -1,0 +1,474 @@
+// The scenarios of `raftq bench`, each driving the cluster through the public SDK (Client,
+// Worker) exactly as an application would. Every figure is measured in this process with
+// performance.now(); node RSS comes from /proc (spawned nodes) or /metrics.
+
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Progress } from '../../src/cli/progress.js';
+import { Client } from '../../src/client/client.js';
+import { Worker } from '../../src/client/worker.js';
+import { Histogram, round3, type Percentiles } from './histogram.js';
+import { closedLoop, median, openLoop, payloadMaker, withStallWatchdog } from './load.js';
+import type { LocalCluster } from './spawn.js';
+
+export const SCENARIOS = ['enqueue', 'enqueue-batch', 'process', 'latency', 'backlog', 'failover', 'memory'] as const;
+export type Scenario = (typeof SCENARIOS)[number];
+
+/** A drain or load that makes no progress for this long fails the run instead of hanging. */
+export const STALL_MS_MAX = 60_000;
+/** Prefill: jobs per submitMany request and requests in flight. */
+export const PREFILL_BATCH = 1000;
+export const PREFILL_INFLIGHT = 4;
+
+/** The cluster a scenario runs against: client addresses, and the processes when we spawned them. */
+export interface Target {
+  nodes: string[];
+  cluster: LocalCluster | null;
+}
+
+/** Hands out a cluster for one run (a fresh one per run when spawning) and takes it back. */
+export interface TargetSource {
+  acquire(label: string): Promise<Target>;
+  release(target: Target): Promise<void>;
+  readonly spawned: boolean;
+}
+
+export interface ScenarioOptions {
+  jobs: number;
+  concurrency: number;
+  batch: number;
+  rate: number;
+  durationS: number;
+  backlogs: number[];
+  kills: number;
+  payloadBytes: number;
+  memoryLevels: number[];
+}
+
+export interface BenchResult {
+  scenario: Scenario;
+  nodes: number;
+  jobs: number;
+  concurrency: number;
+  seconds: number;
+  jobsPerSec: number;
+  latencyMs: Percentiles;
+  rssMb: Record<string, number | null>;
+  /** What latencyMs measures in this scenario. */
+  latencyOf: string;
+  payloadBytes: number;
+  [extra: string]: unknown;
+}
+
+type Runner = (source: TargetSource, opts: ScenarioOptions) => Promise<BenchResult>;
+
+export const RUNNERS: Record<Scenario, Runner> = {
+  enqueue: runEnqueue,
+  'enqueue-batch': runEnqueueBatch,
+  process: runProcess,
+  latency: runLatency,
+  backlog: runBacklog,
+  failover: runFailover,
+  memory: runMemory,
+};
+
+function queueName(scenario: string): string {
+  return `bench-${scenario}-${randomUUID().slice(0, 8)}`;
+}
+
+function base(scenario: Scenario, target: Target, opts: ScenarioOptions, fields: { jobs: number; concurrency: number; seconds: number; latency: Percentiles; latencyOf: string }): BenchResult {
+  return {
+    scenario,
+    nodes: target.nodes.length,
+    jobs: fields.jobs,
+    concurrency: fields.concurrency,
+    seconds: round3(fields.seconds),
+    jobsPerSec: Math.round(fields.jobs / fields.seconds),
+    latencyMs: fields.latency,
+    rssMb: {},
+    latencyOf: fields.latencyOf,
+    payloadBytes: opts.payloadBytes,
+  };
+}
+
+/** Runs `body` on an acquired target, fills in RSS at the end, and always releases the target. */
+async function onTarget(source: TargetSource, label: string, body: (target: Target) => Promise<BenchResult>): Promise<BenchResult> {
+  const target = await source.acquire(label);
+  try {
+    const result = await body(target);
+    result.rssMb = await readRssMb(target);
+    return result;
+  } finally {
+    await source.release(target);
+  }
+}
+
+// ------------------------------------------------------------------ building blocks
+
+/** One warm-up submit (connection, hello, leader discovery, JIT) that no figure includes. */
+async function warmUp(client: Client, queue: string): Promise<void> {
+  await client.submit(queue, { warmup: true });
+}
+
+/** Enqueues `count` jobs with submitMany in batches of PREFILL_BATCH, PREFILL_INFLIGHT in flight. */
+export async function prefill(target: Target, queue: string, count: number, payloadBytes: number, label = 'prefill', firstIndex = 0): Promise<number> {
+  const client = new Client({ nodes: target.nodes });
+  const payload = payloadMaker(payloadBytes);
+  const progress = new Progress({ label, total: count, unit: 'jobs' });
+  try {
+    const { seconds } = await closedLoop({
+      total: Math.ceil(count / PREFILL_BATCH),
+      concurrency: PREFILL_INFLIGHT,
+      progress,
+      op: async (b) => {
+        const n = Math.min(PREFILL_BATCH, count - b * PREFILL_BATCH);
+        await client.submitMany(queue, Array.from({ length: n }, (_, k) => ({ payload: payload(firstIndex + b * PREFILL_BATCH + k) })));
+        return n;
+      },
+    });
+    return seconds;
+  } finally {
+    progress.finish();
+    await client.close();
+  }
+}
+
+/**
+ * One Worker with `concurrency` slots takes `jobs` jobs from `queue` and acks them; resolves with
+ * the drain time (worker start → the last ack committed) and the handler start → ack latency.
+ */
+export async function drain(target: Target, queue: string, jobs: number, concurrency: number, label: string): Promise<{ seconds: number; latency: Histogram }> {
+  const startedAt = new Map<string, number>();
+  const latency = new Histogram();
+  let completed = 0;
+  let firstError = null as Error | null;
+  let finish!: () => void;
+  const finished = new Promise<void>((resolve) => (finish = resolve));
+  const progress = new Progress({ label, total: jobs, unit: 'jobs' });
+  const worker = new Worker({
+    nodes: target.nodes,
+    queues: queue,
+    concurrency,
+    handleSignals: false,
+    pollWaitMs: 1_000,
+    handler: async (job) => {
+      startedAt.set(job.id, performance.now());
+      return null;
+    },
+  });
+  worker.on('completed', (job) => {
+    const t = startedAt.get(job.id);
+    startedAt.delete(job.id);
+    if (t !== undefined) latency.recordMs(performance.now() - t);
+    completed += 1;
+    progress.add(1);
+    if (completed === jobs) finish();
+  });
+  worker.on('error', (error) => (firstError ??= error));
+  const startedMs = performance.now();
+  worker.start();
+  try {
+    await withStallWatchdog(finished, () => completed, STALL_MS_MAX, `${label} (first worker error: ${firstError?.message ?? 'none'})`);
+    return { seconds: (performance.now() - startedMs) / 1000, latency };
+  } finally {
+    progress.finish();
+    await worker.close({ graceMs: 5_000 });
+  }
+}
+
+// ------------------------------------------------------------------ scenarios
+
+async function runEnqueue(source: TargetSource, opts: ScenarioOptions): Promise<BenchResult> {
+  return onTarget(source, 'enqueue', async (target) => {
+    const client = new Client({ nodes: target.nodes });
+    const queue = queueName('enqueue');
+    const payload = payloadMaker(opts.payloadBytes);
+    const progress = new Progress({ label: 'enqueue', total: opts.jobs, unit: 'jobs' });
+    try {
+      await warmUp(client, queue);
+      const run = await closedLoop({
+        total: opts.jobs,
+        concurrency: opts.concurrency,
+        progress,
+        op: async (i) => {
+          await client.submit(queue, payload(i));
+          return 1;
+        },
+      });
+      return base('enqueue', target, opts, { jobs: opts.jobs, concurrency: opts.concurrency, seconds: run.seconds, latency: run.latency.percentiles(), latencyOf: 'submit call → enqueue committed (one job)' });
+    } finally {
+      progress.finish();
+      await client.close();
+    }
+  });
+}
+
+async function runEnqueueBatch(source: TargetSource, opts: ScenarioOptions): Promise<BenchResult> {
+  return onTarget(source, 'enqueue-batch', async (target) => {
+    const client = new Client({ nodes: target.nodes });
+    const queue = queueName('batch');
+    const payload = payloadMaker(opts.payloadBytes);
+    const progress = new Progress({ label: `enqueue-batch ${opts.batch}`, total: opts.jobs, unit: 'jobs' });
+    try {
+      await warmUp(client, queue);
+      const run = await closedLoop({
+        total: Math.ceil(opts.jobs / opts.batch),
+        concurrency: opts.concurrency,
+        progress,
+        op: async (b) => {
+          const n = Math.min(opts.batch, opts.jobs - b * opts.batch);
+          await client.submitMany(queue, Array.from({ length: n }, (_, k) => ({ payload: payload(b * opts.batch + k) })));
+          return n;
+        },
+      });
+      const result = base('enqueue-batch', target, opts, { jobs: opts.jobs, concurrency: opts.concurrency, seconds: run.seconds, latency: run.latency.percentiles(), latencyOf: `submitMany call → committed (one batch of ${opts.batch})` });
+      result['batch'] = opts.batch;
+      return result;
+    } finally {
+      progress.finish();
+      await client.close();
+    }
+  });
+}
+
+async function runProcess(source: TargetSource, opts: ScenarioOptions): Promise<BenchResult> {
+  return onTarget(source, 'process', async (target) => {
+    const queue = queueName('process');
+    const prefillSeconds = await prefill(target, queue, opts.jobs, opts.payloadBytes);
+    const run = await drain(target, queue, opts.jobs, opts.concurrency, `process c=${opts.concurrency}`);
+    const result = base('process', target, opts, { jobs: opts.jobs, concurrency: opts.concurrency, seconds: run.seconds, latency: run.latency.percentiles(), latencyOf: 'handler start → ack committed' });
+    result['prefillJobsPerSec'] = Math.round(opts.jobs / prefillSeconds);
+    return result;
+  });
+}
+
+async function runLatency(source: TargetSource, opts: ScenarioOptions): Promise<BenchResult> {
+  return onTarget(source, 'latency', async (target) => {
+    const queue = queueName('latency');
+    const client = new Client({ nodes: target.nodes });
+    const payload = payloadMaker(opts.payloadBytes);
+    const toStart = new Histogram();
+    const toAck = new Histogram();
+    const toCommit = new Histogram();
+    let acked = 0;
+    let firstError = null as Error | null;
+    const worker = new Worker({
+      nodes: target.nodes,
+      queues: queue,
+      concurrency: opts.concurrency,
+      handleSignals: false,
+      handler: async (job) => {
+        const t = (job.payload as { t?: number }).t;
+        if (typeof t === 'number' && t > 0) toStart.recordMs(performance.now() - t);
+        return null;
+      },
+    });
+    worker.on('completed', (job) => {
+      const t = (job.payload as { t?: number }).t;
+      if (typeof t === 'number' && t > 0) {
+        toAck.recordMs(performance.now() - t);
+        acked += 1;
+      }
+    });
+    worker.on('error', (error) => (firstError ??= error));
+    worker.start();
+    const progress = new Progress({ label: `latency ${opts.rate}/s`, total: Math.round(opts.rate * opts.durationS), unit: 'jobs' });
+    try {
+      // Warm-up: one job through the whole path (t = 0 keeps it out of the figures).
+      const warmId = await client.submit(queue, payload(0, 0));
+      await client.waitForResult(warmId, { timeoutMs: 10_000 });
+      const load = await openLoop({
+        rate: opts.rate,
+        durationS: opts.durationS,
+        progress,
+        op: async (i) => {
+          const t = performance.now();
+          await client.submit(queue, payload(i + 1, t));
+          toCommit.recordMs(performance.now() - t);
+        },
+      });
+      if (load.failed > 0) throw new Error(`latency: ${load.failed} submits failed: ${(load.firstError as Error)?.message}`);
+      await withStallWatchdog(waitFor(() => acked >= load.issued), () => acked, STALL_MS_MAX, `latency drain (first worker error: ${firstError?.message ?? 'none'})`);
+      const result = base('latency', target, opts, { jobs: load.issued, concurrency: opts.concurrency, seconds: load.seconds, latency: toStart.percentiles(), latencyOf: 'submit call → handler start' });
+      result['rate'] = opts.rate;
+      result['ackLatencyMs'] = toAck.percentiles();
+      result['submitLatencyMs'] = toCommit.percentiles();
+      return result;
+    } finally {
+      progress.finish();
+      await worker.close({ graceMs: 5_000 });
+      await client.close();
+    }
+  });
+}
+
+/** Polls a condition every millisecond or so; for waits whose end has no event of its own. */
+async function waitFor(condition: () => boolean): Promise<void> {
+  while (!condition()) await sleep(1);
+}
+
+async function runBacklog(source: TargetSource, opts: ScenarioOptions): Promise<BenchResult> {
+  const levels: { queued: number; jobsPerSec: number; seconds: number; latencyMs: Percentiles; rssMb: Record<string, number | null> }[] = [];
+  let last: BenchResult | null = null;
+  for (const queued of opts.backlogs) {
+    // A fresh cluster per level when we spawn: one level's leftovers must not weigh on the next.
+    last = await onTarget(source, `backlog-${queued}`, async (target) => {
+      const queue = queueName('backlog');
+      // The measured jobs go first; `queued` more wait behind them for the whole measurement.
+      await prefill(target, queue, opts.jobs + queued, opts.payloadBytes, `prefill ${opts.jobs} + ${queued.toLocaleString('en-US')} backlog`);
+      const run = await drain(target, queue, opts.jobs, opts.concurrency, `process with ${queued.toLocaleString('en-US')} queued`);
+      return base('backlog', target, opts, { jobs: opts.jobs, concurrency: opts.concurrency, seconds: run.seconds, latency: run.latency.percentiles(), latencyOf: 'handler start → ack committed' });
+    });
+    levels.push({ queued, jobsPerSec: last.jobsPerSec, seconds: last.seconds, latencyMs: last.latencyMs, rssMb: last.rssMb });
+  }
+  const result = last!;
+  const smallest = levels[0]!;
+  const largest = levels[levels.length - 1]!;
+  result['backlog'] = levels;
+  result['largestVsSmallest'] = round3(largest.jobsPerSec / smallest.jobsPerSec);
+  return result;
+}
+
+async function runFailover(source: TargetSource, opts: ScenarioOptions): Promise<BenchResult> {
+  if (!source.spawned) throw new Error('failover kills and restarts node processes: use --spawn N (N >= 3)');
+  return onTarget(source, 'failover', async (target) => {
+    const cluster = target.cluster!;
+    if (cluster.nodes.length < 3) throw new Error('failover needs at least 3 nodes (--spawn 3)');
+    const client = new Client({ nodes: target.nodes });
+    const queue = queueName('failover');
+    const payload = payloadMaker(opts.payloadBytes);
+    const latency = new Histogram();
+    const progress = new Progress({ label: `failover (${opts.kills} leader kills)`, total: null, unit: 'jobs' });
+    let running = true;
+    let ok = 0;
+    let errors = 0;
+    let lastCompletionMs = 0;
+    let longestGapMs = 0;
+    let killAtMs = -1;
+    let recoveredAtMs = -1;
+    const lane = async (): Promise<void> => {
+      let i = 0;
+      while (running) {
+        const startedMs = performance.now();
+        try {
+          await client.submit(queue, payload(i++));
+        } catch {
+          errors += 1;
+          continue;
+        }
+        const endMs = performance.now();
+        latency.recordMs(endMs - startedMs);
+        if (lastCompletionMs > 0) longestGapMs = Math.max(longestGapMs, endMs - lastCompletionMs);
+        lastCompletionMs = endMs;
+        // Recovery = the first submit issued after the kill that succeeds: answers the dead leader
+        // had already sent (buffered in our socket) cannot count as the cluster being back.
+        if (killAtMs >= 0 && recoveredAtMs < 0 && startedMs >= killAtMs) recoveredAtMs = endMs;
+        ok += 1;
+        progress.add(1);
+      }
+    };
+    await warmUp(client, queue);
+    const startedMs = performance.now();
+    const lanes = Array.from({ length: opts.concurrency }, lane);
+    const recoveriesMs: number[] = [];
+    const killed: string[] = [];
+    try {
+      for (let k = 0; k < opts.kills; k++) {
+        await sleep(2_000); // steady load before each kill
+        const leader = await cluster.leader();
+        if (leader === null) throw new Error('failover: no leader before the kill');
+        recoveredAtMs = -1;
+        killAtMs = performance.now();
+        cluster.kill(leader);
+        killed.push(leader);
+        await withStallWatchdog(waitFor(() => recoveredAtMs >= 0), () => 0, 30_000, `failover: no submit succeeded after killing ${leader}`);
+        recoveriesMs.push(recoveredAtMs - killAtMs);
+        killAtMs = -1;
+        await cluster.waitExited(leader);
+        cluster.restart(leader);
+        await cluster.waitReady(30_000);
+      }
+      await sleep(2_000);
+    } finally {
+      running = false;
+      await Promise.all(lanes);
+      progress.finish();
+      await client.close();
+    }
+    const seconds = (performance.now() - startedMs) / 1000;
+    const result = base('failover', target, opts, { jobs: ok, concurrency: opts.concurrency, seconds, latency: latency.percentiles(), latencyOf: 'submit call → enqueue committed (through the failovers)' });
+    result['failover'] = {
+      kills: opts.kills,
+      killed,
+      recoveryMs: { p50: round3(median(recoveriesMs)), max: round3(Math.max(...recoveriesMs)), each: recoveriesMs.map(round3) },
+      longestStallMs: round3(longestGapMs),
+      submitLatencyMaxMs: round3(latency.maxMs()),
+      failedSubmits: errors,
+    };
+    return result;
+  });
+}
+
+async function runMemory(source: TargetSource, opts: ScenarioOptions): Promise<BenchResult> {
+  return onTarget(source, 'memory', async (target) => {
+    const queue = queueName('memory');
+    // Warm-up through the whole path so code, JIT and buffers are in the baseline, not in the jobs.
+    await prefill(target, queueName('memory-warmup'), 2_000, opts.payloadBytes, 'warm-up');
+    await sleep(2_000);
+    const baseline = await readRssMb(target);
+    const levels: { jobs: number; rssMb: Record<string, number | null>; bytesPerJob: Record<string, number | null>; bytesPerJobBeyondPayload: Record<string, number | null> }[] = [];
+    let queued = 0;
+    let prefillSeconds = 0;
+    for (const level of [...opts.memoryLevels].sort((a, b) => a - b)) {
+      prefillSeconds += await prefill(target, queue, level - queued, opts.payloadBytes, `prefill to ${level.toLocaleString('en-US')}`, queued);
+      queued = level;
+      await sleep(3_000); // let the followers finish applying and the allocator settle
+      const rss = await readRssMb(target);
+      const perJob: Record<string, number | null> = {};
+      const beyond: Record<string, number | null> = {};
+      for (const [id, mb] of Object.entries(rss)) {
+        const before = baseline[id];
+        perJob[id] = mb !== null && before !== null && before !== undefined ? Math.round(((mb - before) * 1024 * 1024) / level) : null;
+        beyond[id] = perJob[id] !== null ? perJob[id]! - opts.payloadBytes : null;
+      }
+      levels.push({ jobs: level, rssMb: rss, bytesPerJob: perJob, bytesPerJobBeyondPayload: beyond });
+    }
+    const result = base('memory', target, opts, { jobs: queued, concurrency: PREFILL_INFLIGHT, seconds: prefillSeconds, latency: new Histogram().percentiles(), latencyOf: 'not measured (memory scenario)' });
+    result['baselineRssMb'] = baseline;
+    result['memory'] = levels;
+    const worst = levels[levels.length - 1]!;
+    const values = Object.values(worst.bytesPerJobBeyondPayload).filter((v): v is number => v !== null);
+    result['bytesPerJobBeyondPayloadMax'] = values.length > 0 ? Math.max(...values) : null;
+    return result;
+  });
+}
+
+// ------------------------------------------------------------------ RSS
+
+/** Per node RSS: /proc for spawned nodes, else the process_resident_memory_bytes metric, else null. */
+export async function readRssMb(target: Target): Promise<Record<string, number | null>> {
+  if (target.cluster) return target.cluster.rssMb();
+  const client = new Client({ nodes: target.nodes, requestTimeoutMs: 2_000 });
+  try {
+    const status = await client.clusterStatus();
+    const out: Record<string, number | null> = {};
+    await Promise.all(status.nodes.map(async (node) => (out[node.id] = node.httpAddr ? await metricRssMb(node.httpAddr) : null)));
+    return out;
+  } catch {
+    return {};
+  } finally {
+    await client.close();
+  }
+}
+
+async function metricRssMb(http: string): Promise<number | null> {
+  try {
+    const res = await fetch(`http://${http}/metrics`, { signal: AbortSignal.timeout(2_000) });
+    if (res.status !== 200) return null;
+    const match = /^process_resident_memory_bytes(?:\{[^}]*\})?\s+([0-9.e+]+)/m.exec(await res.text());
+    return match ? Math.round((Number(match[1]) / 1024 / 1024) * 10) / 10 : null;
+  } catch {
+    return null;
+  }
+}
