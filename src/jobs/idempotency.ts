@@ -47,12 +47,12 @@ export class IdempotencyIndex {
     this.log.push(entry);
   }
 
-  /** Forgets keys whose window has passed; returns how many. */
-  expire(nowMs: number): number {
+  /** Forgets up to `limit` keys whose window has passed; returns how many. */
+  expire(nowMs: number, limit: number): number {
     let expired = 0;
-    for (;;) {
+    while (expired < limit) {
       const head = this.log.peek();
-      if (head === undefined || head.firstAtMs + IDEMPOTENCY_WINDOW_MS > nowMs) return expired;
+      if (head === undefined || head.firstAtMs + IDEMPOTENCY_WINDOW_MS > nowMs) break;
       this.log.shift();
       const mapKey = mapKeyOf(head.queue, head.key);
       if (this.byKey.get(mapKey) === head) {
@@ -60,6 +60,7 @@ export class IdempotencyIndex {
         expired += 1;
       }
     }
+    return expired;
   }
 
   /** When the oldest recorded key leaves its window; null when none is recorded. */

@@ -52,17 +52,6 @@ export class Ring<T> {
     this.count = 0;
   }
 
-  /** Keeps, in order, only the elements for which `keep` is true. O(n); callers amortize it. */
-  retain(keep: (value: T) => boolean): void {
-    const kept: T[] = [];
-    for (let i = 0; i < this.count; i++) {
-      const value = this.slots[(this.head + i) & (this.slots.length - 1)] as T;
-      if (keep(value)) kept.push(value);
-    }
-    this.clear();
-    for (const value of kept) this.push(value);
-  }
-
   *values(): IterableIterator<T> {
     for (let i = 0; i < this.count; i++) yield this.slots[(this.head + i) & (this.slots.length - 1)] as T;
   }

@@ -7,23 +7,15 @@
 // snapshots (see snapshot.ts); test/jobs/determinism.test.ts checks it.
 
 import { createHash } from 'node:crypto';
-import {
-  applyAck,
-  applyCancel,
-  applyDlqPurge,
-  applyDlqRetry,
-  applyEnqueue,
-  applyFail,
-  applyHeartbeat,
-  applyLease,
-  applyPause,
-  applyTick,
-  EntryContext,
-} from './commands.js';
+import { applyCancel, applyDlqPurge, applyDlqRetry, applyPause } from './admin.js';
+import { applyEnqueue } from './enqueue.js';
+import { EntryContext } from './entry-context.js';
 import { compareStrings, toJob } from './job-record.js';
-import { badRequestOutcome, failure } from './outcome.js';
+import { badRequestOutcome } from './outcome.js';
+import { applyAck, applyFail, applyHeartbeat, applyLease } from './lease.js';
 import { decodeSnapshot, encodeSnapshot } from './snapshot.js';
 import { isDueLive, isLeaseLive, JobStore } from './store.js';
+import { applyTick } from './tick.js';
 import type { Command, EntryBatch, Envelope, Job, Outcome, QueueStats } from './types.js';
 import { validateCommand } from './validate.js';
 
@@ -118,8 +110,10 @@ export class JobStateMachine {
         return applyDlqRetry(store, command, ctx);
       case 'dlqPurge':
         return applyDlqPurge(store, command);
-      default:
-        return failure('INTERNAL', 'a validated command has no handler');
+      default: {
+        const unhandled: never = command;
+        throw new Error(`invariant: validated command ${JSON.stringify(unhandled)} has no handler`);
+      }
     }
   }
 

@@ -1,6 +1,7 @@
-// The replicated state of the broker and the only code that changes a job's state. Command
-// handlers (commands.ts) decide; the transitions here keep every index consistent with the job:
-// per-queue counts, lanes, the due heap, the lease heap and the retention logs.
+// The replicated state of the broker and the only code that changes a job's state. The command
+// handlers (enqueue.ts, lease.ts, tick.ts, admin.ts) decide; the transitions here keep every
+// index consistent with the job: per-queue counts, lanes, the due heap, the lease heap and the
+// retention logs.
 //
 // Time indexes, with lazy deletion (heap.ts):
 //   due     delayed + failed jobs by (runAtMs, id); live iff the job is still delayed/failed.
@@ -213,24 +214,26 @@ export class JobStore {
     rec.finishSeq = 0;
   }
 
-  /** Removes finished jobs older than their retention age; returns how many. */
-  applyAgeRetention(nowMs: number): number {
+  /** Removes up to `limit` finished jobs older than their retention age; returns how many. */
+  applyAgeRetention(nowMs: number, limit: number): number {
     let removed = 0;
-    for (;;) {
+    while (removed < limit) {
       const check = this.ageChecks.peek();
-      if (check === undefined || check.dueAtMs > nowMs) return removed;
+      if (check === undefined || check.dueAtMs > nowMs) break;
       this.ageChecks.pop();
       const { queue: q, kind } = check;
       this.setAgeCheckScheduled(q, kind, false);
       const log = q.log(kind);
       const cutoffMs = nowMs - RETENTION[kind].ageMs;
-      for (let rec = log.liveHead(); rec !== undefined && (rec.finishedAtMs as number) <= cutoffMs; rec = log.liveHead()) {
+      for (let rec = log.liveHead(); rec !== undefined && removed < limit && (rec.finishedAtMs as number) <= cutoffMs; rec = log.liveHead()) {
         log.shift();
         this.remove(rec, q);
         removed += 1;
       }
+      // Due again at the new oldest job's age (at once, if the limit cut this round short).
       this.scheduleAgeCheck(q, kind);
     }
+    return removed;
   }
 
   /** When the next age check is due; null when no finished job is held. */

@@ -134,6 +134,11 @@ export interface QueueStats {
   queue: string;
   paused: boolean;
   counts: Record<JobState, number>;
-  /** Totals since the queue was created (replicated, so every node reports the same numbers). */
+  /**
+   * Totals since the queue was created (replicated, so every node reports the same numbers):
+   * enqueued = jobs created (duplicates excluded); completed = acks; failed = fail commands
+   * accepted; retried = retries scheduled by fail plus jobs revived by dlqRetry; dead = jobs that
+   * entered the dead letters; expired = leases that expired without ack or fail.
+   */
   totals: { enqueued: number; completed: number; failed: number; retried: number; dead: number; expired: number };
 }

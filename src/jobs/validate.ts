@@ -17,7 +17,7 @@ import {
   MAX_ATTEMPTS_MAX,
   QUEUE_NAME_PATTERN,
 } from '../limits.js';
-import { ASSIGNED_ID_PATTERN } from './ids.js';
+import { ASSIGNED_ID_PATTERN, LEASE_TOKEN_LENGTH_MAX } from './ids.js';
 import { PRIORITY_MAX, PRIORITY_MIN, type Command } from './types.js';
 
 /** Job ids one dlqRetry / dlqPurge may list: the same bound as one enqueue batch. */
@@ -60,25 +60,15 @@ function patterned(field: string, value: unknown, pattern: RegExp): Check {
   return null;
 }
 
-function firstError(...checks: (() => Check)[]): Check {
-  for (const check of checks) {
-    const error = check();
-    if (error !== null) return error;
-  }
-  return null;
-}
-
 function checkBackoff(field: string, value: unknown): Check {
   if (absent(value)) return null;
   if (!isObject(value)) return fail(field, 'must be an object');
-  return firstError(
-    () => optionalIntIn(`${field}.baseMs`, value.baseMs, 0, DELAY_MS_MAX),
-    () => optionalIntIn(`${field}.capMs`, value.capMs, 0, DELAY_MS_MAX),
-    () => {
-      const jitter = value.jitter;
-      if (absent(jitter)) return null;
-      return typeof jitter === 'number' && jitter >= 0 && jitter <= 1 ? null : fail(`${field}.jitter`, 'must be a number within 0..1');
-    },
+  const jitter = value.jitter;
+  const jitterOk = absent(jitter) || (typeof jitter === 'number' && jitter >= 0 && jitter <= 1);
+  return (
+    optionalIntIn(`${field}.baseMs`, value.baseMs, 0, DELAY_MS_MAX) ??
+    optionalIntIn(`${field}.capMs`, value.capMs, 0, DELAY_MS_MAX) ??
+    (jitterOk ? null : fail(`${field}.jitter`, 'must be a number within 0..1'))
   );
 }
 
@@ -91,17 +81,19 @@ function checkJobId(field: string, value: unknown): Check {
 
 function checkSpec(field: string, spec: unknown, nowMs: number): Check {
   if (!isObject(spec)) return fail(field, 'must be an object');
-  return firstError(
-    () => patterned(`${field}.queue`, spec.queue, QUEUE_NAME_PATTERN),
-    () => (absent(spec.name) ? null : stringOf(`${field}.name`, spec.name, JOB_NAME_LENGTH_MAX)),
-    () => checkJobId(`${field}.id`, spec.id),
-    () => optionalIntIn(`${field}.priority`, spec.priority, PRIORITY_MIN, PRIORITY_MAX),
-    () => optionalIntIn(`${field}.runAtMs`, spec.runAtMs, 0, nowMs + DELAY_MS_MAX),
-    () => optionalIntIn(`${field}.delayMs`, spec.delayMs, 0, DELAY_MS_MAX),
-    () => optionalIntIn(`${field}.maxAttempts`, spec.maxAttempts, 1, MAX_ATTEMPTS_MAX),
-    () => checkBackoff(`${field}.backoff`, spec.backoff),
-    () => optionalIntIn(`${field}.leaseMs`, spec.leaseMs, LEASE_MS_MIN, LEASE_MS_MAX),
-    () => (absent(spec.idempotencyKey) ? null : stringOf(`${field}.idempotencyKey`, spec.idempotencyKey, IDEMPOTENCY_KEY_LENGTH_MAX)),
+  // A `??` chain stops at the first error without allocating a closure per check (hot path).
+  const at = (name: string): string => `${field}.${name}`;
+  if (!(typeof spec.queue === 'string' && QUEUE_NAME_PATTERN.test(spec.queue))) return patterned(at('queue'), spec.queue, QUEUE_NAME_PATTERN);
+  return (
+    (absent(spec.name) ? null : stringOf(at('name'), spec.name, JOB_NAME_LENGTH_MAX)) ??
+    checkJobId(at('id'), spec.id) ??
+    optionalIntIn(at('priority'), spec.priority, PRIORITY_MIN, PRIORITY_MAX) ??
+    optionalIntIn(at('runAtMs'), spec.runAtMs, 0, nowMs + DELAY_MS_MAX) ??
+    optionalIntIn(at('delayMs'), spec.delayMs, 0, DELAY_MS_MAX) ??
+    optionalIntIn(at('maxAttempts'), spec.maxAttempts, 1, MAX_ATTEMPTS_MAX) ??
+    checkBackoff(at('backoff'), spec.backoff) ??
+    optionalIntIn(at('leaseMs'), spec.leaseMs, LEASE_MS_MIN, LEASE_MS_MAX) ??
+    (absent(spec.idempotencyKey) ? null : stringOf(at('idempotencyKey'), spec.idempotencyKey, IDEMPOTENCY_KEY_LENGTH_MAX))
   );
 }
 
@@ -131,16 +123,14 @@ function checkIdList(field: string, value: unknown): Check {
   if (!Array.isArray(value)) return fail(field, 'must be an array');
   if (value.length > DLQ_IDS_MAX) return fail(field, `at most ${DLQ_IDS_MAX} ids`);
   for (let i = 0; i < value.length; i++) {
-    if (typeof value[i] !== 'string') return fail(`${field}[${i}]`, 'must be a string');
+    const error = patterned(`${field}[${i}]`, value[i], ID_PATTERN);
+    if (error !== null) return error;
   }
   return null;
 }
 
 function checkLeaseHolder(cmd: Fields): Check {
-  return firstError(
-    () => stringOf('jobId', cmd.jobId, Number.MAX_SAFE_INTEGER),
-    () => stringOf('token', cmd.token, Number.MAX_SAFE_INTEGER),
-  );
+  return patterned('jobId', cmd.jobId, ID_PATTERN) ?? stringOf('token', cmd.token, LEASE_TOKEN_LENGTH_MAX);
 }
 
 /** Null when `cmd` is a well-formed Command; otherwise the BAD_REQUEST to answer with. */
@@ -151,27 +141,24 @@ export function validateCommand(cmd: unknown, nowMs: number): WireError | null {
     case 'enqueue':
       return checkEnqueue(cmd, nowMs);
     case 'lease':
-      return firstError(
-        () => patterned('workerId', cmd.workerId, ID_PATTERN),
-        () => checkQueueList('queues', cmd.queues),
-        () => intIn('max', cmd.max, 1, LEASE_BATCH_MAX),
-        () => optionalIntIn('leaseMs', cmd.leaseMs, LEASE_MS_MIN, LEASE_MS_MAX),
+      return (
+        patterned('workerId', cmd.workerId, ID_PATTERN) ??
+        checkQueueList('queues', cmd.queues) ??
+        intIn('max', cmd.max, 1, LEASE_BATCH_MAX) ??
+        optionalIntIn('leaseMs', cmd.leaseMs, LEASE_MS_MIN, LEASE_MS_MAX)
       );
     case 'heartbeat':
-      return firstError(
-        () => checkLeaseHolder(cmd),
-        () => optionalIntIn('leaseMs', cmd.leaseMs, LEASE_MS_MIN, LEASE_MS_MAX),
-      );
+      return checkLeaseHolder(cmd) ?? optionalIntIn('leaseMs', cmd.leaseMs, LEASE_MS_MIN, LEASE_MS_MAX);
     case 'ack':
       return checkLeaseHolder(cmd);
     case 'fail':
-      return firstError(
-        () => checkLeaseHolder(cmd),
-        () => (typeof cmd.error === 'string' ? null : fail('error', 'must be a string')),
-        () => (typeof cmd.retryable === 'boolean' ? null : fail('retryable', 'must be a boolean')),
+      return (
+        checkLeaseHolder(cmd) ??
+        (typeof cmd.error === 'string' ? null : fail('error', 'must be a string')) ??
+        (typeof cmd.retryable === 'boolean' ? null : fail('retryable', 'must be a boolean'))
       );
     case 'cancel':
-      return stringOf('jobId', cmd.jobId, Number.MAX_SAFE_INTEGER);
+      return patterned('jobId', cmd.jobId, ID_PATTERN);
     case 'tick':
       return null;
     case 'pause':
@@ -179,10 +166,10 @@ export function validateCommand(cmd: unknown, nowMs: number): WireError | null {
       return patterned('queue', cmd.queue, QUEUE_NAME_PATTERN);
     case 'dlqRetry':
     case 'dlqPurge':
-      return firstError(
-        () => patterned('queue', cmd.queue, QUEUE_NAME_PATTERN),
-        () => checkIdList('jobIds', cmd.jobIds),
-        () => optionalIntIn('max', cmd.max, 1, Number.MAX_SAFE_INTEGER),
+      return (
+        patterned('queue', cmd.queue, QUEUE_NAME_PATTERN) ??
+        checkIdList('jobIds', cmd.jobIds) ??
+        optionalIntIn('max', cmd.max, 1, Number.MAX_SAFE_INTEGER)
       );
     default:
       return fail('op', `unknown command ${JSON.stringify(String(op).slice(0, 64))}`);

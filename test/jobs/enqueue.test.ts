@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { JOB_NAME_DEFAULT, PRIORITY_DEFAULT } from '../../src/jobs/defaults.js';
+import { JOB_NAME_DEFAULT, PRIORITY_DEFAULT, TICK_ITEMS_MAX } from '../../src/jobs/defaults.js';
 import { BACKOFF_DEFAULT, DELAY_MS_MAX, IDEMPOTENCY_WINDOW_MS, LEASE_MS_DEFAULT, MAX_ATTEMPTS_DEFAULT } from '../../src/limits.js';
 import type { Command, Job } from '../../src/jobs/types.js';
 import { errorCode, Harness, T0, value } from './harness.js';
@@ -118,6 +118,17 @@ describe('enqueue', () => {
     h.advance(2000);
     expect(h.tick().promoted).toBe(1);
     expect(h.leaseOne('q').id).toBe(byDelay);
+  });
+
+  it('one tick promotes at most TICK_ITEMS_MAX jobs; the rest stay due for the next tick', () => {
+    const h = new Harness();
+    for (let n = 0; n <= TICK_ITEMS_MAX; n += 1000) h.enqueue(...Array.from({ length: Math.min(1000, TICK_ITEMS_MAX + 1 - n) }, () => ({ queue: 'q', delayMs: 10 })));
+    h.advance(10);
+    expect(h.tick().promoted).toBe(TICK_ITEMS_MAX);
+    expect(h.machine.nextDueMs()).toBeLessThanOrEqual(h.nowMs);
+    expect(h.tick().promoted).toBe(1);
+    expect(h.machine.nextDueMs()).toBeNull();
+    expect(h.machine.queueStats('q')?.counts.waiting).toBe(TICK_ITEMS_MAX + 1);
   });
 
   it('a malformed command is a BAD_REQUEST outcome naming the field, never an exception', () => {

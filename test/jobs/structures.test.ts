@@ -19,8 +19,9 @@ describe('ring (FIFO)', () => {
       expect(ring.peek()).toBe(model[0]);
     }
     expect([...ring.values()]).toEqual(model);
-    ring.retain((v) => v % 2 === 0);
-    expect([...ring.values()]).toEqual(model.filter((v) => v % 2 === 0));
+    expect(ring.at(1)).toBe(model[1]);
+    ring.clear();
+    expect(ring.length).toBe(0);
   });
 });
 
