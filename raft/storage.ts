@@ -13,7 +13,9 @@ export interface PersistedState {
 
 /**
  * One atomic, durable write. Applied in this order inside one write batch:
- * snapshot (replaces the stored one and drops every entry with index <= snapshot.meta.index),
+ * snapshot (replaces the stored one and drops every entry with index <= snapshot.meta.index; when
+ * the stored entry at snapshot.meta.index has another term, the whole log is dropped — Raft's
+ * InstallSnapshot steps 6–7 — since entries after it cannot match the leader's),
  * entries (entries[0].index may be <= the stored last index: every stored entry from there on is
  * replaced, and stored entries beyond the new last index are deleted), hardState, config.
  */

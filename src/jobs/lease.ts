@@ -4,7 +4,8 @@
 // cancelled) can never complete an attempt that is no longer its own. A lease stays current
 // until a tick expires it, even past its expiry time: until then no one else can hold the job.
 
-import { ERROR_MESSAGE_LENGTH_MAX } from '../limits.js';
+import { Packr } from 'msgpackr';
+import { ERROR_MESSAGE_LENGTH_MAX, LEASE_RESPONSE_BYTES_MAX } from '../limits.js';
 import { backoffDelayMs } from './backoff.js';
 import type { Cmd, EntryContext } from './entry-context.js';
 import { leaseToken } from './ids.js';
@@ -33,8 +34,18 @@ function leaseOne(store: JobStore, q: QueueState, rec: JobRecord, cmd: Cmd<'leas
   };
 }
 
+const sizer = new Packr({ useRecords: false });
+
+/** Encoded size of a payload: deterministic for a given value, so every replica stops at the same job. */
+function payloadBytes(payload: unknown): number {
+  if (payload === null || payload === undefined) return 1;
+  if (typeof payload === 'string') return payload.length * 3 + 5; // an upper bound, without encoding
+  return sizer.pack(payload).length;
+}
+
 /**
- * Hands out up to `max` jobs, one per queue per round, round-robin over the named queues from an
+ * Hands out up to `max` jobs (and at most LEASE_RESPONSE_BYTES_MAX of payload, so the answer fits
+ * in a frame; at least one job), one per queue per round, round-robin over the named queues from an
  * offset that advances with every lease command, so no queue is always served first.
  */
 export function applyLease(store: JobStore, cmd: Cmd<'lease'>, ctx: EntryContext): Outcome {
@@ -47,13 +58,16 @@ export function applyLease(store: JobStore, cmd: Cmd<'lease'>, ctx: EntryContext
     if (q !== undefined && !q.paused && q.lanes.waitingTotal > 0) round.push(q);
   }
   const jobs: LeasedJob[] = [];
-  while (round.length > 0 && jobs.length < cmd.max) {
+  let bytes = 0;
+  while (round.length > 0 && jobs.length < cmd.max && bytes < LEASE_RESPONSE_BYTES_MAX) {
     const next: QueueState[] = [];
     for (const q of round) {
-      if (jobs.length === cmd.max) break;
+      if (jobs.length === cmd.max || bytes >= LEASE_RESPONSE_BYTES_MAX) break;
       const rec = q.lanes.pop();
       if (rec === null) throw new Error(`invariant: queue ${q.name} had waiting jobs but its lanes gave none`);
-      jobs.push(leaseOne(store, q, rec, cmd, ctx));
+      const leased = leaseOne(store, q, rec, cmd, ctx);
+      bytes += payloadBytes(leased.payload);
+      jobs.push(leased);
       if (q.lanes.waitingTotal > 0) next.push(q);
     }
     round = next;

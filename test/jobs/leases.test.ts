@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LEASE_MS_DEFAULT } from '../../src/limits.js';
+import { LEASE_MS_DEFAULT, LEASE_RESPONSE_BYTES_MAX } from '../../src/limits.js';
 import { errorCode, Harness, value } from './harness.js';
 
 describe('leases and fencing', () => {
@@ -146,5 +146,17 @@ describe('leases and fencing', () => {
     expect(h.machine.getJob(failed)?.state).toBe('failed');
     expect(value<'cancel'>(h.apply({ op: 'cancel', jobId: failed }))).toEqual({ state: 'cancelled', cancelled: true });
     expect(h.machine.queueStats('q')?.counts).toMatchObject({ waiting: 0, delayed: 0, failed: 0, cancelled: 3, completed: 1 });
+  });
+
+  it('stops a lease before its answer outgrows a frame, always handing out at least one job', () => {
+    const h = new Harness();
+    const big = 'x'.repeat(1024 * 1024);
+    for (let i = 0; i < 20; i++) h.enqueueOne({ queue: 'big', payload: big });
+    const jobs = h.lease(['big'], 20);
+    expect(jobs.length).toBeGreaterThan(0);
+    expect(jobs.length).toBeLessThan(20);
+    // Each string payload counts at most 3 bytes per character: the answer stays within the cap plus one job.
+    expect((jobs.length - 1) * big.length).toBeLessThan(LEASE_RESPONSE_BYTES_MAX);
+    expect(h.lease(['big'], 20).length).toBeGreaterThan(0);
   });
 });
