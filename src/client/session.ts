@@ -26,6 +26,12 @@ export class SessionWindow {
     return this.outstanding.size;
   }
 
+  /** The oldest seq still awaiting its answer (every smaller one has been answered). */
+  get floor(): number {
+    const oldest = this.outstanding.values().next();
+    return oldest.done === true ? this.nextSeq : oldest.value;
+  }
+
   /** Resolves with a fresh seq once it is within the window of the oldest outstanding one. */
   acquire(): Promise<number> {
     if (this.closedError !== null) return Promise.reject(this.closedError);

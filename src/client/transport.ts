@@ -85,7 +85,7 @@ export class Transport {
     }
     const seq = await this.window.acquire();
     try {
-      const sessionBody = { ...body, clientId: this.clientId, seq };
+      const sessionBody = { ...body, clientId: this.clientId, seq, seqFloor: this.window.floor };
       return (await this.withRetries((conn) => conn.request(sessionBody, timeoutMs))) as OpResults[O & MutatingOp];
     } finally {
       this.window.release(seq);

@@ -34,6 +34,15 @@ export class ClientSession {
       if (oldest > this.evictedSeqMax) this.evictedSeqMax = oldest;
     }
   }
+
+  /** The client holds every answer below `floor`: drop those results; a replay of them is refused. */
+  forgetBelow(floor: number): void {
+    for (let top = this.seqs.peek(); top !== undefined && top < floor; top = this.seqs.peek()) {
+      this.seqs.pop();
+      this.results.delete(top);
+    }
+    if (floor - 1 > this.evictedSeqMax) this.evictedSeqMax = floor - 1;
+  }
 }
 
 interface LruEntry {

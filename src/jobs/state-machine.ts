@@ -80,6 +80,8 @@ export class JobStateMachine {
     }
     const outcome = this.dispatch(envelope.cmd, ctx);
     session.remember(envelope.seq, outcome);
+    const floor = envelope.seqFloor;
+    if (typeof floor === 'number' && Number.isSafeInteger(floor) && floor <= envelope.seq) session.forgetBelow(floor);
     return outcome;
   }
 

@@ -120,6 +120,11 @@ export type Outcome<T = CommandResult> = { ok: true; value: T } | { ok: false; e
 export interface Envelope {
   clientId: string;
   seq: number;
+  /**
+   * The client's oldest seq still awaiting an answer: it holds the answers of every smaller seq,
+   * so their results may be forgotten (dissertation §6.3) — this keeps session memory small.
+   */
+  seqFloor?: number;
   cmd: Command;
 }
 

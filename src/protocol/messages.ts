@@ -29,6 +29,8 @@ export interface SessionFields {
   clientId: string;
   /** Positive, unique per clientId; a retry reuses it. */
   seq: number;
+  /** Optional: the client's oldest seq still awaiting an answer; the node may forget older results. */
+  seqFloor?: number;
 }
 
 /** Reads go through ReadIndex (linearizable) unless `stale` asks for the local node's state. */

@@ -82,7 +82,7 @@ class Invalid extends Error {
 function validateOp(id: number, op: string, body: Record<string, unknown>, ctx: Context): ValidRequest {
   if (!isOp(op)) throw new Invalid('op', `unknown op "${op.slice(0, 64)}"`);
   const spec = OPS[op];
-  const base = (MUTATING_OPS as readonly string[]).includes(op) ? ['clientId', 'seq'] : (READ_OPS as readonly string[]).includes(op) ? ['stale'] : [];
+  const base = (MUTATING_OPS as readonly string[]).includes(op) ? ['clientId', 'seq', 'seqFloor'] : (READ_OPS as readonly string[]).includes(op) ? ['stale'] : [];
   const fields = new Fields(body, '', ['id', 'op', ...base, ...spec.fields]);
   return spec.validate(id, fields, ctx);
 }
@@ -290,7 +290,10 @@ interface OpSpec {
 function command(id: number, fields: Fields, cmd: Extract<Command, { op: MutatingOp }>, waitMs = 0): ValidCommandRequest {
   const clientId = fields.required('clientId', identifier);
   const seq = fields.required('seq', seqNumber);
-  return { kind: 'command', id, op: cmd.op, envelope: { clientId, seq, cmd }, waitMs } as ValidCommandRequest;
+  const seqFloor = fields.optional('seqFloor', seqNumber);
+  if (seqFloor !== undefined && seqFloor > seq) throw new Invalid('seqFloor', `must be <= seq (${seq})`);
+  const envelope = seqFloor === undefined ? { clientId, seq, cmd } : { clientId, seq, seqFloor, cmd };
+  return { kind: 'command', id, op: cmd.op, envelope, waitMs } as ValidCommandRequest;
 }
 
 function read<R extends Omit<ValidReadRequest, 'kind' | 'id' | 'stale'>>(id: number, fields: Fields, rest: R): ValidReadRequest {

@@ -52,6 +52,7 @@ describe('Client', () => {
     expect(request!.envelope).toEqual({
       clientId: 'producer-1',
       seq: 1,
+      seqFloor: 1,
       cmd: { op: 'enqueue', jobs: [{ queue: 'emails', payload: { to: 'a@b.c' }, name: 'welcome', priority: 8, runAtMs: runAt.getTime(), maxAttempts: 5, idempotencyKey: 'k1' }] },
     });
   });

@@ -1,3 +1,4 @@
+import type { Envelope } from '../../src/jobs/types.js';
 import { describe, expect, it } from 'vitest';
 import { SESSION_IDLE_MS, SESSION_RESULTS_MAX, SESSIONS_MAX } from '../../src/limits.js';
 import type { Command } from '../../src/jobs/types.js';
@@ -93,5 +94,22 @@ describe('client sessions (exactly-once requests)', () => {
     h.apply(enqueueCmd, 'idle', 1); // forgotten: applied afresh
     h.apply(enqueueCmd, 'busy', 1); // used recently: still remembered
     expect(h.machine.jobCount).toBe(3);
+  });
+
+  it('forgets the results below the seq floor a client sends, and refuses a replay of them', () => {
+    const h = new Harness();
+    const env = (seq: number, seqFloor?: number): Envelope => ({ clientId: 'c1', seq, ...(seqFloor === undefined ? {} : { seqFloor }), cmd: { op: 'enqueue', jobs: [{ queue: 'q' }] } });
+    for (let seq = 1; seq <= 5; seq++) h.applyEntry([env(seq)]);
+    const sixth = h.applyEntry([env(6, 5)])[0]!;
+    expect(sixth.ok).toBe(true);
+    // seq 5 is still awaited by the client: its retry answers the remembered result, creating nothing.
+    const before = h.machine.jobCount;
+    const replay5 = h.applyEntry([env(5, 5)])[0]!;
+    expect(replay5.ok).toBe(true);
+    expect(h.machine.jobCount).toBe(before);
+    // seq 4 was below the floor: forgotten, so a replay is refused rather than applied again.
+    const replay4 = h.applyEntry([env(4)])[0]!;
+    expect(replay4.ok).toBe(false);
+    expect(h.machine.jobCount).toBe(before);
   });
 });
