@@ -223,8 +223,8 @@ export const DASHBOARD_JS = String.raw`'use strict';
     plot.setAttribute('viewBox', '0 0 ' + width + ' ' + height);
     plot.replaceChildren();
     var nowMs = samples.length ? samples[samples.length - 1].atMs : Date.now();
-    // Show the history there is (at least 30 s), up to the whole window.
-    var spanMs = samples.length ? Math.min(windowMs, Math.max(30000, nowMs - samples[0].atMs)) : windowMs;
+    // Show the history there is (at least 20 s), up to the whole window.
+    var spanMs = samples.length ? Math.min(windowMs, Math.max(20000, nowMs - samples[0].atMs)) : windowMs;
     var startMs = nowMs - spanMs;
     var max = 0;
     lines.forEach(function (line) { samples.forEach(function (s) { var v = line.value(s); if (v !== null && v > max) max = v; }); });
