@@ -73,6 +73,19 @@ export class Forwarder {
     );
   }
 
+  /**
+   * Fails what waits on one peer (its link dropped, or it stopped leading) at once instead of at
+   * the forward timeout: the clients retry with the same seq, so nothing applies twice.
+   */
+  failTo(peer: NodeId, reason: string): void {
+    for (const [id, p] of this.pending) {
+      if (p.to !== peer) continue;
+      clearTimeout(p.timer);
+      this.pending.delete(id);
+      p.reject(new RaftqError('NO_LEADER', reason));
+    }
+  }
+
   /** The peer is gone (removed or shutting down): fail what waits on it, clients retry elsewhere. */
   failAll(reason: string): void {
     for (const [id, p] of this.pending) {

@@ -97,7 +97,9 @@ function raftOptions(config: NodeConfig): Omit<RaftOptions, 'id'> {
     maxInflightBytes: 32 * 1024 * 1024,
     maxMsgBytes: 4 * 1024 * 1024,
     maxUncommittedEntries: 10_000,
-    compactTrailingEntries: 5_000,
+    // Entries kept in memory below a snapshot, for followers slightly behind: never more than a
+    // snapshot interval, so a follower further behind gets InstallSnapshot.
+    compactTrailingEntries: Math.min(5_000, Math.floor(config.snapshotEveryEntries / 2)),
   };
 }
 
@@ -120,6 +122,8 @@ export async function startNode(config: NodeConfig, logger: Logger, ext: NodeExt
   // Assigned once the listeners are set up; a snapshot restored before that only updates the book.
   let transport: PeerTransport | null = null;
   let node: RunningNode | null = null;
+  let lastLeader: NodeId | null = null;
+  let forwarder: Forwarder | null = null;
   const broker = new Broker(config.id, members, () => Date.now() + config.clockOffsetMs, {
     onApplied: (batch, outcomes) => {
       if (node) ext.onApplied?.(batch, outcomes, node);
@@ -129,6 +133,8 @@ export async function startNode(config: NodeConfig, logger: Logger, ext: NodeExt
       if (node) ext.onMembersChanged?.(m, node);
     },
     onRoleChanged: (soft) => {
+      if (lastLeader !== null && soft.leader !== lastLeader) forwarder?.failTo(lastLeader, `${lastLeader} is no longer the leader`);
+      lastLeader = soft.leader;
       logger.info({ role: soft.role, term: soft.term, leader: soft.leader }, soft.role === 'leader' ? 'became leader' : soft.leader ? `following ${soft.leader}` : 'leader lost');
       if (node) ext.onRoleChanged?.(soft, node);
     },
@@ -170,13 +176,14 @@ export async function startNode(config: NodeConfig, logger: Logger, ext: NodeExt
         if (known) members.set(hello.from, { peer: known.peer, client: hello.client || known.client, http: hello.http || known.http });
       },
       onRaft: (m) => driver.step(m),
-      onForward: (from, id, req) => forwarder.onRequest(from, id, req),
-      onForwardResponse: (_from, id, res) => forwarder.onResponse(id, res),
+      onForward: (from, id, req) => forwarder?.onRequest(from, id, req),
+      onForwardResponse: (_from, id, res) => forwarder?.onResponse(id, res),
+      onLinkDown: (peer) => forwarder?.failTo(peer, `lost the connection to ${peer}`),
       onProblem: (reason, peer) => logger.warn({ peer }, reason),
     },
   );
   transport = peers;
-  const forwarder = new Forwarder(peers, (req) => handler.handleForwarded(req), (op) => ext.onForwarded?.(op));
+  forwarder = new Forwarder(peers, (req) => handler.handleForwarded(req), (op) => ext.onForwarded?.(op));
   function syncPeers(m: Members): void {
     if (!transport) return;
     for (const [id, addrs] of m.entries()) {

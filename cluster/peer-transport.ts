@@ -34,6 +34,8 @@ export interface Hello {
 
 export interface PeerTransportHooks {
   onHello(hello: Hello): void;
+  /** Our link to this peer closed (the peer died, or the network cut it). */
+  onLinkDown(peer: NodeId): void;
   onRaft(m: Message): void;
   onForward(from: NodeId, id: number, req: unknown): void;
   onForwardResponse(from: NodeId, id: number, res: unknown): void;
@@ -53,6 +55,7 @@ class OutboundLink {
     private readonly hello: Hello,
     public address: string,
     private readonly onProblem: (reason: string) => void,
+    private readonly onDown: () => void,
   ) {}
 
   get connected(): boolean {
@@ -92,9 +95,11 @@ class OutboundLink {
     socket.on('data', () => undefined);
     socket.on('error', () => undefined);
     socket.on('close', () => {
+      const wasConnected = this.writer !== null;
       this.connecting = false;
       this.socket = null;
       this.writer = null;
+      if (wasConnected) this.onDown();
       this.scheduleReconnect();
     });
   }
@@ -162,7 +167,7 @@ export class PeerTransport {
       existing.reset();
       return;
     }
-    const link = new OutboundLink(this.hello, address, (reason) => this.hooks.onProblem(reason, id));
+    const link = new OutboundLink(this.hello, address, (reason) => this.hooks.onProblem(reason, id), () => this.hooks.onLinkDown(id));
     this.links.set(id, link);
     link.connect();
   }

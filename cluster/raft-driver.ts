@@ -144,6 +144,12 @@ export class RaftDriver {
 
   private async handleReady(): Promise<void> {
     const rd = this.core.ready();
+    // A leader's own messages acknowledge nothing of its disk: send them before the fsync so the
+    // followers write in parallel with the leader (dissertation §10.2.1). The leader still counts
+    // itself toward a quorum only after its write (advance). Responses and vote requests wait.
+    const early = rd.messages.filter(isLeaderMessage);
+    const late = early.length === rd.messages.length ? [] : rd.messages.filter((m) => !isLeaderMessage(m));
+    if (early.length > 0) this.send(early);
     const batch: PersistBatch = {};
     if (rd.snapshot) {
       batch.snapshot = rd.snapshot;
@@ -157,7 +163,7 @@ export class RaftDriver {
       this.app.onPersistSeconds?.(Number(process.hrtime.bigint() - startedNs) / 1e9, rd.entries.length);
       if (this.stopped) return;
     }
-    if (rd.messages.length > 0) this.send(rd.messages);
+    if (late.length > 0) this.send(late);
     if (rd.snapshot) {
       this.app.installSnapshot(rd.snapshot);
       this.lastSnapshotIndex = rd.snapshot.meta.index;
@@ -190,4 +196,9 @@ export class RaftDriver {
     while (this.running) await new Promise((r) => setImmediate(r));
     for (const w of this.idleWaiters.splice(0)) w();
   }
+}
+
+/** Messages only a leader sends, which carry its log or commit index but vouch for nothing on its disk. */
+function isLeaderMessage(m: Message): boolean {
+  return m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot' || m.type === 'timeoutNow';
 }

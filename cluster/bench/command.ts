@@ -42,9 +42,11 @@ interface BenchFlags {
   memoryJobs: string;
   kills: string;
   payloadBytes: string;
+  maxSeconds: string;
   runs: string;
   cpuProf?: boolean;
   cpuProfDir: string;
+  dataRoot?: string;
   json?: boolean;
 }
 
@@ -64,9 +66,11 @@ export function registerBenchCommand(program: Command): void {
     .option('--memory-jobs <list>', 'queued jobs at which RSS is read (memory)', '100000,1000000')
     .option('--kills <k>', 'leader SIGKILLs (failover)', '3')
     .option('--payload-bytes <n>', 'bytes of JSON per job payload', '100')
+    .option('--max-seconds <s>', 'stop enqueue, enqueue-batch and process runs after this long (0: never); throughput counts the jobs done', '0')
     .option('--runs <r>', 'repeat, report the median run', '1')
     .option('--cpu-prof', 'run spawned nodes with node --cpu-prof (profiles written when they stop)')
     .option('--cpu-prof-dir <dir>', 'where --cpu-prof writes', path.join('docs', 'perf', 'profiles'))
+    .option('--data-root <dir>', 'where spawned nodes keep their temp data dir (default: the OS temp dir); a tmpfs here is a diagnostic that takes the disk out')
     .option('--json', 'print one JSON object instead of the table')
     .action(async (_local: BenchFlags, command: Command) => {
       // The program defines --nodes and --json for every client command; they land there.
@@ -88,9 +92,10 @@ async function runBench(flags: BenchFlags): Promise<BenchResult> {
     memoryLevels: listFlag('--memory-jobs', flags.memoryJobs),
     kills: intFlag('--kills', flags.kills, 1),
     payloadBytes: intFlag('--payload-bytes', flags.payloadBytes, 0),
+    maxSeconds: intFlag('--max-seconds', flags.maxSeconds, 0),
   };
   const runs = intFlag('--runs', flags.runs, 1);
-  const source = targetSource(flags, scenario);
+  const source = targetSource(flags);
   // Ctrl-C or a kill must still end the nodes we started: exit through the 'exit' hook.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
   const results: BenchResult[] = [];
@@ -101,7 +106,7 @@ async function runBench(flags: BenchFlags): Promise<BenchResult> {
   return medianRun(scenario, results);
 }
 
-function targetSource(flags: BenchFlags, scenario: Scenario): TargetSource {
+function targetSource(flags: BenchFlags): TargetSource {
   const nodesText = flags.nodes ?? (flags.spawn === undefined ? process.env['RAFTQ_NODES'] : undefined);
   if (flags.spawn !== undefined && flags.nodes !== undefined) throw new Error('bench: give --spawn or --nodes, not both');
   if (nodesText !== undefined && nodesText.trim() !== '') {
@@ -115,7 +120,7 @@ function targetSource(flags: BenchFlags, scenario: Scenario): TargetSource {
     spawned: true,
     acquire: async (label) => {
       process.stderr.write(`starting ${count} node${count === 1 ? '' : 's'}...\n`);
-      const cluster = await LocalCluster.start({ count, label: `${scenario}-${label}`, cpuProfDir: flags.cpuProf ? path.resolve(flags.cpuProfDir) : undefined });
+      const cluster = await LocalCluster.start({ count, label, cpuProfDir: flags.cpuProf ? path.resolve(flags.cpuProfDir) : undefined, dataRoot: flags.dataRoot });
       return { nodes: cluster.clientAddresses, cluster };
     },
     release: async (target) => {

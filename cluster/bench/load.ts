@@ -9,29 +9,44 @@ import { Histogram } from './histogram.js';
 
 export interface ClosedLoopResult {
   seconds: number;
+  /** Jobs the finished operations carried (less than asked when maxSeconds cut the run short). */
+  units: number;
   /** Latency of each operation (one submit, or one batch). */
   latency: Histogram;
 }
 
 /**
  * Runs `total` operations with `concurrency` in flight. `op(i)` performs operation i and returns
- * how many jobs it carried (1 for a submit, B for a batch), which feeds the progress line.
+ * how many jobs it carried (1 for a submit, B for a batch), which feeds the progress line. With
+ * `maxSeconds`, no operation starts after that time (the run then carries fewer jobs).
  */
-export async function closedLoop(opts: { total: number; concurrency: number; progress?: Progress; op: (i: number) => Promise<number> }): Promise<ClosedLoopResult> {
+export async function closedLoop(opts: { total: number; concurrency: number; maxSeconds?: number; progress?: Progress; op: (i: number) => Promise<number> }): Promise<ClosedLoopResult> {
   const latency = new Histogram();
   let next = 0;
+  let units = 0;
   const startedMs = performance.now();
+  const deadlineMs = opts.maxSeconds ? startedMs + opts.maxSeconds * 1000 : Infinity;
   const lane = async (): Promise<void> => {
-    while (next < opts.total) {
+    while (next < opts.total && performance.now() < deadlineMs) {
       const i = next++;
       const opStartedMs = performance.now();
-      const units = await opts.op(i);
+      const n = await opts.op(i);
       latency.recordMs(performance.now() - opStartedMs);
-      opts.progress?.add(units);
+      units += n;
+      opts.progress?.add(n);
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.concurrency, opts.total)) }, lane));
-  return { seconds: (performance.now() - startedMs) / 1000, latency };
+  return { seconds: (performance.now() - startedMs) / 1000, units, latency };
+}
+
+/** A promise that resolves after `seconds` (never, for 0), and a way to cancel its timer. */
+export function timeCap(seconds: number): { expired: Promise<void>; cancel(): void } {
+  let timer: NodeJS.Timeout | null = null;
+  const expired = new Promise<void>((resolve) => {
+    if (seconds > 0) timer = setTimeout(resolve, seconds * 1000);
+  });
+  return { expired, cancel: () => (timer ? clearTimeout(timer) : undefined) };
 }
 
 export interface OpenLoopResult {

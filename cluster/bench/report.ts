@@ -31,12 +31,20 @@ export function formatResult(r: BenchResult): string {
   const failover = r['failover'] as { recoveryMs: { p50: number; max: number; each: number[] }; longestStallMs: number; submitLatencyMaxMs: number; failedSubmits: number; killed: string[] } | undefined;
   if (failover) {
     rows.push(['kill → submit', `p50 ${ms(failover.recoveryMs.p50)} ms  max ${ms(failover.recoveryMs.max)} ms  (each: ${failover.recoveryMs.each.map(ms).join(', ')}; killed ${failover.killed.join(', ')})`]);
+    const elected = (r['failover'] as { newLeaderKnownMs?: { p50: number; max: number } }).newLeaderKnownMs;
+    if (elected) rows.push(['kill → new leader', `p50 ${ms(elected.p50)} ms  max ${ms(elected.max)} ms  (a surviving node's /ready names the new leader)`]);
     rows.push(['longest stall', `${ms(failover.longestStallMs)} ms with no submit completing; slowest submit ${ms(failover.submitLatencyMaxMs)} ms; ${failover.failedSubmits} failed`]);
   }
   for (const level of (r['memory'] as { jobs: number; bytesPerJob: Record<string, number | null>; bytesPerJobBeyondPayload: Record<string, number | null> }[] | undefined) ?? []) {
     const per = Object.entries(level.bytesPerJob).map(([id, b]) => `${id} ${b ?? 'n/a'}`).join('  ');
     const beyond = Object.entries(level.bytesPerJobBeyondPayload).map(([id, b]) => `${id} ${b ?? 'n/a'}`).join('  ');
     rows.push([`${n0(level.jobs)} queued`, `bytes/job ${per}  | beyond payload ${beyond}`]);
+  }
+  const cost = r['costPerJob'] as Record<string, { cpuUs: number; readCalls: number | null; writeCalls: number | null }> | undefined;
+  if (cost) {
+    rows.push(['cpu µs/job', Object.entries(cost).map(([id, c]) => `${id} ${c.cpuUs.toFixed(0)}`).join('  ')]);
+    const calls = Object.entries(cost).filter(([, c]) => c.writeCalls !== null);
+    if (calls.length > 0) rows.push(['syscalls/job', calls.map(([id, c]) => `${id} ${c.writeCalls!.toFixed(2)} w ${c.readCalls!.toFixed(2)} r`).join('  ')]);
   }
   rows.push(['rss MB', rss(r.rssMb)]);
   if (r['runs'] !== undefined) rows.push(['runs', `${r['runs']} (median by ${r['runsOf']}: ${(r['runsValues'] as number[]).map((v) => (v >= 100 ? n0(v) : ms(v))).join(', ')})`]);

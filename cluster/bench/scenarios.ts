@@ -9,8 +9,8 @@ import { Progress } from '../../src/cli/progress.js';
 import { Client } from '../../src/client/client.js';
 import { Worker } from '../../src/client/worker.js';
 import { Histogram, round3, type Percentiles } from './histogram.js';
-import { closedLoop, median, openLoop, payloadMaker, withStallWatchdog } from './load.js';
-import type { LocalCluster } from './spawn.js';
+import { closedLoop, median, openLoop, payloadMaker, timeCap, withStallWatchdog } from './load.js';
+import type { LocalCluster, ProcCounters } from './spawn.js';
 
 export const SCENARIOS = ['enqueue', 'enqueue-batch', 'process', 'latency', 'backlog', 'failover', 'memory'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
@@ -44,6 +44,8 @@ export interface ScenarioOptions {
   kills: number;
   payloadBytes: number;
   memoryLevels: number[];
+  /** Caps each measured phase of enqueue, enqueue-batch and process (0: run all the jobs). */
+  maxSeconds: number;
 }
 
 export interface BenchResult {
@@ -98,6 +100,7 @@ async function onTarget(source: TargetSource, label: string, body: (target: Targ
   try {
     const result = await body(target);
     result.rssMb = await readRssMb(target);
+    if (target.cluster) result['leader'] = await target.cluster.leader();
     return result;
   } finally {
     await source.release(target);
@@ -105,6 +108,39 @@ async function onTarget(source: TargetSource, label: string, body: (target: Targ
 }
 
 // ------------------------------------------------------------------ building blocks
+
+export interface JobCost {
+  /** CPU time (user + system) per job, microseconds. */
+  cpuUs: number;
+  /** read/write-family syscalls per job (sockets and files); null for the bench process. */
+  readCalls: number | null;
+  writeCalls: number | null;
+}
+
+/**
+ * Per-job cost of a measured phase: each spawned node's CPU time and syscalls (from /proc) and
+ * this process's CPU (the SDK side: client and worker). Independent of how busy the machine is,
+ * unlike jobs/s, so it shows where a figure comes from even on a shared machine.
+ */
+export function costMeter(target: Target): { finish(jobs: number): Record<string, JobCost> } {
+  const before = target.cluster?.counters() ?? {};
+  const clientBefore = process.cpuUsage();
+  return {
+    finish(jobs: number): Record<string, JobCost> {
+      const after = target.cluster?.counters() ?? {};
+      const client = process.cpuUsage(clientBefore);
+      const out: Record<string, JobCost> = {};
+      const per = (x: number): number => Math.round((x / Math.max(1, jobs)) * 100) / 100;
+      for (const [id, a] of Object.entries(after)) {
+        const b: ProcCounters | null | undefined = before[id];
+        if (!a || !b) continue;
+        out[id] = { cpuUs: per((a.cpuMs - b.cpuMs) * 1000), readCalls: per(a.readCalls - b.readCalls), writeCalls: per(a.writeCalls - b.writeCalls) };
+      }
+      out['client'] = { cpuUs: per(client.user + client.system), readCalls: null, writeCalls: null };
+      return out;
+    },
+  };
+}
 
 /** One warm-up submit (connection, hello, leader discovery, JIT) that no figure includes. */
 async function warmUp(client: Client, queue: string): Promise<void> {
@@ -136,9 +172,10 @@ export async function prefill(target: Target, queue: string, count: number, payl
 
 /**
  * One Worker with `concurrency` slots takes `jobs` jobs from `queue` and acks them; resolves with
- * the drain time (worker start → the last ack committed) and the handler start → ack latency.
+ * the drain time (worker start → the last ack committed, or maxSeconds), how many were acked, and
+ * the handler start → ack latency.
  */
-export async function drain(target: Target, queue: string, jobs: number, concurrency: number, label: string): Promise<{ seconds: number; latency: Histogram }> {
+export async function drain(target: Target, queue: string, jobs: number, concurrency: number, label: string, maxSeconds = 0): Promise<{ seconds: number; completed: number; latency: Histogram; costPerJob: Record<string, JobCost> }> {
   const startedAt = new Map<string, number>();
   const latency = new Histogram();
   let completed = 0;
@@ -166,12 +203,15 @@ export async function drain(target: Target, queue: string, jobs: number, concurr
     if (completed === jobs) finish();
   });
   worker.on('error', (error) => (firstError ??= error));
+  const cap = timeCap(maxSeconds);
+  const meter = costMeter(target);
   const startedMs = performance.now();
   worker.start();
   try {
-    await withStallWatchdog(finished, () => completed, STALL_MS_MAX, `${label} (first worker error: ${firstError?.message ?? 'none'})`);
-    return { seconds: (performance.now() - startedMs) / 1000, latency };
+    await withStallWatchdog(Promise.race([finished, cap.expired]), () => completed, STALL_MS_MAX, `${label} (first worker error: ${firstError?.message ?? 'none'})`);
+    return { seconds: (performance.now() - startedMs) / 1000, completed, latency, costPerJob: meter.finish(completed) };
   } finally {
+    cap.cancel();
     progress.finish();
     await worker.close({ graceMs: 5_000 });
   }
@@ -187,16 +227,20 @@ async function runEnqueue(source: TargetSource, opts: ScenarioOptions): Promise<
     const progress = new Progress({ label: 'enqueue', total: opts.jobs, unit: 'jobs' });
     try {
       await warmUp(client, queue);
+      const meter = costMeter(target);
       const run = await closedLoop({
         total: opts.jobs,
         concurrency: opts.concurrency,
+        maxSeconds: opts.maxSeconds,
         progress,
         op: async (i) => {
           await client.submit(queue, payload(i));
           return 1;
         },
       });
-      return base('enqueue', target, opts, { jobs: opts.jobs, concurrency: opts.concurrency, seconds: run.seconds, latency: run.latency.percentiles(), latencyOf: 'submit call → enqueue committed (one job)' });
+      const result = base('enqueue', target, opts, { jobs: run.units, concurrency: opts.concurrency, seconds: run.seconds, latency: run.latency.percentiles(), latencyOf: 'submit call → enqueue committed (one job)' });
+      result['costPerJob'] = meter.finish(run.units);
+      return result;
     } finally {
       progress.finish();
       await client.close();
@@ -212,9 +256,11 @@ async function runEnqueueBatch(source: TargetSource, opts: ScenarioOptions): Pro
     const progress = new Progress({ label: `enqueue-batch ${opts.batch}`, total: opts.jobs, unit: 'jobs' });
     try {
       await warmUp(client, queue);
+      const meter = costMeter(target);
       const run = await closedLoop({
         total: Math.ceil(opts.jobs / opts.batch),
         concurrency: opts.concurrency,
+        maxSeconds: opts.maxSeconds,
         progress,
         op: async (b) => {
           const n = Math.min(opts.batch, opts.jobs - b * opts.batch);
@@ -222,8 +268,9 @@ async function runEnqueueBatch(source: TargetSource, opts: ScenarioOptions): Pro
           return n;
         },
       });
-      const result = base('enqueue-batch', target, opts, { jobs: opts.jobs, concurrency: opts.concurrency, seconds: run.seconds, latency: run.latency.percentiles(), latencyOf: `submitMany call → committed (one batch of ${opts.batch})` });
+      const result = base('enqueue-batch', target, opts, { jobs: run.units, concurrency: opts.concurrency, seconds: run.seconds, latency: run.latency.percentiles(), latencyOf: `submitMany call → committed (one batch of ${opts.batch})` });
       result['batch'] = opts.batch;
+      result['costPerJob'] = meter.finish(run.units);
       return result;
     } finally {
       progress.finish();
@@ -236,9 +283,10 @@ async function runProcess(source: TargetSource, opts: ScenarioOptions): Promise<
   return onTarget(source, 'process', async (target) => {
     const queue = queueName('process');
     const prefillSeconds = await prefill(target, queue, opts.jobs, opts.payloadBytes);
-    const run = await drain(target, queue, opts.jobs, opts.concurrency, `process c=${opts.concurrency}`);
-    const result = base('process', target, opts, { jobs: opts.jobs, concurrency: opts.concurrency, seconds: run.seconds, latency: run.latency.percentiles(), latencyOf: 'handler start → ack committed' });
+    const run = await drain(target, queue, opts.jobs, opts.concurrency, `process c=${opts.concurrency}`, opts.maxSeconds);
+    const result = base('process', target, opts, { jobs: run.completed, concurrency: opts.concurrency, seconds: run.seconds, latency: run.latency.percentiles(), latencyOf: 'handler start → ack committed' });
     result['prefillJobsPerSec'] = Math.round(opts.jobs / prefillSeconds);
+    result['costPerJob'] = run.costPerJob;
     return result;
   });
 }
@@ -278,6 +326,7 @@ async function runLatency(source: TargetSource, opts: ScenarioOptions): Promise<
       // Warm-up: one job through the whole path (t = 0 keeps it out of the figures).
       const warmId = await client.submit(queue, payload(0, 0));
       await client.waitForResult(warmId, { timeoutMs: 10_000 });
+      const meter = costMeter(target);
       const load = await openLoop({
         rate: opts.rate,
         durationS: opts.durationS,
@@ -294,6 +343,7 @@ async function runLatency(source: TargetSource, opts: ScenarioOptions): Promise<
       result['rate'] = opts.rate;
       result['ackLatencyMs'] = toAck.percentiles();
       result['submitLatencyMs'] = toCommit.percentiles();
+      result['costPerJob'] = meter.finish(load.issued);
       return result;
     } finally {
       progress.finish();
@@ -309,7 +359,7 @@ async function waitFor(condition: () => boolean): Promise<void> {
 }
 
 async function runBacklog(source: TargetSource, opts: ScenarioOptions): Promise<BenchResult> {
-  const levels: { queued: number; jobsPerSec: number; seconds: number; latencyMs: Percentiles; rssMb: Record<string, number | null> }[] = [];
+  const levels: { queued: number; jobsPerSec: number; seconds: number; latencyMs: Percentiles; rssMb: Record<string, number | null>; costPerJob: Record<string, JobCost> }[] = [];
   let last: BenchResult | null = null;
   for (const queued of opts.backlogs) {
     // A fresh cluster per level when we spawn: one level's leftovers must not weigh on the next.
@@ -318,9 +368,11 @@ async function runBacklog(source: TargetSource, opts: ScenarioOptions): Promise<
       // The measured jobs go first; `queued` more wait behind them for the whole measurement.
       await prefill(target, queue, opts.jobs + queued, opts.payloadBytes, `prefill ${opts.jobs} + ${queued.toLocaleString('en-US')} backlog`);
       const run = await drain(target, queue, opts.jobs, opts.concurrency, `process with ${queued.toLocaleString('en-US')} queued`);
-      return base('backlog', target, opts, { jobs: opts.jobs, concurrency: opts.concurrency, seconds: run.seconds, latency: run.latency.percentiles(), latencyOf: 'handler start → ack committed' });
+      const result = base('backlog', target, opts, { jobs: run.completed, concurrency: opts.concurrency, seconds: run.seconds, latency: run.latency.percentiles(), latencyOf: 'handler start → ack committed' });
+      result['costPerJob'] = run.costPerJob;
+      return result;
     });
-    levels.push({ queued, jobsPerSec: last.jobsPerSec, seconds: last.seconds, latencyMs: last.latencyMs, rssMb: last.rssMb });
+    levels.push({ queued, jobsPerSec: last.jobsPerSec, seconds: last.seconds, latencyMs: last.latencyMs, rssMb: last.rssMb, costPerJob: last['costPerJob'] as Record<string, JobCost> });
   }
   const result = last!;
   const smallest = levels[0]!;
@@ -372,6 +424,7 @@ async function runFailover(source: TargetSource, opts: ScenarioOptions): Promise
     const startedMs = performance.now();
     const lanes = Array.from({ length: opts.concurrency }, lane);
     const recoveriesMs: number[] = [];
+    const electionsMs: number[] = [];
     const killed: string[] = [];
     try {
       for (let k = 0; k < opts.kills; k++) {
@@ -382,8 +435,14 @@ async function runFailover(source: TargetSource, opts: ScenarioOptions): Promise
         killAtMs = performance.now();
         cluster.kill(leader);
         killed.push(leader);
+        // Server side and client side apart: when a surviving node first names a new leader.
+        const elected = (async () => {
+          while ((await cluster.leader(leader)) === null) await sleep(5);
+          return performance.now() - killAtMs;
+        })();
         await withStallWatchdog(waitFor(() => recoveredAtMs >= 0), () => 0, 30_000, `failover: no submit succeeded after killing ${leader}`);
         recoveriesMs.push(recoveredAtMs - killAtMs);
+        electionsMs.push(await withStallWatchdog(elected, () => 0, 30_000, 'failover: no new leader'));
         killAtMs = -1;
         await cluster.waitExited(leader);
         cluster.restart(leader);
@@ -402,6 +461,7 @@ async function runFailover(source: TargetSource, opts: ScenarioOptions): Promise
       kills: opts.kills,
       killed,
       recoveryMs: { p50: round3(median(recoveriesMs)), max: round3(Math.max(...recoveriesMs)), each: recoveriesMs.map(round3) },
+      newLeaderKnownMs: { p50: round3(median(electionsMs)), max: round3(Math.max(...electionsMs)), each: electionsMs.map(round3) },
       longestStallMs: round3(longestGapMs),
       submitLatencyMaxMs: round3(latency.maxMs()),
       failedSubmits: errors,

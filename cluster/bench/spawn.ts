@@ -27,6 +27,8 @@ export interface SpawnOptions {
   logLevel?: string;
   /** Extra flags for `raftq node`. */
   nodeArgs?: string[];
+  /** Parent of the temp data directory (default: the OS temp dir). A tmpfs here takes the disk out of the figures: a diagnostic, never a headline. */
+  dataRoot?: string;
 }
 
 export interface SpawnedNode {
@@ -73,7 +75,7 @@ export class LocalCluster {
   /** Starts the nodes and resolves once a leader is elected and every node reports ready. */
   static async start(opts: SpawnOptions): Promise<LocalCluster> {
     if (!Number.isInteger(opts.count) || opts.count < 1 || opts.count > 9) throw new Error('--spawn: 1..9 nodes');
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftq-bench-'));
+    const dir = fs.mkdtempSync(path.join(opts.dataRoot ?? os.tmpdir(), 'raftq-bench-'));
     const ports = await freePorts(opts.count * 3);
     const nodes: SpawnedNode[] = Array.from({ length: opts.count }, (_, k) => ({
       id: `n${k + 1}`,
@@ -149,12 +151,12 @@ export class LocalCluster {
     throw new Error(`node ${node.id} exited while starting; last log lines:\n${tail(node.logPath, 20)}`);
   }
 
-  /** The leader as the first node that answers /ready knows it; null during an election. */
-  async leader(): Promise<string | null> {
+  /** The leader as the first node that answers /ready knows it (never `exceptId`); null during an election. */
+  async leader(exceptId?: string): Promise<string | null> {
     for (const node of this.nodes) {
-      if (node.child === null) continue;
+      if (node.child === null || node.id === exceptId) continue;
       const report = await readyReport(node.http);
-      if (report?.leader) return report.leader;
+      if (report?.leader && report.leader !== exceptId) return report.leader;
     }
     return null;
   }
@@ -183,6 +185,13 @@ export class LocalCluster {
   rssMb(): Record<string, number | null> {
     const out: Record<string, number | null> = {};
     for (const node of this.nodes) out[node.id] = node.child?.pid !== undefined ? vmRssMb(node.child.pid) : null;
+    return out;
+  }
+
+  /** CPU time and syscall counts of each running node, to turn into per-job costs. */
+  counters(): Record<string, ProcCounters | null> {
+    const out: Record<string, ProcCounters | null> = {};
+    for (const node of this.nodes) out[node.id] = node.child?.pid !== undefined ? procCounters(node.child.pid) : null;
     return out;
   }
 
@@ -228,6 +237,30 @@ async function readyReport(http: string): Promise<ReadyReport | null> {
     const res = await fetch(`http://${http}/ready`, { signal: AbortSignal.timeout(1_000) });
     const body = (await res.json()) as Partial<ReadyReport>;
     return { ok: res.status === 200 && body.ok === true, leader: typeof body.leader === 'string' ? body.leader : null, reasons: Array.isArray(body.reasons) ? body.reasons : [] };
+  } catch {
+    return null;
+  }
+}
+
+export interface ProcCounters {
+  /** User + system CPU time. */
+  cpuMs: number;
+  /** read/write-family system calls (socket and file): /proc/<pid>/io syscr, syscw. */
+  readCalls: number;
+  writeCalls: number;
+}
+
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** CPU time from /proc/<pid>/stat and syscall counts from /proc/<pid>/io (Linux); null elsewhere. */
+export function procCounters(pid: number): ProcCounters | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+    const io = fs.readFileSync(`/proc/${pid}/io`, 'utf8');
+    const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(io)?.[1] ?? NaN);
+    // After the name: state is field 3, utime 14 and stime 15 (1-based) -> indexes 11 and 12 here.
+    return { cpuMs: ((fields[11]! + fields[12]!) * 1000) / CLOCK_TICKS_PER_SECOND, readCalls: field('syscr'), writeCalls: field('syscw') };
   } catch {
     return null;
   }

@@ -359,8 +359,8 @@ function registerClusterCommands(program: Command): void {
 }
 
 /** Asks every node for its own row (exact) and merges in the leader's view of lag and last contact. */
-export async function gatherStatus(addresses: string[]): Promise<ClusterStatus & { unreachable: string[] }> {
-  const answers = await Promise.all(
+export async function gatherStatus(listed: string[]): Promise<ClusterStatus & { unreachable: string[] }> {
+  const ask = (addresses: string[]): Promise<(ClusterStatus | null)[]> => Promise.all(
     addresses.map(async (addr) => {
       const t = new Transport({ nodes: [addr], requestTimeoutMs: 2000, retry: { attempts: 1 } });
       try {
@@ -372,6 +372,15 @@ export async function gatherStatus(addresses: string[]): Promise<ClusterStatus &
       }
     }),
   );
+  let addresses = listed;
+  let answers = await ask(addresses);
+  // Members the list left out (e.g. a node added later) are asked too, at the address they advertise.
+  const members = answers.flatMap((a) => a?.nodes.map((n) => n.clientAddr) ?? []).filter((addr) => addr && !addresses.includes(addr));
+  const extra = [...new Set(members)];
+  if (extra.length > 0) {
+    answers = [...answers, ...(await ask(extra))];
+    addresses = [...addresses, ...extra];
+  }
   const got = answers.filter((a): a is ClusterStatus => a !== null);
   if (got.length === 0) throw new RaftqError('NO_LEADER', `no node answered at ${addresses.join(', ')}`);
   const leaderView = got.find((s) => s.leader === s.nodeId);
