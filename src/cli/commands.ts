@@ -296,15 +296,15 @@ function registerWorkerCommand(program: Command): void {
     });
 }
 
-function runCommand(command: string[], payload: unknown, signal: AbortSignal): Promise<unknown> {
+function runCommand(command: string[], payload: unknown, abort: AbortSignal): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command[0]!, command.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], signal });
+    const child = spawn(command[0]!, command.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], signal: abort });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (c: Buffer) => out.push(c));
     child.stderr.on('data', (c: Buffer) => err.push(c));
-    child.on('error', (e) => reject(e));
-    child.on('close', (code) => {
+    child.on('error', (e) => reject(abort.aborted ? new Error(`stopped by the worker (${String(abort.reason ?? 'aborted')})`) : e));
+    child.on('close', (code, signal) => {
       const stdout = Buffer.concat(out).toString('utf8').trim();
       if (code === 0) {
         try {
@@ -313,7 +313,10 @@ function runCommand(command: string[], payload: unknown, signal: AbortSignal): P
           resolve(stdout);
         }
       } else {
-        reject(new Error(Buffer.concat(err).toString('utf8').trim() || `exit code ${code}`));
+        const stderr = Buffer.concat(err).toString('utf8').trim();
+        // An aborted job (worker shutting down, or lease lost) kills the command: say so, not "exit null".
+        const how = abort.aborted ? `stopped by the worker (${String(abort.reason ?? 'aborted')})` : signal !== null ? `killed by ${signal}` : `exit code ${code}`;
+        reject(new Error(stderr || how));
       }
     });
     child.stdin.on('error', () => undefined);
