@@ -25,6 +25,13 @@ export async function runNode(flags: NodeFlags & { logLevel?: string }, extensio
     setTimeout(() => process.exit(1), 100).unref();
     return;
   }
+  // A broken invariant (raft/assert.ts) or any other bug: log it as fatal and exit non-zero rather
+  // than serve from a state we no longer trust. A supervisor (compose, systemd) restarts the node.
+  process.on('uncaughtException', (error) => {
+    logger.fatal({ err: error }, `fatal: ${error.message}`);
+    logger.flush();
+    process.exit(70);
+  });
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;

@@ -14,6 +14,7 @@ import * as codec from './entry-codec.js';
 import { EMPTY_BOUNDS, StorageCorruptError, invariant, planSave, type LogBounds } from './memory-storage.js';
 import { EMPTY_HARD_STATE, type LogStorage, type PersistBatch, type PersistedState } from './storage.js';
 import type { ClusterConfig, Entry, HardState, Snapshot } from './types.js';
+import { DurabilityWatermark, WatermarkError } from './watermark.js';
 
 /** Bumped on any change to the key layout or value encoding; load() refuses any other version. */
 export const STORAGE_FORMAT_VERSION = 1;
@@ -156,7 +157,11 @@ export class LevelStorage implements LogStorage {
   private writeTail: Promise<void> = Promise.resolve();
   private closing: Promise<void> | null = null;
 
-  private constructor(private readonly db: Db, readonly dir: string) {}
+  private constructor(
+    private readonly db: Db,
+    readonly dir: string,
+    private readonly watermark: DurabilityWatermark,
+  ) {}
 
   static async open(dir: string): Promise<LevelStorage> {
     checkDirBeforeOpen(dir);
@@ -175,13 +180,26 @@ export class LevelStorage implements LogStorage {
       writeFileSync(join(dir, CORRUPT_MARK_FILE), `${new Date().toISOString()} ${damage}\n`, { flush: true });
       throw new StorageCorruptError(`LevelDB at ${dir} dropped damaged records while recovering: ${damage}`);
     }
-    return new LevelStorage(db, dir);
+    let watermark: DurabilityWatermark;
+    try {
+      watermark = new DurabilityWatermark(dir);
+    } catch (err) {
+      await db.close();
+      throw new StorageCorruptError((err as Error).message, { cause: err });
+    }
+    return new LevelStorage(db, dir, watermark);
   }
 
   async load(): Promise<PersistedState> {
     invariant(this.phase === 'opened', `load is called once, on an open storage (phase ${this.phase})`);
     try {
       const state = await this.readAll();
+      try {
+        this.watermark.check(state.hardState, this.bounds.lastIndex);
+      } catch (err) {
+        if (err instanceof WatermarkError) throw new StorageCorruptError(`LevelDB at ${this.dir}: ${err.message}`, { cause: err });
+        throw err;
+      }
       await this.clearDeadAtLoad();
       this.phase = 'loaded';
       return state;
@@ -205,6 +223,7 @@ export class LevelStorage implements LogStorage {
   /** Lets the writes already queued finish, then closes; writes queued after this are refused. */
   close(): Promise<void> {
     this.closing ??= this.writeTail.then(() => {
+      if (this.phase === 'loaded' && this.writeFailure === null) this.recordWatermark(true);
       this.phase = 'closed';
       return this.db.close();
     });
@@ -254,8 +273,14 @@ export class LevelStorage implements LogStorage {
     if (ops.length > 0) await this.write(() => this.db.batch(ops, { sync: true }));
     this.bounds = plan.bounds;
     this.hardState = { ...plan.hardState };
+    this.recordWatermark(false);
     this.snapshotGeneration = generation;
     if (generation !== before.generation) await this.clearDeadAfterSnapshot(before.bounds, before.generation);
+  }
+
+  /** What is durable now, recorded outside LevelDB (see watermark.ts). */
+  private recordWatermark(force: boolean): void {
+    this.watermark.afterSave(this.hardState, Math.max(this.hardState.commit, this.bounds.snapshotIndex), force);
   }
 
   /** Writes the data under `generation`, unreferenced until the commit batch names it. */

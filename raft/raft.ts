@@ -558,8 +558,10 @@ export class RaftNode {
   }
 
   private handleHeartbeat(m: HeartbeatRequest): void {
-    // The leader sends min(match, commit), so this never commits past what we hold.
-    this.log.commitTo(Math.min(m.commit, this.log.lastIndex()));
+    // The leader sends min(match, commit): a commit beyond our log means we lost entries we
+    // acknowledged as durable (damaged storage). Serving on would stall the cluster or worse.
+    assert(m.commit <= this.log.lastIndex(), `${this.id} lost acknowledged entries: the leader's commit for us is ${m.commit} but our log ends at ${this.log.lastIndex()} (storage damaged?)`);
+    this.log.commitTo(m.commit);
     this.send({ type: 'heartbeatResp', from: this.id, to: m.from, term: this.term, readCtx: m.readCtx });
   }
 
