@@ -52,6 +52,8 @@ export function checkTotalQueue(ops: Op[]): CheckResult {
   const unexpected = [...deliveries.keys()].filter((k) => !attempted.has(k));
   const duplicated = [...deliveries.entries()].filter(([, n]) => n > 1).map(([k]) => k);
   const recovered = [...indeterminate].filter((k) => !acknowledged.has(k) && (deliveries.has(k) || finished.has(k)));
+  let redeliveries = 0;
+  for (const n of deliveries.values()) redeliveries += n - 1;
   return {
     name: 'total-queue',
     valid: lost.length === 0 && unexpected.length === 0,
@@ -62,6 +64,7 @@ export function checkTotalQueue(ops: Op[]): CheckResult {
       lost: lost.length,
       unexpected: unexpected.length,
       duplicated: duplicated.length,
+      redeliveries,
       recovered: recovered.length,
     },
     examples: [...take(lost).map((k) => `lost ${k}`), ...take(unexpected).map((k) => `unexpected ${k}`)],
@@ -111,7 +114,9 @@ export function checkStaleAcks(ops: Op[]): CheckResult {
       }
       const invokedMs = ackInvokes.get(key);
       if (invokedMs === undefined) continue;
-      const superseded = (leases.get(op.value.id) ?? []).some((l) => l.token !== op.value.token && l.okMs < invokedMs && isLaterLease(l.token, op.value.token));
+      const handedOut = leases.get(op.value.id) ?? [];
+      const own = handedOut.find((l) => l.token === op.value.token);
+      const superseded = handedOut.some((l) => l.token !== op.value.token && l.okMs < invokedMs && isLaterLease(l, own ?? { token: op.value.token, attempt: null }));
       if (!superseded) continue;
       if (op.type === 'ok') {
         accepted++;
@@ -124,11 +129,30 @@ export function checkStaleAcks(ops: Op[]): CheckResult {
   return { name: 'stale-lease-acks', valid: accepted === 0, counts: { staleAcksAccepted: accepted, staleAcksRejected: rejected }, examples };
 }
 
-/** Tokens are `<jobId>.<attempt>.<leaseIndex>`: a later lease has a higher lease index. */
-function isLaterLease(candidate: string, than: string): boolean {
-  const a = Number(candidate.slice(candidate.lastIndexOf('.') + 1));
-  const b = Number(than.slice(than.lastIndexOf('.') + 1));
-  return Number.isFinite(a) && Number.isFinite(b) ? a > b : true;
+/**
+ * Whether lease `candidate` was handed out after lease `than` of the same job. Attempts count the
+ * leases of a job, so they order them (dlqRetry resets them, which our workload never does); with
+ * equal or unknown attempts the token decides: `<jobId>.<attempt>.<raft index>.<position>` in
+ * base 36 (older nodes: `<jobId>.<attempt>.<leaseIndex>` in decimal). Unparseable: assume later.
+ */
+function isLaterLease(candidate: { token: string; attempt: number | null }, than: { token: string; attempt: number | null }): boolean {
+  if (candidate.attempt !== null && than.attempt !== null && candidate.attempt !== than.attempt) return candidate.attempt > than.attempt;
+  const a = tokenOrder(candidate.token);
+  const b = tokenOrder(than.token);
+  if (a === null || b === null) return true;
+  return a[0] !== b[0] ? a[0] > b[0] : a[1] > b[1];
+}
+
+/** (raft index, position) of a lease token, or null. */
+export function tokenOrder(token: string): [number, number] | null {
+  const parts = token.split('.');
+  if (parts.length >= 4) {
+    const index = parseInt(parts[parts.length - 2]!, 36);
+    const position = parseInt(parts[parts.length - 1]!, 36);
+    return Number.isFinite(index) && Number.isFinite(position) ? [index, position] : null;
+  }
+  const index = Number(parts[parts.length - 1]);
+  return parts.length === 3 && Number.isFinite(index) ? [index, 0] : null;
 }
 
 /** Idempotency: every acknowledged enqueue with the same idempotency key got the same job id. */
@@ -180,7 +204,7 @@ export function faultWindows(ops: Op[]): Window[] {
     if (op.f !== 'nemesis') continue;
     const id = `${op.value.fault}|${op.value.detail ?? ''}`;
     if (op.value.phase === 'start') open.set(id, op.timeMs);
-    else if (open.has(id)) {
+    else if (op.value.phase === 'stop' && open.has(id)) {
       windows.push({ fault: op.value.fault, startMs: open.get(id)!, stopMs: op.timeMs });
       open.delete(id);
     }
@@ -198,8 +222,9 @@ export function checkAvailability(ops: Op[]): CheckResult {
   const okTimes = ops.filter((o) => o.f === 'enqueue' && o.type === 'ok').map((o) => o.timeMs).sort((a, b) => a - b);
   const invokes = ops.filter((o) => o.f === 'enqueue' && o.type === 'invoke').map((o) => o.timeMs);
   if (invokes.length === 0) return { name: 'availability', valid: true, counts: { okEnqueues: 0, longestGapMs: 0 }, examples: [] };
-  const firstMs = Math.min(...invokes);
-  const lastMs = Math.max(...invokes);
+  // Loops, not Math.min(...invokes): spreading a long run's invokes overflows the stack (~150k arguments).
+  const firstMs = invokes.reduce((a, b) => Math.min(a, b), Infinity);
+  const lastMs = invokes.reduce((a, b) => Math.max(a, b), -Infinity);
   const points = [firstMs, ...okTimes.filter((t) => t >= firstMs && t <= lastMs), lastMs];
   const counts: Record<string, number> = { okEnqueues: okTimes.length, longestGapMs: 0 };
   const windows = faultWindows(ops);
@@ -217,6 +242,110 @@ export function checkAvailability(ops: Op[]): CheckResult {
   return { name: 'availability', valid: okTimes.length > 0, counts, examples: [] };
 }
 
+/** States in which a job still has work to do; after the final drain none may be left in them. */
+const UNFINISHED_STATES: ReadonlySet<string> = new Set(['waiting', 'delayed', 'active', 'failed']);
+
+/**
+ * The final state against what clients were told. lostEnqueues: a job whose enqueue was
+ * acknowledged does not exist at the end (and never completed); lostCompletions: an ack that
+ * succeeded, but the job is not completed at the end (a committed ack rolled back);
+ * inventedCompletions: a job completed that no worker ever tried to ack; unfinished: work left
+ * after the drain (a lease that never expires, a job nobody can lease). Reads that failed
+ * ('unknown') are counted, not judged.
+ */
+export function checkFinalState(ops: Op[]): CheckResult {
+  const final = ops.filter((o): o is Extract<Op, { f: 'final-state' }> => o.f === 'final-state').at(-1);
+  if (final === undefined) return { name: 'final-state', valid: false, counts: { jobs: 0 }, examples: ['no final-state observation recorded'] };
+  const stateById = new Map(final.value.jobs.map((j) => [j.id, j.state]));
+  const statesByKey = new Map<string, string[]>();
+  for (const j of final.value.jobs) statesByKey.set(j.key, [...(statesByKey.get(j.key) ?? []), j.state]);
+  const acknowledgedKeys = new Set<string>();
+  const ackedIds = new Set<string>();
+  const ackTried = new Set<string>();
+  for (const op of ops) {
+    if (op.f === 'enqueue' && op.type === 'ok') acknowledgedKeys.add(op.value.key);
+    else if (op.f === 'ack' && op.type === 'invoke') ackTried.add(op.value.id);
+    else if (op.f === 'ack' && op.type === 'ok') ackedIds.add(op.value.id);
+  }
+  const lostEnqueues = [...acknowledgedKeys].filter((k) => {
+    const states = statesByKey.get(k);
+    return states !== undefined && states.length > 0 && states.every((st) => st === 'missing');
+  });
+  const lostCompletions = [...ackedIds].filter((id) => {
+    const st = stateById.get(id);
+    return st !== undefined && st !== 'unknown' && st !== 'completed';
+  });
+  const invented = final.value.jobs.filter((j) => j.state === 'completed' && !ackTried.has(j.id));
+  const unfinished = final.value.jobs.filter((j) => UNFINISHED_STATES.has(j.state));
+  const unknown = final.value.jobs.filter((j) => j.state === 'unknown').length;
+  return {
+    name: 'final-state',
+    valid: lostEnqueues.length === 0 && lostCompletions.length === 0 && invented.length === 0 && unfinished.length === 0,
+    counts: {
+      jobs: final.value.jobs.length,
+      completed: final.value.jobs.filter((j) => j.state === 'completed').length,
+      lostEnqueues: lostEnqueues.length,
+      lostCompletions: lostCompletions.length,
+      inventedCompletions: invented.length,
+      unfinished: unfinished.length,
+      unknown,
+    },
+    examples: [
+      ...take(lostEnqueues).map((k) => `acknowledged enqueue ${k} missing at the end`),
+      ...take(lostCompletions).map((id) => `acked ${id} is ${stateById.get(id)} at the end`),
+      ...take(invented).map((j) => `${j.id} completed without any ack`),
+      ...take(unfinished).map((j) => `${j.id} still ${j.state} after the drain`),
+    ].slice(0, EXAMPLES_MAX),
+  };
+}
+
+type NemesisOp = Extract<Op, { f: 'nemesis' }>;
+
+function nemesisEvents(ops: Op[], fault: string): NemesisOp[] {
+  return ops.filter((o): o is NemesisOp => o.f === 'nemesis' && o.value.phase === 'event' && o.value.fault === fault);
+}
+
+/** Node processes that exited on their own (an assertion, an unhandled error) or could not restart after a plain crash. */
+export function checkNodeCrashes(ops: Op[]): CheckResult {
+  const crashes = nemesisEvents(ops, 'crash');
+  return {
+    name: 'node-crashes',
+    valid: crashes.length === 0,
+    counts: { crashes: crashes.length },
+    examples: take(crashes).map((o) => `${(o.timeMs / 1000).toFixed(1)} s: ${o.value.detail ?? ''}`),
+  };
+}
+
+/**
+ * Disk damage on a stopped node: it must either refuse to start with a clear error
+ * (STORAGE_CORRUPT and a non-zero exit: event "refused: …") or start ("started: …"; whether it
+ * then served lost data is for the other checkers). A refusal without a clear error, or one the
+ * harness could not classify, is invalid.
+ */
+export function checkDiskFaults(ops: Op[]): CheckResult {
+  const events = nemesisEvents(ops, 'disk');
+  const refused = events.filter((o) => o.value.detail?.startsWith('refused:'));
+  const started = events.filter((o) => o.value.detail?.startsWith('started:'));
+  const unclear = events.filter((o) => o.value.detail?.startsWith('refused-unclear:'));
+  return {
+    name: 'disk-faults',
+    valid: unclear.length === 0,
+    // notDamaged: skipped (a member was down) or the fault itself failed; nothing to judge.
+    counts: { damaged: refused.length + started.length + unclear.length, refusedClearly: refused.length, started: started.length, unclear: unclear.length, notDamaged: events.length - refused.length - started.length - unclear.length },
+    examples: take(unclear).map((o) => o.value.detail ?? ''),
+  };
+}
+
 export function checkAll(ops: Op[]): CheckResult[] {
-  return [checkTotalQueue(ops), checkExactlyOnceCompletion(ops), checkStaleAcks(ops), checkIdempotency(ops), checkConvergence(ops), checkAvailability(ops)];
+  return [
+    checkTotalQueue(ops),
+    checkExactlyOnceCompletion(ops),
+    checkStaleAcks(ops),
+    checkIdempotency(ops),
+    checkFinalState(ops),
+    checkConvergence(ops),
+    checkNodeCrashes(ops),
+    checkDiskFaults(ops),
+    checkAvailability(ops),
+  ];
 }

@@ -41,7 +41,12 @@ export type Op =
   | { type: OpType; f: 'enqueue'; process: number; timeMs: number; value: EnqueueValue; error?: string }
   | { type: OpType; f: 'lease'; process: number; timeMs: number; value: { jobs: LeasedValue[] }; error?: string }
   | { type: OpType; f: 'ack'; process: number; timeMs: number; value: AckValue; error?: string }
-  | { type: 'info'; f: 'nemesis'; process: -1; timeMs: number; value: { phase: 'start' | 'stop'; fault: string; detail?: string } }
+  /**
+   * A fault window opens (start) or closes (stop; same fault and detail as its start), or something
+   * the nemesis saw happen (event): a node that refused to start on damaged storage, a node that
+   * exited on its own, the tally of a transfer storm.
+   */
+  | { type: 'info'; f: 'nemesis'; process: -1; timeMs: number; value: { phase: 'start' | 'stop' | 'event'; fault: string; detail?: string } }
   /** After healing: every job's final state as the cluster reports it. */
   | { type: 'ok'; f: 'final-state'; process: -1; timeMs: number; value: { jobs: { id: string; key: string; state: string }[] } }
   /** After healing: each node's applied index and state hash. */
