@@ -3,6 +3,7 @@
 // a retried mutating request apply once. Client and Worker each own one.
 
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RaftqError } from '../errors.js';
 import { ID_PATTERN, SESSION_RESULTS_MAX } from '../limits.js';
@@ -59,7 +60,7 @@ export class Transport {
   /** Node id -> client address, learned from hello, to follow leader hints given as ids. */
   private readonly addressById = new Map<string, string>();
   private readonly window = new SessionWindow(SESSION_RESULTS_MAX);
-  private readonly closing = new AbortController();
+  private readonly closing = newUnboundedAbortController();
 
   constructor(options: TransportOptions) {
     this.nodes = checkNodes(options.nodes);
@@ -227,4 +228,15 @@ function withoutUndefined(fields: Record<string, unknown>): Record<string, unkno
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(fields)) if (value !== undefined) out[key] = value;
   return out;
+}
+
+/**
+ * Every request backing off waits on the transport's close signal, so it may hold as many
+ * listeners as requests in flight (bounded by the session window): lift Node's default warning
+ * threshold of 10 for this one signal.
+ */
+function newUnboundedAbortController(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
 }
