@@ -73,10 +73,7 @@ export function formatViolation(v: ViolationInfo): string {
     `  ${v.detail}`,
     `  replay: ${v.replay}`,
   ];
-  if (v.trace.length > 0) {
-    lines.push(`  last ${v.trace.length} events:`);
-    for (const l of v.trace) lines.push(`    ${l}`);
-  }
+  for (const l of v.trace) lines.push(l.startsWith('--') ? `  ${l}` : `    ${l}`);
   return lines.join('\n');
 }
 
@@ -86,13 +83,6 @@ export type Fail = (invariant: InvariantName, detail: string) => never;
 /** A checker with no run around it (unit tests): raises SimViolation with seed 0. */
 export function bareFail(invariant: InvariantName, detail: string): never {
   throw new SimViolation({ seed: 0, nodes: 0, invariant, tick: 0, detail, trace: [], replay: '(hand-made history)' });
-}
-
-/** Terms and indexes are packed into one number for map keys. */
-const TERM_SLOTS = 4194304; // 2^22 terms; index < 2^31 keeps the key exact
-
-function entryKey(index: number, term: number): number {
-  return index * TERM_SLOTS + term;
 }
 
 /** One node's durable log, as the checker saw it written. */
@@ -132,11 +122,16 @@ class LogMirror {
 
 export class SafetyChecker {
   private readonly logs: LogMirror[] = [];
-  /** (index, term) → chain, for every entry persisted anywhere (log matching). */
-  private readonly chainOf = new Map<number, number>();
+  /**
+   * index → [term, chain, term, chain, ...] for every entry persisted anywhere (log matching).
+   * Rarely more than two terms per index; a flat list beats a Map keyed by non-small integers.
+   */
+  private readonly chainsAt: number[][] = [];
   /** index → chain / term of the committed entry, first seen applied. */
   private readonly committedChain: number[] = [0];
   private readonly committedTerm: number[] = [0];
+  /** index → the node that applied it first (for reports). */
+  private readonly committedBy: number[] = [-1];
   /**
    * index → an upper bound on the term in which the entry was committed: the smallest term an
    * applying node was in. Leader completeness only promises the entry to leaders of later terms.
@@ -182,7 +177,7 @@ export class SafetyChecker {
       chain = v.chainAt(index)!;
       this.dropThrough(v, index);
     } else {
-      chain = this.chainOf.get(entryKey(index, term));
+      chain = this.knownChain(index, term);
       if (chain === undefined) {
         this.fail(Invariant.logMatching, `${this.name(node)} persisted a snapshot at ${term}:${index}, an entry no node ever held`);
       }
@@ -237,10 +232,11 @@ export class SafetyChecker {
           `${this.name(node)} overwrote ${v.terms[slot]}:${e.index} with ${e.term}:${e.index} although its durable commit index is ${v.hsCommit}`,
         );
       }
-      const key = entryKey(e.index, e.term);
-      const known = this.chainOf.get(key);
+      const known = this.knownChain(e.index, e.term);
       if (known === undefined) {
-        this.chainOf.set(key, chain);
+        const list = this.chainsAt[e.index];
+        if (list === undefined) this.chainsAt[e.index] = [e.term, chain];
+        else list.push(e.term, chain);
       } else if (known !== chain) {
         this.fail(
           Invariant.logMatching,
@@ -305,7 +301,7 @@ export class SafetyChecker {
     if (index > 0 && !this.holdsCommitted(v, index)) {
       this.fail(
         Invariant.leaderCompleteness,
-        `${this.name(node)} became leader of term ${term} without committed entry ${this.committedTerm[index]}:${index} ` +
+        `${this.name(node)} became leader of term ${term} without ${this.committedText(index)} ` +
           `(it holds ${v.termAt(index) < 0 ? 'nothing' : `term ${v.termAt(index)}`} there; log ${v.baseIndex + 1}..${v.lastIndex()})`,
       );
     }
@@ -361,11 +357,11 @@ export class SafetyChecker {
     const chain = chainHash(v.chainAt(index - 1)!, term, isConfig, dataHash);
     if (chain !== held) this.fail(Invariant.stateMachineSafety, `${this.name(node)} applied ${term}:${index} with data other than it persisted`);
     if (index > this.maxCommittedIndex) {
-      this.firstCommit(index, term, chain, nodeTerm);
+      this.firstCommit(node, index, term, chain, nodeTerm);
     } else if (this.committedChain[index] !== chain) {
       this.fail(
         Invariant.stateMachineSafety,
-        `${this.name(node)} applied ${term}:${index} but ${this.committedTerm[index]}:${index} was applied elsewhere (or the histories differ)`,
+        `${this.name(node)} applied ${term}:${index} but ${this.committedText(index)} was applied before (or the histories differ)`,
       );
     } else if (nodeTerm < this.commitTermBound[index]!) {
       this.setBound(index, nodeTerm);
@@ -426,6 +422,17 @@ export class SafetyChecker {
     return this.names[node] ?? `#${node}`;
   }
 
+  private committedText(index: number): string {
+    return `committed entry ${this.committedTerm[index]}:${index} (first applied by ${this.name(this.committedBy[index]!)})`;
+  }
+
+  private knownChain(index: number, term: number): number | undefined {
+    const list = this.chainsAt[index];
+    if (list === undefined) return undefined;
+    for (let i = 0; i < list.length; i += 2) if (list[i] === term) return list[i + 1];
+    return undefined;
+  }
+
   private dropThrough(v: LogMirror, index: number): void {
     const k = index - v.baseIndex;
     if (k <= 0) return;
@@ -434,6 +441,7 @@ export class SafetyChecker {
   }
 
   private recordVote(node: number, term: number, candidate: NodeId, how: string): void {
+    this.log(node); // creates the node's records on first sight
     const votes = this.votes[node]!;
     const prior = votes.get(term);
     if (prior === undefined) votes.set(term, candidate);
@@ -442,7 +450,7 @@ export class SafetyChecker {
     }
   }
 
-  private firstCommit(index: number, term: number, chain: number, nodeTerm: number): void {
+  private firstCommit(node: number, index: number, term: number, chain: number, nodeTerm: number): void {
     // Entries commit in index order, and a node applies in order: the first applier of `index`
     // has applied every index below it, so the committed arrays stay dense.
     if (index !== this.maxCommittedIndex + 1) {
@@ -450,6 +458,7 @@ export class SafetyChecker {
     }
     this.committedChain[index] = chain;
     this.committedTerm[index] = term;
+    this.committedBy[index] = node;
     this.commitTermBound[index] = Number.MAX_SAFE_INTEGER;
     this.maxCommittedIndex = index;
     this.setBound(index, nodeTerm);
@@ -481,7 +490,7 @@ export class SafetyChecker {
       if (v.leaderTerm > bound && !this.holdsCommitted(v, index)) {
         this.fail(
           Invariant.committedNeverChange,
-          `${this.name(n)}, leader of term ${v.leaderTerm}, lacks ${this.committedTerm[index]}:${index}, committed by term ${bound} (it holds term ${v.termAt(index)} there)`,
+          `${this.name(n)}, leader of term ${v.leaderTerm}, lacks ${this.committedText(index)}, committed by term ${bound} (it holds term ${v.termAt(index)} there)`,
         );
       }
     }

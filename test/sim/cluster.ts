@@ -4,8 +4,10 @@
 // The runtime loop for one node follows the Ready contract of raft/types.ts: persist (snapshot,
 // entries, hard state) THEN send THEN apply THEN advance — and at most one Ready per node per
 // scheduler event (a delivery, a tick, a client call), so a crash can fall between two Readies.
+// Half the profiles send a leader's own messages before the write, as cluster/raft-driver.ts does.
 // The checkers see every durable write, every message sent, every entry applied.
 
+import { decodeConfigChange } from '../../raft/config.js';
 import { RaftNode } from '../../raft/raft.js';
 import type { ClusterConfig, ConfigChange, Entry, Message, NodeId, RaftOptions, Ready, Role, SoftState, Snapshot } from '../../raft/types.js';
 import { Invariant, SafetyChecker, SimViolation, type InvariantName } from './checkers.js';
@@ -27,6 +29,7 @@ export const LIVENESS_TICKS_PER_ROUND_TRIP = 4;
 export const TICKS_DEFAULT = 3000;
 /** Events kept for a violation report. */
 const TRACE_REPORT_EVENTS = 40;
+const TRACE_MILESTONES = 25;
 const MIN_VOTERS = 3;
 /** Big payloads exceed maxMsgBytes (a message still carries one); this caps them. */
 const PAYLOAD_BYTES_MAX = 4096;
@@ -42,13 +45,15 @@ export interface SimOptions {
   trace?: ((line: string) => void) | null;
   /** Print heartbeat traffic too. */
   traceQuiet?: boolean;
+  /**
+   * Nemesis weights aimed at this fault's bug (default: `fault`). Set it without `fault` to run the
+   * same kind of schedule against the correct core (the control of broken.test.ts).
+   */
+  scenario?: FaultName | null;
   /** Membership changes (add / remove voters) in the nemesis schedule; default true. */
   membership?: boolean;
-  /**
-   * Boot a node to be added with bootstrapConfig = the committed voters instead of the documented
-   * empty config: looks past the known bug of a joiner that rebuilds its config from an uncompacted log.
-   */
-  joinerKnowsConfig?: boolean;
+  /** Overrides the liveness bound (ticks after a heal); only to show that the liveness check fires. */
+  livenessTicks?: number;
 }
 
 export interface SimStats {
@@ -83,8 +88,8 @@ export function replayCommand(o: SimOptions): string {
   let cmd = `npm run sim -- --seed ${o.seed} --nodes ${o.nodes}`;
   if (o.ticks !== undefined && o.ticks !== TICKS_DEFAULT) cmd += ` --ticks ${o.ticks}`;
   if (o.fault) cmd += ` --fault ${o.fault}`;
+  if (o.scenario !== undefined && o.scenario !== (o.fault ?? null)) cmd += ` --scenario ${o.scenario ?? 'none'}`;
   if (o.membership === false) cmd += ' --no-membership';
-  if (o.joinerKnowsConfig === true) cmd += ' --joiner-knows-config';
   return cmd;
 }
 
@@ -93,7 +98,17 @@ export function runSimulation(opts: SimOptions): SimResult {
   return new Simulation(opts).run();
 }
 
-const CrashKind = { plain: 0, afterVote: 1, midReady: 2 } as const;
+const CrashKind = { plain: 0, afterVote: 1, midReady: 2, afterCommit: 3, beforeWrite: 4 } as const;
+
+/** Messages only a leader sends: they carry its log or commit index, never a promise about its disk. */
+function isLeaderMessage(m: Message): boolean {
+  return m.type === 'append' || m.type === 'heartbeat' || m.type === 'snapshot' || m.type === 'timeoutNow';
+}
+
+function hasLeaderMessage(ms: readonly Message[]): boolean {
+  for (const m of ms) if (isLeaderMessage(m)) return true;
+  return false;
+}
 
 class SimNode {
   raft: RaftNode | null = null;
@@ -110,6 +125,8 @@ class SimNode {
   term = 0;
   appliedSinceSnapshot = 0;
   crashMidReady = false;
+  /** Clock skew: 1 normal, 2 ticks twice per tick, 0.5 ticks every other tick. */
+  clockRate = 1;
 
   constructor(
     readonly idx: number,
@@ -143,6 +160,7 @@ class Simulation {
   private phase: 'chaos' | 'heal' = 'chaos';
   private nextNemesisAt = 0;
   private crashAfterVoteUntil = 0;
+  private crashAfterCommitUntil = 0;
   /** The committed configuration (config entries in index order, as first applied anywhere). */
   private voters: NodeId[] = [];
   private lastConfigIndex = 0;
@@ -180,7 +198,7 @@ class Simulation {
     this.rng = new Rng(opts.seed);
     const fault = opts.fault ?? null;
     this.faults = fault === null ? {} : { [fault]: true };
-    this.profile = chooseProfile(this.rng, fault);
+    this.profile = chooseProfile(this.rng, opts.scenario !== undefined ? opts.scenario : fault);
     if (opts.membership === false) {
       for (const a of ['add', 'remove', 'removeLeader'] as const) this.profile.weights[NEMESIS_ACTIONS.indexOf(a)] = 0;
     }
@@ -224,7 +242,12 @@ class Simulation {
       invariant,
       tick: this.now,
       detail,
-      trace: this.trace.last(TRACE_REPORT_EVENTS),
+      trace: [
+        `-- the last ${TRACE_MILESTONES} milestones (roles, faults, membership, snapshots):`,
+        ...this.trace.lastMilestones(TRACE_MILESTONES),
+        `-- the last ${TRACE_REPORT_EVENTS} events:`,
+        ...this.trace.last(TRACE_REPORT_EVENTS),
+      ],
       replay: replayCommand(this.opts),
     });
   }
@@ -258,9 +281,13 @@ class Simulation {
     const k = nodes.length;
     for (let j = 0; j < k; j++) {
       const n = nodes[(j + now) % k]!;
-      if (n.state !== 'up' || n.paused) continue;
+      if (n.state !== 'up' || n.paused || (n.clockRate < 1 && (now & 1) === 1)) continue;
       n.raft!.tick();
       this.processReady(n);
+      if (n.clockRate > 1 && n.state === 'up') {
+        n.raft!.tick();
+        this.processReady(n);
+      }
     }
   }
 
@@ -305,15 +332,26 @@ class Simulation {
     // A step-down is seen before the write (a former leader may now truncate); a new leader after
     // it, so that its log, no-op included, is on disk when leader completeness is checked.
     if (soft !== null && soft.role !== 'leader') this.roleChanged(n, soft);
-    this.persist(n, rd);
-    if (soft !== null && soft.role === 'leader') this.roleChanged(n, soft);
+    // The node runtime (cluster/raft-driver.ts) sends a leader's own messages before its fsync
+    // (dissertation §10.2.1): they vouch for nothing on its disk. Half the profiles do the same.
+    const early = this.profile.leaderMessagesFirst && hasLeaderMessage(rd.messages);
+    if (early) for (const m of rd.messages) if (isLeaderMessage(m)) this.send(n, m);
     if (n.crashMidReady && rd.messages.length > 0 && this.canCrash(n, false)) {
-      for (const m of rd.messages) this.trace.record(this.now, Ev.drop, n.idx, this.byId.get(m.to)?.idx ?? -1, DropReason.crashedMidReady, 0, m);
-      this.crash(n, CrashKind.midReady, this.downTicks());
+      // The crash falls inside the Ready: after its early sends if any (and then before the write,
+      // which is lost), else after the write and before any send.
+      if (!early) this.persist(n, rd);
+      if (soft !== null && soft.role === 'leader') this.roleChanged(n, soft);
+      for (const m of rd.messages) {
+        if (!early || !isLeaderMessage(m)) this.trace.record(this.now, Ev.drop, n.idx, this.byId.get(m.to)?.idx ?? -1, DropReason.crashedMidReady, 0, m);
+      }
+      this.crash(n, early ? CrashKind.beforeWrite : CrashKind.midReady, this.downTicks());
       return;
     }
+    this.persist(n, rd);
+    if (soft !== null && soft.role === 'leader') this.roleChanged(n, soft);
     let votedFor = false;
     for (const m of rd.messages) {
+      if (early && isLeaderMessage(m)) continue;
       this.send(n, m);
       if (m.type === 'voteResp' && m.granted && !m.pre) votedFor = true;
     }
@@ -329,6 +367,15 @@ class Simulation {
     if (votedFor && this.now < this.crashAfterVoteUntil && this.rng.chance(this.profile.crashAfterVoteChance) && this.canCrash(n, false)) {
       // Between this Ready and the node's next one: a vote that was sent but not yet durable is lost.
       this.crash(n, CrashKind.afterVote, this.rng.chance(0.7) ? this.rng.range(1, 3) : this.downTicks());
+    } else if (
+      n.role === 'leader' &&
+      rd.committed.length > 0 &&
+      this.now < this.crashAfterCommitUntil &&
+      this.rng.chance(this.profile.crashAfterCommitChance) &&
+      this.canCrash(n, false)
+    ) {
+      // The leader dies the moment it commits: whatever it has not yet told a majority must survive without it.
+      this.crash(n, CrashKind.afterCommit, this.downTicks());
     }
   }
 
@@ -412,11 +459,12 @@ class Simulation {
   private configApplied(e: Entry): void {
     if (e.index <= this.lastConfigIndex) return;
     this.lastConfigIndex = e.index;
-    const change = this.configProposals.get(e.index * 4194304 + e.term);
-    // Term 1 holds only the founding voters, which every founding node writes itself at bootstrap
-    // (RaftNode.writeBootstrapEntries); no leader exists before term 2.
-    if (change === undefined && e.term === 1) return;
-    if (change === undefined) throw new Error(`config entry ${e.term}:${e.index} was never proposed by the simulator`);
+    // The founding voters are config entries of term 1 (every founding node writes them at
+    // bootstrap); any other config entry must be exactly what the simulator proposed there.
+    const change = decodeConfigChange(e.data);
+    const proposed = this.configProposals.get(configKey(e.index, e.term));
+    const expected = proposed !== undefined ? proposed.type === change.type && proposed.id === change.id : e.term === 1 && change.type === 'add';
+    if (!expected) this.fail(Invariant.stateMachineSafety, `config entry ${e.term}:${e.index} (${change.type} ${change.id}) is not what was proposed there`);
     if (change.type === 'add') {
       if (!this.voters.includes(change.id)) this.voters.push(change.id);
       if (this.joiner !== null && this.joiner.id === change.id) this.joiner = null;
@@ -426,7 +474,7 @@ class Simulation {
       gone.removeAt = this.now + 1; // the removed node is told nothing; stop it once its removal is committed
     }
     if (this.pendingConfig !== null && this.pendingConfig.index === e.index) this.pendingConfig = null;
-    this.stats.configChanges++;
+    if (proposed !== undefined) this.stats.configChanges++;
     this.trace.record(this.now, Ev.configCommitted, -1, -1, e.index, 0, `${change.type} ${change.id} at ${e.index} → voters ${this.voters.join(',')}`);
   }
 
@@ -445,7 +493,7 @@ class Simulation {
     const res = leader.raft!.proposeConfigChange(change);
     if (res.ok) {
       this.pendingConfig = { index: res.index, term: res.term, change };
-      this.configProposals.set(res.index * 4194304 + res.term, change);
+      this.configProposals.set(configKey(res.index, res.term), change);
       this.trace.record(this.now, Ev.proposeConfig, leader.idx, -1, res.index, res.term, `${change.type} ${change.id}`);
     }
     this.processReady(leader);
@@ -459,7 +507,7 @@ class Simulation {
     let j = this.joiner;
     if (j === null) {
       if (this.nodes.length >= NODE_SLOTS_MAX) return;
-      j = this.createNode(`n${this.nodes.length + 1}`, { voters: this.opts.joinerKnowsConfig === true ? this.voters.slice().sort() : [] });
+      j = this.createNode(`n${this.nodes.length + 1}`, { voters: [] }); // it waits for the leader
       this.start(j);
       this.joiner = j;
     }
@@ -588,7 +636,8 @@ class Simulation {
   private payload(id: number): Uint8Array {
     const p = this.profile;
     const big = this.rng.chance(p.bigPayloadRate);
-    const len = big ? this.rng.range(Math.min(p.maxMsgBytes >> 1, PAYLOAD_BYTES_MAX >> 1), Math.min(2 * p.maxMsgBytes, PAYLOAD_BYTES_MAX)) : this.rng.range(4, 24);
+    const bigMin = Math.min(p.maxMsgBytes + 1, PAYLOAD_BYTES_MAX >> 1);
+    const len = big ? this.rng.range(bigMin, Math.max(bigMin, Math.min(2 * p.maxMsgBytes, PAYLOAD_BYTES_MAX))) : this.rng.range(4, 24);
     const data = new Uint8Array(len);
     data[0] = id & 255;
     data[1] = (id >>> 8) & 255;
@@ -697,6 +746,10 @@ class Simulation {
         this.crashAfterVoteUntil = this.now + rng.range(50, 400);
         this.note(`crash-after-vote armed until t=${this.crashAfterVoteUntil}`);
         return;
+      case 'crashAfterCommit':
+        this.crashAfterCommitUntil = this.now + rng.range(50, 400);
+        this.note(`crash-after-commit armed until t=${this.crashAfterCommitUntil}`);
+        return;
       case 'crashMidReady': {
         const n = this.randomLive();
         if (n !== null) n.crashMidReady = true;
@@ -708,6 +761,13 @@ class Simulation {
         n.paused = true;
         n.resumeAt = this.now + rng.range(5, 4 * ELECTION_TICKS);
         this.trace.record(this.now, Ev.pause, n.idx, -1, 0, 0, null);
+        return;
+      }
+      case 'skew': {
+        const n = this.randomLive();
+        if (n === null) return;
+        n.clockRate = rng.chance(0.5) ? 2 : 0.5;
+        this.note(`clock skew: ${n.id} ticks at ${n.clockRate}× speed`);
         return;
       }
       case 'add':
@@ -807,14 +867,17 @@ class Simulation {
     this.net.heal();
     this.net.cond = { ...CALM };
     this.crashAfterVoteUntil = 0;
+    this.crashAfterCommitUntil = 0;
     for (const n of this.nodes) {
       n.crashMidReady = false;
+      n.clockRate = 1;
       if (n.paused) this.resume(n);
       if (n.state === 'down' && n.removeAt === 0) this.start(n);
     }
     const healedAt = this.now;
     const backlog = this.backlogEntries();
-    const deadline = this.now + LIVENESS_ELECTIONS_MAX * ELECTION_TICKS + Math.ceil((backlog * LIVENESS_TICKS_PER_ROUND_TRIP) / this.profile.maxInflightMsgs);
+    const bound = LIVENESS_ELECTIONS_MAX * ELECTION_TICKS + Math.ceil((backlog * LIVENESS_TICKS_PER_ROUND_TRIP) / this.profile.maxInflightMsgs);
+    const deadline = this.now + (this.opts.livenessTicks ?? bound);
     this.note(`HEAL: no partitions, no loss, every crashed node restarted; clients stop; liveness due by t=${deadline} (backlog ${backlog} entries)`);
     this.markerIndex = 0;
     this.markerLeader = null;
@@ -822,19 +885,23 @@ class Simulation {
     for (;;) {
       this.step();
       if (this.livenessReached()) break;
-      if (this.now >= deadline) this.fail(Invariant.liveness, this.livenessReport(healedAt));
+      if (this.now >= deadline) this.fail(Invariant.liveness, this.livenessReport(healedAt, deadline, backlog));
     }
     this.stats.healCycles++;
     this.stats.recoveryTicksMax = Math.max(this.stats.recoveryTicksMax, this.now - healedAt);
     this.note(`liveness reached ${this.now - healedAt} ticks after the heal (marker at index ${this.markerIndex})`);
   }
 
-  /** Entries some node holds beyond what the slowest voter applied: what replication must still ship. */
+  /**
+   * Entries some node holds beyond what the slowest voter applied: what replication must still
+   * ship. A node whose addition is in flight counts too: it may become a voter during the heal.
+   */
   private backlogEntries(): number {
     let last = 0;
     let applied = Number.MAX_SAFE_INTEGER;
     for (const n of this.nodes) if (n.state === 'up') last = Math.max(last, n.disk.lastIndex());
     for (const id of this.voters) applied = Math.min(applied, this.byId.get(id)!.app.index);
+    if (this.joiner !== null) applied = Math.min(applied, this.joiner.app.index);
     return Math.max(0, last - applied);
   }
 
@@ -861,9 +928,10 @@ class Simulation {
     return true;
   }
 
-  private livenessReport(healedAt: number): string {
+  private livenessReport(healedAt: number, deadline: number, backlog: number): string {
     const lines = [
-      `no progress within ${LIVENESS_ELECTIONS_MAX} election timeouts (${LIVENESS_ELECTIONS_MAX * ELECTION_TICKS} ticks) of the heal at t=${healedAt}: ` +
+      `no progress within ${deadline - healedAt} ticks of the heal at t=${healedAt} ` +
+        `(bound: ${LIVENESS_ELECTIONS_MAX} election timeouts + ${backlog} backlog entries at ${LIVENESS_TICKS_PER_ROUND_TRIP} ticks per round trip / ${this.profile.maxInflightMsgs} inflight): ` +
         (this.markerIndex === 0 ? 'no marker proposal committed' : `marker committed at ${this.markerIndex} but not applied everywhere`),
       `committed voters: ${this.voters.join(',')}; pending config: ${this.pendingConfig === null ? 'none' : `${this.pendingConfig.change.type} ${this.pendingConfig.change.id}`}`,
     ];
@@ -882,6 +950,11 @@ class Simulation {
   }
 }
 
+/** (index, term) as one exact number: terms stay far below 2^22 in a simulated run. */
+function configKey(index: number, term: number): number {
+  return index * 4194304 + term;
+}
+
 function payloadId(data: Uint8Array): number {
   return (data[0]! | (data[1]! << 8) | (data[2]! << 16) | (data[3]! << 24)) >>> 0;
 }
@@ -893,6 +966,6 @@ function describeProfile(p: Profile): string {
   return (
     `nemesis every ~${p.nemesisGapTicks} ticks [${w}], propose ${p.proposeRate}/tick, read ${p.readRate}/tick, ` +
     `snapshot every ${p.snapshotEvery} (trailing ${p.compactTrailingEntries}), down ${p.downTicksMin}..${p.downTicksMax} ticks, ` +
-    `heartbeat ${p.heartbeatTicks}, inflight ${p.maxInflightMsgs} msgs/${p.maxInflightBytes} B, msg ${p.maxMsgBytes} B, uncommitted ${p.maxUncommittedEntries}`
+    `${p.leaderMessagesFirst ? 'leader sends before its fsync, ' : ''}heartbeat ${p.heartbeatTicks}, inflight ${p.maxInflightMsgs} msgs/${p.maxInflightBytes} B, msg ${p.maxMsgBytes} B, uncommitted ${p.maxUncommittedEntries}`
   );
 }

@@ -20,7 +20,9 @@ export const NEMESIS_ACTIONS = [
   'crashLeader',
   'crashAfterVote', // for a while, a node that grants a vote may crash right after sending it
   'crashMidReady', // a node crashes after persisting a Ready but before sending its messages
+  'crashAfterCommit', // for a while, a leader that advances its commit index may crash right after
   'pause', // a node stops (no ticks, no deliveries), then resumes with a burst of old messages
+  'skew', // a node's clock runs at half or double speed (two ticks per tick) until the next heal
   'add', // add a fresh node as a voter
   'remove', // remove a random voter
   'removeLeader', // the leader removes itself
@@ -49,6 +51,8 @@ export interface Profile {
   downTicksMax: number;
   /** While crash-after-vote is armed: the chance that a node granting a vote crashes right after. */
   crashAfterVoteChance: number;
+  /** While crash-after-commit is armed: the chance that a leader crashes right after its commit index advances. */
+  crashAfterCommitChance: number;
   /** Crash or pause no more than a minority at a time (the cluster stays available) with this chance. */
   keepMajorityChance: number;
   /** Network conditions are drawn from these menus. */
@@ -56,6 +60,8 @@ export interface Profile {
   dupRates: number[];
   latencyMaxes: number[];
   tailRates: number[];
+  /** The runtime sends a leader's own messages (append, heartbeat, snapshot, timeoutNow) before persisting its Ready. */
+  leaderMessagesFirst: boolean;
   // The core's tuning for this run.
   heartbeatTicks: number;
   maxInflightMsgs: number;
@@ -69,7 +75,7 @@ export interface Profile {
 
 const BOOSTS: Record<FaultName, Partial<Record<NemesisAction, number>>> = {
   // Figure 8: leaders change while an old-term entry sits on a minority.
-  commitOldTermByCounting: { crashLeader: 4, isolateLeader: 4, halves: 2, crash: 2, pause: 2 },
+  commitOldTermByCounting: { crashAfterCommit: 6, crashLeader: 4, isolateLeader: 4, halves: 2, crash: 2, pause: 2 },
   // A stale node must be able to win: it has to be cut off, fall behind, and come back.
   voteWithoutLogCheck: { isolateNode: 3, isolateLeader: 3, halves: 3, crash: 3, pause: 2, campaign: 3 },
   // Votes must be granted, then lost in a crash, then granted again in the same term.
@@ -100,19 +106,21 @@ export function chooseProfile(rng: Rng, fault: FaultName | null): Profile {
     chaosTicksMax: rng.pick([600, 1200, 2000]),
     proposeRate: rng.pick([0.05, 0.2, 0.5, 1, 2]),
     readRate: rng.pick([0, 0.02, 0.1, 0.3]),
-    bigPayloadRate: rng.pick([0, 0.02, 0.1]),
+    bigPayloadRate: rng.pick([0, 0.01, 0.05]),
     downTicksMin: downMenu[0]!,
     downTicksMax: downMenu[1]!,
     crashAfterVoteChance: rng.pick([0.2, 0.5, 1]),
+    crashAfterCommitChance: rng.pick([0.05, 0.2, 0.5]),
     keepMajorityChance: rng.pick([0.5, 0.8, 1]),
     lossRates: rng.pick([[0], [0, 0.01], [0, 0.05, 0.2], [0.01, 0.1, 0.3]]),
     dupRates: rng.pick([[0], [0, 0.02], [0.05, 0.2]]),
     latencyMaxes: rng.pick([[1], [1, 3], [2, 5, 8]]),
     tailRates: rng.pick([[0], [0, 0.02], [0.05, 0.15]]),
+    leaderMessagesFirst: rng.chance(0.5),
     heartbeatTicks: rng.pick([1, 2, 2, 3]),
     maxInflightMsgs: rng.pick([1, 2, 4, 4, 8]),
-    maxInflightBytes: rng.pick([512, 4096, 65536, 65536]),
-    maxMsgBytes: rng.pick([32, 128, 1024, 8192]),
+    maxInflightBytes: rng.pick([2048, 8192, 65536, 65536]),
+    maxMsgBytes: rng.pick([64, 256, 1024, 8192]),
     maxUncommittedEntries: rng.pick([16, 64, 256]),
     snapshotEvery: rng.pick([5, 20, 60, 200, Infinity]),
     compactTrailingEntries: rng.pick([0, 3, 20, 200]),
@@ -124,7 +132,10 @@ export function chooseProfile(rng: Rng, fault: FaultName | null): Profile {
     p.tailRates = [0.1, 0.3];
     p.latencyMaxes = [2, 5];
   } else if (fault === 'commitOldTermByCounting') {
-    p.maxMsgBytes = 32; // one entry per AppendEntries: the old-term entry can be acked without the new no-op
+    // Every entry bigger than a message: one entry per AppendEntries, so a follower can ack the
+    // old-term entries without the new leader's (empty) no-op, which then travels alone.
+    p.maxMsgBytes = 32;
+    p.bigPayloadRate = rng.pick([0.5, 1]);
     p.maxInflightMsgs = rng.pick([1, 2]);
     p.proposeRate = rng.pick([0.5, 1, 2]);
     p.lossRates = [0.05, 0.2, 0.4];

@@ -169,16 +169,35 @@ function cloneSnapshot(s: Snapshot): Snapshot {
 
 /** A deep copy: what a real transport's decode would produce on the receiving side. */
 export function cloneMessage(m: Message): Message {
+  // Explicit literals per type (not object spread): this runs for every delivery.
   switch (m.type) {
     case 'append': {
       const entries = new Array<Entry>(m.entries.length);
       for (let i = 0; i < entries.length; i++) entries[i] = cloneEntry(m.entries[i]!);
       return { type: 'append', from: m.from, to: m.to, term: m.term, prevIndex: m.prevIndex, prevTerm: m.prevTerm, entries, commit: m.commit };
     }
+    case 'appendResp':
+      return {
+        type: 'appendResp',
+        from: m.from,
+        to: m.to,
+        term: m.term,
+        success: m.success,
+        index: m.index,
+        hintIndex: m.hintIndex,
+        hintTerm: m.hintTerm,
+      };
+    case 'heartbeat':
+      return { type: 'heartbeat', from: m.from, to: m.to, term: m.term, commit: m.commit, readCtx: m.readCtx };
+    case 'heartbeatResp':
+      return { type: 'heartbeatResp', from: m.from, to: m.to, term: m.term, readCtx: m.readCtx };
+    case 'vote':
+      return { type: 'vote', from: m.from, to: m.to, term: m.term, pre: m.pre, lastIndex: m.lastIndex, lastTerm: m.lastTerm, transfer: m.transfer };
+    case 'voteResp':
+      return { type: 'voteResp', from: m.from, to: m.to, term: m.term, pre: m.pre, granted: m.granted };
     case 'snapshot':
       return { type: 'snapshot', from: m.from, to: m.to, term: m.term, snapshot: cloneSnapshot(m.snapshot) };
-    default:
-      // Every other message holds only primitives: a shallow copy is a deep copy.
-      return { ...m };
+    case 'timeoutNow':
+      return { type: 'timeoutNow', from: m.from, to: m.to, term: m.term };
   }
 }

@@ -3,7 +3,7 @@
 // compared cheaply (the replay test).
 
 import type { Message } from '../../raft/types.js';
-import { hashString, mix } from './hash.js';
+import { hashString } from './hash.js';
 
 export const Ev = {
   deliver: 1,
@@ -38,11 +38,20 @@ const DROP_TEXT: Record<number, string> = {
   5: 'LOST (target removed)',
 };
 
+const CRASH_TEXT: Record<number, string> = {
+  1: ' right after voting',
+  2: ' mid-Ready (persisted, nothing sent)',
+  3: ' right after committing',
+  4: ' mid-Ready (leader messages sent, nothing persisted)',
+};
+
 const ROLE_CODES = ['follower', 'precandidate', 'candidate', 'leader'] as const;
 export function roleCode(role: string): number {
   const i = (ROLE_CODES as readonly string[]).indexOf(role);
   return i < 0 ? 0 : i;
 }
+
+const FNV_PRIME = 0x01000193;
 
 const MSG_CODES: Record<Message['type'], number> = {
   vote: 1,
@@ -57,25 +66,25 @@ const MSG_CODES: Record<Message['type'], number> = {
 
 /** The fields of a message that identify it, folded into the trace hash. */
 export function messageDigest(m: Message): number {
-  let h = mix(MSG_CODES[m.type], m.term);
+  let h = Math.imul(MSG_CODES[m.type] ^ (m.term << 4), FNV_PRIME);
   switch (m.type) {
     case 'append':
-      h = mix(mix(mix(h, m.prevIndex), m.entries.length), m.commit);
+      h = Math.imul(h ^ m.prevIndex ^ (m.entries.length << 20), FNV_PRIME) ^ m.commit;
       break;
     case 'appendResp':
-      h = mix(mix(h, m.index), m.success ? 1 : 0);
+      h = Math.imul(h ^ m.index ^ (m.success ? 1 << 30 : 0), FNV_PRIME);
       break;
     case 'vote':
-      h = mix(mix(h, m.lastIndex), m.pre ? 1 : 0);
+      h = Math.imul(h ^ m.lastIndex ^ (m.pre ? 1 << 30 : 0), FNV_PRIME);
       break;
     case 'voteResp':
-      h = mix(h, (m.granted ? 1 : 0) + (m.pre ? 2 : 0));
+      h ^= (m.granted ? 1 : 0) + (m.pre ? 2 : 0);
       break;
     case 'heartbeat':
-      h = mix(h, m.commit);
+      h ^= m.commit;
       break;
     case 'snapshot':
-      h = mix(h, m.snapshot.meta.index);
+      h ^= m.snapshot.meta.index;
       break;
     default:
       break;
@@ -110,8 +119,8 @@ export function describeMessage(m: Message): string {
   }
 }
 
-export class Trace {
-  private readonly capacity: number;
+/** Fixed-size ring of raw events (numbers and a reference), formatted only when read. */
+class EventRing {
   private readonly ticks: Int32Array;
   private readonly kinds: Uint8Array;
   private readonly as: Int16Array;
@@ -121,6 +130,60 @@ export class Trace {
   private readonly refs: unknown[];
   private head = 0;
   private count = 0;
+
+  constructor(private readonly capacity: number) {
+    this.ticks = new Int32Array(capacity);
+    this.kinds = new Uint8Array(capacity);
+    this.as = new Int16Array(capacity);
+    this.bs = new Int16Array(capacity);
+    this.xs = new Float64Array(capacity);
+    this.ys = new Float64Array(capacity);
+    this.refs = new Array<unknown>(capacity).fill(null);
+  }
+
+  push(t: number, kind: EvKind, a: number, b: number, x: number, y: number, ref: unknown): void {
+    const i = this.head;
+    this.ticks[i] = t;
+    this.kinds[i] = kind;
+    this.as[i] = a;
+    this.bs[i] = b;
+    this.xs[i] = x;
+    this.ys[i] = y;
+    this.refs[i] = ref;
+    this.head = i + 1 === this.capacity ? 0 : i + 1;
+    if (this.count < this.capacity) this.count++;
+  }
+
+  last(n: number, format: (t: number, kind: EvKind, a: number, b: number, x: number, y: number, ref: unknown) => string): string[] {
+    const k = Math.min(n, this.count);
+    const out: string[] = [];
+    for (let j = k; j > 0; j--) {
+      const i = (this.head - j + this.capacity) % this.capacity;
+      out.push(format(this.ticks[i]!, this.kinds[i]! as EvKind, this.as[i]!, this.bs[i]!, this.xs[i]!, this.ys[i]!, this.refs[i]));
+    }
+    return out;
+  }
+}
+
+/** Events that tell the story of a run (kept longer than message traffic): roles, faults, membership, snapshots. */
+const MILESTONE_KINDS = new Set<number>([
+  Ev.role,
+  Ev.crash,
+  Ev.restart,
+  Ev.pause,
+  Ev.resume,
+  Ev.nemesis,
+  Ev.proposeConfig,
+  Ev.configCommitted,
+  Ev.snapshotInstall,
+  Ev.transfer,
+  Ev.campaign,
+  Ev.note,
+]);
+
+export class Trace {
+  private readonly recent: EventRing;
+  private readonly milestones: EventRing;
   /** Running hash of every event recorded (hashed events included). */
   hash = 0;
   events = 0;
@@ -135,29 +198,15 @@ export class Trace {
     private readonly printer: ((line: string) => void) | null = null,
     private readonly printQuiet = false,
   ) {
-    this.capacity = capacity;
-    this.ticks = new Int32Array(capacity);
-    this.kinds = new Uint8Array(capacity);
-    this.as = new Int16Array(capacity);
-    this.bs = new Int16Array(capacity);
-    this.xs = new Float64Array(capacity);
-    this.ys = new Float64Array(capacity);
-    this.refs = new Array<unknown>(capacity).fill(null);
+    this.recent = new EventRing(capacity);
+    this.milestones = new EventRing(capacity);
   }
 
-  /** An event kept in the ring (and printed under --trace). `ref` is a Message or a string. */
+  /** An event kept in the rings (and printed under --trace). `ref` is a Message or a string. */
   record(t: number, kind: EvKind, a: number, b: number, x: number, y: number, ref: unknown): void {
     this.fold(t, kind, a, b, x, y, ref);
-    const i = this.head;
-    this.ticks[i] = t;
-    this.kinds[i] = kind;
-    this.as[i] = a;
-    this.bs[i] = b;
-    this.xs[i] = x;
-    this.ys[i] = y;
-    this.refs[i] = ref;
-    this.head = i + 1 === this.capacity ? 0 : i + 1;
-    if (this.count < this.capacity) this.count++;
+    this.recent.push(t, kind, a, b, x, y, ref);
+    if (MILESTONE_KINDS.has(kind)) this.milestones.push(t, kind, a, b, x, y, ref);
     if (this.printer) this.printer(this.format(t, kind, a, b, x, y, ref));
   }
 
@@ -167,24 +216,26 @@ export class Trace {
     if (this.printer && this.printQuiet) this.printer(this.format(t, kind, a, b, x, y, ref));
   }
 
-  /** The last `n` events of the ring, oldest first, formatted. */
+  /** The last `n` events, oldest first, formatted. */
   last(n: number): string[] {
-    const k = Math.min(n, this.count);
-    const out: string[] = [];
-    for (let j = k; j > 0; j--) {
-      const i = (this.head - j + this.capacity) % this.capacity;
-      out.push(this.format(this.ticks[i]!, this.kinds[i]! as EvKind, this.as[i]!, this.bs[i]!, this.xs[i]!, this.ys[i]!, this.refs[i]));
-    }
-    return out;
+    return this.recent.last(n, (t, kind, a, b, x, y, ref) => this.format(t, kind, a, b, x, y, ref));
   }
 
+  /** The last `n` milestones (role changes, faults, membership, snapshots), oldest first, formatted. */
+  lastMilestones(n: number): string[] {
+    return this.milestones.last(n, (t, kind, a, b, x, y, ref) => this.format(t, kind, a, b, x, y, ref));
+  }
+
+  /** FNV-style folding: cheap, and enough to tell two runs apart. */
   private fold(t: number, kind: number, a: number, b: number, x: number, y: number, ref: unknown): void {
-    let h = mix(mix(mix(this.hash, t), kind), (a << 16) ^ (b & 0xffff));
-    h = mix(mix(h, x >>> 0), y >>> 0);
+    let h = Math.imul(this.hash ^ t, FNV_PRIME);
+    h = Math.imul(h ^ (kind | (a << 8) | (b << 16)), FNV_PRIME);
+    h = Math.imul(h ^ x, FNV_PRIME);
+    h = Math.imul(h ^ y, FNV_PRIME);
     if (ref !== null && ref !== undefined) {
-      h = mix(h, typeof ref === 'string' ? hashString(ref) : messageDigest(ref as Message));
+      h = Math.imul(h ^ (typeof ref === 'string' ? hashString(ref) : messageDigest(ref as Message)), FNV_PRIME);
     }
-    this.hash = h;
+    this.hash = h >>> 0;
     this.events++;
   }
 
@@ -204,7 +255,7 @@ export class Trace {
       case Ev.role:
         return `${at}${this.name(a)} becomes ${ROLE_CODES[y] ?? y} term ${x}`;
       case Ev.crash:
-        return `${at}${this.name(a)} CRASHES${x === 1 ? ' right after voting' : x === 2 ? ' mid-Ready (persisted, nothing sent)' : ''}`;
+        return `${at}${this.name(a)} CRASHES${CRASH_TEXT[x] ?? ''} (down ${y} ticks)`;
       case Ev.restart:
         return `${at}${this.name(a)} restarts from disk: snapshot ${x}, last index ${y}, ${String(ref)}`;
       case Ev.pause:
