@@ -56,7 +56,7 @@ export function registerBenchCommand(program: Command): void {
     .description('benchmark a cluster: throughput, latency percentiles, memory (a running one with --nodes, or N spawned processes with --spawn N; neither: --spawn 3)')
     .addOption(new Option('--scenario <name>', 'what to measure').choices([...SCENARIOS]).default('process'))
     .option('--spawn <n>', 'start N node processes on free loopback ports, data in a temp dir removed at the end')
-    .option('--nodes <list>', 'benchmark a running cluster: client host:port list (or RAFTQ_NODES)')
+    .option('--nodes <list>', 'benchmark a running cluster: client host:port list (or RAFTQ_NODES); jobs left by enqueue, memory and backlog stay in its bench-* queues')
     .option('--jobs <n>', 'jobs per run (enqueue, enqueue-batch, process; backlog: jobs processed per level)', '20000')
     .option('--concurrency <c>', `in flight: submits, batches or worker slots (default ${Object.entries(CONCURRENCY_DEFAULT).map(([s, c]) => `${s} ${c}`).join(', ')})`)
     .option('--batch <b>', 'jobs per submitMany (enqueue-batch)', '500')

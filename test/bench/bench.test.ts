@@ -1,0 +1,59 @@
+// `raftq bench --json` prints one JSON object of the documented shape. Correctness only: the
+// figures depend on the machine, so nothing here asserts a speed beyond "some jobs went through".
+
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const MAIN_JS = fileURLToPath(new URL('../../dist/cluster/main.js', import.meta.url));
+const ARGS = ['bench', '--spawn', '1', '--scenario', 'enqueue', '--jobs', '500', '--concurrency', '8', '--json'];
+const RUN_TIMEOUT_MS = 20_000;
+
+function runBench(): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    // RAFTQ_NODES must not steer the benchmark to a developer's running cluster.
+    const env = { ...process.env };
+    delete env['RAFTQ_NODES'];
+    const child = spawn(process.execPath, [MAIN_JS, ...ARGS], { stdio: ['ignore', 'pipe', 'pipe'], env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    // SIGTERM lets the bench end the node it spawned (its exit hook kills it by PID).
+    const timer = setTimeout(() => child.kill('SIGTERM'), RUN_TIMEOUT_MS);
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+function expectPercentiles(value: unknown): void {
+  expect(value).toEqual({ p50: expect.any(Number), p95: expect.any(Number), p99: expect.any(Number), max: expect.any(Number) });
+  const p = value as { p50: number; p95: number; p99: number; max: number };
+  expect(p.p50).toBeLessThanOrEqual(p.p95);
+  expect(p.p95).toBeLessThanOrEqual(p.p99);
+  expect(p.p99).toBeLessThanOrEqual(p.max);
+}
+
+describe('raftq bench', () => {
+  it('prints one JSON object with the documented keys for a spawned one-node enqueue run', async () => {
+    expect(fs.existsSync(MAIN_JS), `build first: ${MAIN_JS} is missing (npx tsc -p tsconfig.json)`).toBe(true);
+    const { code, stdout, stderr } = await runBench();
+    expect(code, `node dist/cluster/main.js ${ARGS.join(' ')} failed:\n${stderr}`).toBe(0);
+    const lines = stdout.trim().split('\n');
+    expect(lines, `stdout must be exactly one JSON line, got:\n${stdout}`).toHaveLength(1);
+    const result = JSON.parse(lines[0]!) as Record<string, unknown>;
+    expect(result).toMatchObject({ scenario: 'enqueue', nodes: 1, jobs: 500, concurrency: 8 });
+    expect(typeof result['seconds']).toBe('number');
+    expect(result['seconds']).toBeGreaterThan(0);
+    expect(typeof result['jobsPerSec']).toBe('number');
+    expect(result['jobsPerSec']).toBeGreaterThan(0);
+    expectPercentiles(result['latencyMs']);
+    const rss = result['rssMb'] as Record<string, unknown>;
+    expect(Object.keys(rss)).toEqual(['n1']);
+    expect(rss['n1'] === null || typeof rss['n1'] === 'number').toBe(true);
+  }, 30_000);
+});
