@@ -54,6 +54,11 @@ export const WORKER_POLL_WAIT_MS_DEFAULT = 5_000;
 export const WORKER_SHUTDOWN_GRACE_MS_DEFAULT = 25_000;
 /** Pause after a lease answered empty without long-polling (pollWaitMs 0, or an early answer): do not spin. */
 const EARLY_EMPTY_POLL_PAUSE_MS = 200;
+/**
+ * Acks (and fails) in flight per unit of concurrency. A slot frees as soon as its handler returns,
+ * so the next job starts while the ack commits (as BullMQ does); this bounds how far acks may trail.
+ */
+const SETTLING_PER_SLOT_MAX = 4;
 
 type JobPhase = 'running' | 'settling' | 'done';
 
@@ -82,6 +87,8 @@ export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
   private running = false;
   private loopDone: Promise<void> = Promise.resolve();
   private wakeLoop: (() => void) | null = null;
+  /** Handlers still running (the rest of `active` are settling: ack or fail in flight). */
+  private handlersRunning = 0;
   private closing: Promise<void> | null = null;
 
   constructor(options: WorkerOptions<R>) {
@@ -158,7 +165,8 @@ export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
 
   private async leaseLoop(): Promise<void> {
     while (this.running) {
-      const free = this.concurrency - this.active.size;
+      const settling = this.active.size - this.handlersRunning;
+      const free = Math.min(this.concurrency - this.handlersRunning, this.concurrency * SETTLING_PER_SLOT_MAX - settling);
       if (free <= 0) {
         await new Promise<void>((resolve) => (this.wakeLoop = resolve));
         this.wakeLoop = null;
@@ -214,6 +222,7 @@ export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
 
   private begin(leased: LeasedJob): void {
     const active = this.track(leased);
+    this.handlersRunning++;
     const intervalMs = Math.max(1, Math.floor(this.leaseMs / 3));
     active.heartbeatTimer = setInterval(() => this.autoHeartbeat(active), intervalMs);
     active.finished = this.execute(active).finally(() => {
@@ -230,6 +239,8 @@ export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
     } catch (error) {
       outcome = { ok: false, error };
     }
+    this.handlersRunning--;
+    this.wakeLoop?.(); // the slot is free: lease the next job while this one's ack commits
     this.stopHeartbeats(active);
     // Lease lost or handed back at shutdown: the job is no longer ours to settle.
     if (active.phase !== 'running') return;
