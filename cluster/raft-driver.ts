@@ -17,6 +17,11 @@ export interface DriverApp {
   onSoftState(soft: SoftState): void;
   onReadStates(states: ReadState[]): void;
   onSnapshotTaken?(snapshot: Snapshot): void;
+  /**
+   * Entries to apply between snapshots at the least, given the state's size: a snapshot costs time
+   * in proportion to the state, so spacing them in proportion too keeps the cost per entry bounded.
+   */
+  snapshotSpacingEntries?(): number;
   onPersistSeconds?(seconds: number, entries: number): void;
 }
 
@@ -176,7 +181,8 @@ export class RaftDriver {
 
   private async maybeSnapshot(): Promise<void> {
     const applied = this.core.status().applied;
-    const due = applied - this.lastSnapshotIndex >= this.opts.snapshotEveryEntries;
+    const since = applied - this.lastSnapshotIndex;
+    const due = since >= this.opts.snapshotEveryEntries && since >= (this.app.snapshotSpacingEntries?.() ?? 0);
     if (!due && !this.snapshotRequested) return;
     this.snapshotRequested = false;
     if (applied <= this.lastSnapshotIndex) return;
