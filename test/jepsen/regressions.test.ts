@@ -1,6 +1,5 @@
-// Product bugs jepsen-lite found, each pinned by a small test that reproduces it without a cluster.
-// A test marked `it.fails` documents a bug that is not fixed yet: it passes while the product
-// still misbehaves, and starts failing once the fix lands — then turn it into a plain `it`.
+// Product bugs jepsen-lite found, each pinned by a test that reproduced it before the fix (see
+// raft/watermark.ts and the follower's lost-entries assertion in raft/raft.ts).
 
 import fs from 'node:fs';
 import os from 'node:os';
