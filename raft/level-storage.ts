@@ -224,6 +224,7 @@ export class LevelStorage implements LogStorage {
   close(): Promise<void> {
     this.closing ??= this.writeTail.then(() => {
       if (this.phase === 'loaded' && this.writeFailure === null) this.recordWatermark(true);
+      this.watermark.close();
       this.phase = 'closed';
       return this.db.close();
     });
