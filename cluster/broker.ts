@@ -7,7 +7,7 @@ import { decodeConfigChange } from '../raft/config.js';
 import type { Entry, NodeId, ReadState, Snapshot, SoftState } from '../raft/types.js';
 import { RaftqError } from '../src/errors.js';
 import { JobStateMachine } from '../src/jobs/state-machine.js';
-import type { EntryBatch, Envelope, Job, Outcome } from '../src/jobs/types.js';
+import type { EntryBatch, Envelope, Job, JobState, Outcome } from '../src/jobs/types.js';
 import { Members, type MemberAddresses } from './members.js';
 import type { RaftDriver } from './raft-driver.js';
 
@@ -41,6 +41,11 @@ interface AvailabilityWaiter {
   queues: string[];
   resolve(available: boolean): void;
   timer: NodeJS.Timeout;
+}
+
+interface LeaderWaiter {
+  accept(leader: NodeId | null): boolean;
+  done(): void;
 }
 
 interface ResultWaiter {
@@ -84,7 +89,7 @@ export class Broker {
   private readonly resultWaiters = new Set<ResultWaiter>();
   private tickInflight = false;
   private tickTimer: NodeJS.Timeout | null = null;
-  private leaderWaiters: (() => void)[] = [];
+  private leaderWaiters: LeaderWaiter[] = [];
 
   constructor(
     readonly nodeId: NodeId,
@@ -216,19 +221,50 @@ export class Broker {
     });
   }
 
-  /** Resolves when a leader is known (or after timeoutMs); the answer is the leader or null. */
-  waitForLeader(timeoutMs: number): Promise<NodeId | null> {
-    if (this.soft.leader !== null) return Promise.resolve(this.soft.leader);
+  /**
+   * Resolves with the leader once `accept` takes it (by default: once any leader is known), or with
+   * whatever leader there is after timeoutMs.
+   */
+  waitForLeader(timeoutMs: number, accept: (leader: NodeId | null) => boolean = (leader) => leader !== null): Promise<NodeId | null> {
+    if (accept(this.soft.leader)) return Promise.resolve(this.soft.leader);
     return new Promise<NodeId | null>((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        resolve(this.soft.leader);
+      const waiter: LeaderWaiter = {
+        accept,
+        done: () => {
+          clearTimeout(timer);
+          resolve(this.soft.leader);
+        },
       };
       const timer = setTimeout(() => {
-        this.leaderWaiters = this.leaderWaiters.filter((w) => w !== done);
+        this.leaderWaiters = this.leaderWaiters.filter((w) => w !== waiter);
         resolve(this.soft.leader);
       }, timeoutMs);
-      this.leaderWaiters.push(done);
+      this.leaderWaiters.push(waiter);
+    });
+  }
+
+  /**
+   * Resolves true once this node applied `index`, false after timeoutMs; rejects with NO_LEADER if
+   * this node stops leading meanwhile (the same list ReadIndex waits on).
+   */
+  waitForApplied(index: number, timeoutMs: number): Promise<boolean> {
+    if (this.appliedIndex >= index) return Promise.resolve(true);
+    return new Promise<boolean>((resolve, reject) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      const waiter: ReadWaiter = {
+        resolve: () => {
+          clearTimeout(timer);
+          resolve(true);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      };
+      // Kept sorted by index: afterApply releases from the front.
+      let at = this.appliedWaiters.length;
+      while (at > 0 && this.appliedWaiters[at - 1]!.index > index) at--;
+      this.appliedWaiters.splice(at, 0, { index, waiters: [waiter] });
     });
   }
 
@@ -257,7 +293,6 @@ export class Broker {
     const batch = decodeBatch(e.data);
     this.lastStampMs = Math.max(this.lastStampMs, batch.nowMs);
     const outcomes = this.sm.applyBatch(e.index, batch);
-    if (batch.envelopes.some((env) => env.cmd.op === 'tick')) this.tickInflight = false;
     this.hooks.onApplied?.(batch, outcomes);
     if (!pending) return;
     if (pending.term !== e.term) {
@@ -275,11 +310,11 @@ export class Broker {
       if (this.sm.hasAvailable(w.queues)) w.resolve(true);
     }
     for (const w of this.resultWaiters) {
-      const job = this.sm.getJob(w.jobId);
-      if (!job || isFinished(job)) {
+      const state = this.sm.jobState(w.jobId);
+      if (state === null || isFinalState(state)) {
         clearTimeout(w.timer);
         this.resultWaiters.delete(w);
-        w.resolve(job);
+        w.resolve(this.sm.getJob(w.jobId));
       }
     }
     if (this.isLeader) this.scheduleTick();
@@ -308,10 +343,10 @@ export class Broker {
   onSoftState(soft: SoftState): void {
     const wasLeader = this.isLeader;
     this.soft = soft;
-    if (soft.leader !== null && this.leaderWaiters.length > 0) {
-      const waiters = this.leaderWaiters;
-      this.leaderWaiters = [];
-      for (const w of waiters) w();
+    if (this.leaderWaiters.length > 0) {
+      const ready = this.leaderWaiters.filter((w) => w.accept(soft.leader));
+      this.leaderWaiters = this.leaderWaiters.filter((w) => !ready.includes(w));
+      for (const w of ready) w.done();
     }
     if (wasLeader && !this.isLeader) this.failLeaderWork();
     if (this.isLeader) this.scheduleTick();
@@ -388,5 +423,9 @@ export class Broker {
 }
 
 function isFinished(job: Job): boolean {
-  return job.state === 'completed' || job.state === 'dead' || job.state === 'cancelled';
+  return isFinalState(job.state);
+}
+
+function isFinalState(state: JobState): boolean {
+  return state === 'completed' || state === 'dead' || state === 'cancelled';
 }

@@ -4,16 +4,12 @@
 
 import type { NodeId } from '../raft/types.js';
 import { RaftqError } from '../src/errors.js';
-import { encodedBytes } from '../src/protocol/frame.js';
 import type { ClusterStatus, NodeAddresses, NodeStatus, OpResults, ValidAdminRequest, ValidCommandRequest, ValidReadRequest, ValidRequest } from '../src/protocol/messages.js';
 import type { ConnectionInfo, RequestHandler } from '../src/protocol/server.js';
 import type { Broker } from './broker.js';
 import type { Forwarder } from './forwarder.js';
 import { encodeMemberContext } from './members.js';
 import type { RaftDriver } from './raft-driver.js';
-
-/** Rough size of a non-enqueue envelope, for bounding entry sizes without encoding twice. */
-const SMALL_ENVELOPE_BYTES = 256;
 
 export interface HandlerContext {
   readonly id: NodeId;
@@ -75,8 +71,7 @@ export class NodeHandler implements RequestHandler {
       // entry (a lease for a vanished client would strand its jobs until the lease expires).
       if (!available || gone?.aborted) return { jobs: [] } satisfies OpResults['lease'];
     }
-    const sizeBytes = req.op === 'enqueue' ? encodedBytes(req.envelope.cmd.jobs) : SMALL_ENVELOPE_BYTES;
-    const outcome = await broker.submit(req.envelope, sizeBytes);
+    const outcome = await broker.submit(req.envelope, req.sizeBytes);
     if (!outcome.ok) throw RaftqError.fromWire(outcome.error);
     return outcome.value;
   }
@@ -136,13 +131,10 @@ export class NodeHandler implements RequestHandler {
     if (!broker.members.get(to) || !driver.status().config.voters.includes(to)) throw new RaftqError('NOT_FOUND', `no voter named ${to}`);
     if (to === this.ctx.id) return { leader: to };
     if (!driver.transferLeader(to)) throw broker.noLeader();
-    const deadline = Date.now() + this.ctx.electionTimeoutMs * 2;
-    // Wait until the target leads (or the transfer gives up after an election timeout).
-    while (Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, this.ctx.tickMs));
-      if (broker.soft.leader === to) return { leader: to };
-    }
-    throw new RaftqError('TIMEOUT', `leadership did not move to ${to} within ${this.ctx.electionTimeoutMs * 2} ms`);
+    // The core gives up a transfer after an election timeout; wait a little longer than that.
+    const waitMs = this.ctx.electionTimeoutMs * 2;
+    if ((await broker.waitForLeader(waitMs, (leader) => leader === to)) === to) return { leader: to };
+    throw new RaftqError('TIMEOUT', `leadership did not move to ${to} within ${waitMs} ms`);
   }
 
   private async changeMembers(change: { type: 'add' | 'remove'; id: NodeId; context?: string }): Promise<{ nodes: NodeAddresses[] }> {
@@ -155,11 +147,9 @@ export class NodeHandler implements RequestHandler {
       if (result.reason === 'config_pending') throw new RaftqError('OVERLOADED', 'another membership change is still in progress; retry shortly');
       throw broker.noLeader(result.leader);
     }
-    // Wait for the change to apply here (the leader applies it when committed).
-    const deadline = Date.now() + this.ctx.requestTimeoutMs;
-    while (broker.applied < result.index) {
-      if (Date.now() > deadline) throw new RaftqError('TIMEOUT', `membership change not committed within ${this.ctx.requestTimeoutMs} ms (is a quorum up?)`);
-      await new Promise((r) => setTimeout(r, this.ctx.tickMs));
+    // The leader applies the change once it is committed.
+    if (!(await broker.waitForApplied(result.index, this.ctx.requestTimeoutMs))) {
+      throw new RaftqError('TIMEOUT', `membership change not committed within ${this.ctx.requestTimeoutMs} ms (is a quorum up?)`);
     }
     return { nodes: this.nodeAddresses() };
   }

@@ -180,7 +180,7 @@ export class RaftDriver {
   }
 
   private async maybeSnapshot(): Promise<void> {
-    const applied = this.core.status().applied;
+    const applied = this.core.appliedIndex;
     const since = applied - this.lastSnapshotIndex;
     const due = since >= this.opts.snapshotEveryEntries && since >= (this.app.snapshotSpacingEntries?.() ?? 0);
     if (!due && !this.snapshotRequested) return;

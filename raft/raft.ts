@@ -263,6 +263,11 @@ export class RaftNode {
     }
   }
 
+  /** The applied index alone: status() builds per-follower progress, too much for a hot loop. */
+  get appliedIndex(): number {
+    return this.log.applied;
+  }
+
   status(): RaftStatus {
     const progress: RaftStatus['progress'] = {};
     if (this.role === 'leader') {

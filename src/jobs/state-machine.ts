@@ -16,7 +16,7 @@ import { applyAck, applyFail, applyHeartbeat, applyLease } from './lease.js';
 import { decodeSnapshot, encodeSnapshot } from './snapshot.js';
 import { isDueLive, isLeaseLive, JobStore } from './store.js';
 import { applyTick } from './tick.js';
-import type { Command, EntryBatch, Envelope, Job, Outcome, QueueStats } from './types.js';
+import type { Command, EntryBatch, Envelope, Job, JobState, Outcome, QueueStats } from './types.js';
 import { validateCommand } from './validate.js';
 
 function isEnvelope(value: unknown): value is Envelope {
@@ -137,6 +137,11 @@ export class JobStateMachine {
   getJob(id: string): Job | null {
     const rec = this.store.jobs.get(id);
     return rec === undefined ? null : toJob(rec);
+  }
+
+  /** A job's state without copying the job (for waiters checked after every applied entry). */
+  jobState(id: string): JobState | null {
+    return this.store.jobs.get(id)?.state ?? null;
   }
 
   queueStats(queue: string): QueueStats | null {

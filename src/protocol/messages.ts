@@ -161,6 +161,8 @@ export type ValidCommandRequest = {
     envelope: Envelope & { cmd: Extract<Command, { op: K }> };
     /** Lease only: how long the node may hold the request waiting for jobs (0: answer at once). */
     waitMs: number;
+    /** About how many bytes the envelope adds to a Raft entry (payloads and results as measured by validation). */
+    sizeBytes: number;
   };
 }[MutatingOp];
 

@@ -56,9 +56,12 @@ export function validateRequestBody(id: number, op: string, body: Record<string,
   const ctx: Context = {
     payloadBytesMax: options.payloadBytesMax ?? PAYLOAD_BYTES_MAX_DEFAULT,
     nowMs: options.nowMs ?? Date.now(),
+    valueBytes: 0,
   };
   try {
-    return { ok: true, request: validateOp(id, op, body, ctx) };
+    const request = validateOp(id, op, body, ctx);
+    if (request.kind === 'command') request.sizeBytes += ctx.valueBytes;
+    return { ok: true, request };
   } catch (error) {
     // Invalid is this module's private signal; anything else is a bug and must surface.
     if (error instanceof Invalid) return { ok: false, error: error.wire };
@@ -69,7 +72,12 @@ export function validateRequestBody(id: number, op: string, body: Record<string,
 interface Context {
   payloadBytesMax: number;
   nowMs: number;
+  /** Encoded bytes of the payloads and results measured so far: the entry size, without encoding twice. */
+  valueBytes: number;
 }
+
+/** Bytes of an envelope beyond its payloads and results (ids, tokens, options), for entry sizing. */
+const ENVELOPE_BYTES_ESTIMATE = 256;
 
 class Invalid extends Error {
   readonly wire: WireError;
@@ -196,7 +204,7 @@ function address(value: unknown, path: string): string {
 }
 
 /** A payload or result: nested at most VALUE_DEPTH_MAX deep, and at most bytesMax encoded. */
-function sized(bytesMax: number, what: string) {
+function sized(ctx: Context, bytesMax: number, what: string) {
   return (value: unknown, path: string): unknown => {
     if (!depthWithin(value, VALUE_DEPTH_MAX)) throw new Invalid(path, `${what} nests deeper than ${VALUE_DEPTH_MAX} levels`);
     let bytes: number;
@@ -206,6 +214,7 @@ function sized(bytesMax: number, what: string) {
       throw new Invalid(path, `${what} cannot be encoded: ${error instanceof Error ? error.message : String(error)}`);
     }
     if (bytes > bytesMax) throw new Invalid(path, `${what} of ${bytes} bytes exceeds ${bytesMax}`, 'PAYLOAD_TOO_LARGE');
+    ctx.valueBytes += bytes;
     return value;
   };
 }
@@ -265,7 +274,7 @@ function enqueueSpec(ctx: Context) {
     const fields = object(value, path, JOB_FIELDS);
     const spec: EnqueueSpec = { queue: fields.required('queue', queueName) };
     put(spec, 'name', fields.optional('name', jobName));
-    if (fields.has('payload')) spec.payload = sized(ctx.payloadBytesMax, 'payload')(fields.obj.payload, fields.at('payload'));
+    if (fields.has('payload')) spec.payload = sized(ctx, ctx.payloadBytesMax, 'payload')(fields.obj.payload, fields.at('payload'));
     put(spec, 'id', fields.optional('id', identifier));
     put(spec, 'priority', fields.optional('priority', priority));
     put(spec, 'runAtMs', fields.optional('runAtMs', integer(0, ctx.nowMs + DELAY_MS_MAX)));
@@ -293,7 +302,7 @@ function command(id: number, fields: Fields, cmd: Extract<Command, { op: Mutatin
   const seqFloor = fields.optional('seqFloor', seqNumber);
   if (seqFloor !== undefined && seqFloor > seq) throw new Invalid('seqFloor', `must be <= seq (${seq})`);
   const envelope = seqFloor === undefined ? { clientId, seq, cmd } : { clientId, seq, seqFloor, cmd };
-  return { kind: 'command', id, op: cmd.op, envelope, waitMs } as ValidCommandRequest;
+  return { kind: 'command', id, op: cmd.op, envelope, waitMs, sizeBytes: ENVELOPE_BYTES_ESTIMATE } as ValidCommandRequest;
 }
 
 function read<R extends Omit<ValidReadRequest, 'kind' | 'id' | 'stale'>>(id: number, fields: Fields, rest: R): ValidReadRequest {
@@ -346,9 +355,9 @@ const OPS: Record<Op, OpSpec> = {
   },
   ack: {
     fields: ['jobId', 'token', 'result'],
-    validate: (id, f) => {
+    validate: (id, f, ctx) => {
       const cmd: Extract<Command, { op: 'ack' }> = { op: 'ack', jobId: f.required('jobId', jobId), token: f.required('token', token) };
-      if (f.has('result')) cmd.result = sized(RESULT_BYTES_MAX, 'result')(f.obj.result, f.at('result'));
+      if (f.has('result')) cmd.result = sized(ctx, RESULT_BYTES_MAX, 'result')(f.obj.result, f.at('result'));
       return command(id, f, cmd);
     },
   },

@@ -223,6 +223,7 @@ describe('ProtocolServer', () => {
       id: 9,
       op: 'lease',
       waitMs: 1000,
+      sizeBytes: 256,
       envelope: { clientId: 'c', seq: 3, cmd: { op: 'lease', queues: ['q'], max: 2, workerId: 'w' } },
     });
     expect(conn.signal.aborted).toBe(false);

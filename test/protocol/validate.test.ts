@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { ErrorCode } from '../../src/errors.js';
 import { PAYLOAD_BYTES_MAX_DEFAULT } from '../../src/limits.js';
+import { encodedBytes } from '../../src/protocol/frame.js';
 import { validateRequest } from '../../src/protocol/validate.js';
+
+/** What validation adds to every command's entry-size estimate beyond the payloads it measured. */
+const ENVELOPE_BYTES_ESTIMATE = 256;
 
 const NOW_MS = 1_700_000_000_000;
 const session = { clientId: 'c1', seq: 1 };
@@ -178,6 +182,8 @@ describe('validateRequest accepts', () => {
         id: 1,
         op: 'enqueue',
         waitMs: 0,
+        // The one payload present is measured once, by validation, and reused to size the entry.
+        sizeBytes: ENVELOPE_BYTES_ESTIMATE + encodedBytes({ to: 'a@b.c' }),
         envelope: {
           clientId: 'c1',
           seq: 1,
@@ -198,7 +204,7 @@ describe('validateRequest accepts', () => {
     const validation = validateRequest(lease({ queues: ['a', 'b'], leaseMs: 1000, waitMs: 5000 }));
     expect(validation).toEqual({
       ok: true,
-      request: { kind: 'command', id: 1, op: 'lease', waitMs: 5000, envelope: { clientId: 'c1', seq: 1, cmd: { op: 'lease', queues: ['a', 'b'], max: 10, workerId: 'w1', leaseMs: 1000 } } },
+      request: { kind: 'command', id: 1, op: 'lease', waitMs: 5000, sizeBytes: ENVELOPE_BYTES_ESTIMATE, envelope: { clientId: 'c1', seq: 1, cmd: { op: 'lease', queues: ['a', 'b'], max: 10, workerId: 'w1', leaseMs: 1000 } } },
     });
   });
 
