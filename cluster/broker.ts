@@ -37,10 +37,14 @@ interface ReadWaiter {
   reject(error: RaftqError): void;
 }
 
-interface AvailabilityWaiter {
-  queues: string[];
-  resolve(available: boolean): void;
-  timer: NodeJS.Timeout;
+/** A long-poll lease waiting for jobs: proposed when jobs arrive, or answered empty at its deadline. */
+interface LeaseWaiter {
+  envelope: Envelope & { cmd: { op: 'lease'; queues: string[]; max: number } };
+  sizeBytes: number;
+  /** Stops waiting and hands over the lease's place in an entry, wired to the caller's promise. */
+  take(): PendingEnvelope;
+  /** Answers without proposing: nothing came, or the client left. */
+  giveUp(): void;
 }
 
 interface LeaderWaiter {
@@ -85,7 +89,8 @@ export class Broker {
   private readTurn: ReadWaiter[] = [];
   private readonly readsByCtx = new Map<number, ReadWaiter[]>();
   private readonly appliedWaiters: { index: number; waiters: ReadWaiter[] }[] = [];
-  private readonly availabilityWaiters = new Set<AvailabilityWaiter>();
+  /** Insertion-ordered: the longest-waiting lease is served first. */
+  private readonly leaseWaiters = new Set<LeaseWaiter>();
   private readonly resultWaiters = new Set<ResultWaiter>();
   private tickInflight = false;
   private tickTimer: NodeJS.Timeout | null = null;
@@ -108,21 +113,32 @@ export class Broker {
     return this.appliedIndex;
   }
 
+  /** Long-poll leases held here, waiting for jobs. */
+  get waitingLeases(): number {
+    return this.leaseWaiters.size;
+  }
+
   // ------------------------------------------------------------ writes
 
   /** Proposes one envelope; resolves with its outcome once applied here. Leader only. */
   submit(envelope: Envelope, sizeBytes: number): Promise<Outcome> {
     if (!this.isLeader) return Promise.reject(this.noLeader());
-    return new Promise<Outcome>((resolve, reject) => {
-      this.turn.push({ envelope, sizeBytes, resolve, reject });
-      this.turnBytes += sizeBytes;
-      if (this.turnBytes >= ENTRY_BYTES_MAX) this.flush();
-      else if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        // Everything submitted in this event-loop turn becomes one entry, one fsync.
-        setImmediate(() => this.flush());
-      }
-    });
+    return new Promise<Outcome>((resolve, reject) => this.enterTurn({ envelope, sizeBytes, resolve, reject }));
+  }
+
+  private enterTurn(p: PendingEnvelope): void {
+    if (!this.isLeader) {
+      p.reject(this.noLeader());
+      return;
+    }
+    this.turn.push(p);
+    this.turnBytes += p.sizeBytes;
+    if (this.turnBytes >= ENTRY_BYTES_MAX) this.flush();
+    else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      // Everything submitted in this event-loop turn becomes one entry, one fsync.
+      setImmediate(() => this.flush());
+    }
   }
 
   private flush(): void {
@@ -140,6 +156,7 @@ export class Broker {
     // even across leaders whose clocks disagree.
     const nowMs = Math.max(this.now(), this.lastStampMs);
     this.lastStampMs = nowMs;
+    this.dispatchToWaiters(items, nowMs);
     const batch: EntryBatch = { nowMs, envelopes: items.map((p) => p.envelope) };
     const result = driver.propose(encodeBatch(batch));
     if (!result.ok) {
@@ -186,22 +203,72 @@ export class Broker {
     }
   }
 
-  /** Long-poll: resolves true as soon as one of the queues has a job to hand out, false at the deadline. */
-  waitForAvailable(queues: string[], waitMs: number, gone?: AbortSignal): Promise<boolean> {
-    if (this.sm.hasAvailable(queues)) return Promise.resolve(true);
-    if (waitMs <= 0 || gone?.aborted || this.availabilityWaiters.size >= WAITERS_MAX) return Promise.resolve(false);
-    return new Promise<boolean>((resolve) => {
-      const finish = (available: boolean): void => {
-        clearTimeout(waiter.timer);
+  /**
+   * A lease that may long-poll: proposed at once when a job is available, else held until jobs
+   * arrive (then proposed in the same entry as the enqueue that brought them: one commit from
+   * submit to lease), until `waitMs` passes or the client leaves (then answered null: no entry is
+   * written, so no lease is taken for a client that is gone).
+   */
+  leaseWhenAvailable(envelope: LeaseWaiter['envelope'], sizeBytes: number, waitMs: number, gone?: AbortSignal): Promise<Outcome | null> {
+    if (this.sm.hasAvailable(envelope.cmd.queues)) return this.submit(envelope, sizeBytes);
+    if (waitMs <= 0 || gone?.aborted || this.leaseWaiters.size >= WAITERS_MAX) return Promise.resolve(null);
+    return new Promise<Outcome | null>((resolve, reject) => {
+      const leave = (): void => {
+        clearTimeout(timer);
         gone?.removeEventListener('abort', onGone);
-        this.availabilityWaiters.delete(waiter);
-        resolve(available);
+        this.leaseWaiters.delete(waiter);
       };
-      const onGone = (): void => finish(false);
-      const waiter: AvailabilityWaiter = { queues, resolve: finish, timer: setTimeout(() => finish(false), waitMs) };
+      const onGone = (): void => waiter.giveUp();
+      const waiter: LeaseWaiter = {
+        envelope,
+        sizeBytes,
+        take: () => {
+          leave();
+          return { envelope, sizeBytes, resolve, reject };
+        },
+        giveUp: () => {
+          leave();
+          resolve(null);
+        },
+      };
+      const timer = setTimeout(onGone, waitMs);
       gone?.addEventListener('abort', onGone, { once: true });
-      this.availabilityWaiters.add(waiter);
+      this.leaseWaiters.add(waiter);
     });
+  }
+
+  /**
+   * Waiting leases that this turn's enqueues will satisfy join the turn, after the enqueues: the
+   * state machine applies them in order, so the jobs are handed out by the same entry that creates
+   * them. Counted per queue so that no more leases ride along than there are new jobs to take.
+   */
+  private dispatchToWaiters(items: PendingEnvelope[], nowMs: number): void {
+    if (this.leaseWaiters.size === 0) return;
+    let arriving: Map<string, number> | null = null;
+    for (const p of items) {
+      const cmd = p.envelope.cmd;
+      if (cmd.op !== 'enqueue') continue;
+      for (const spec of cmd.jobs) {
+        const runAtMs = spec.runAtMs ?? nowMs + (spec.delayMs ?? 0);
+        if (runAtMs > nowMs || this.sm.isPaused(spec.queue)) continue;
+        arriving ??= new Map();
+        arriving.set(spec.queue, (arriving.get(spec.queue) ?? 0) + 1);
+      }
+    }
+    if (arriving === null) return;
+    for (const waiter of this.leaseWaiters) {
+      let wanted = waiter.envelope.cmd.max;
+      let served = false;
+      for (const queue of waiter.envelope.cmd.queues) {
+        const count = arriving.get(queue) ?? 0;
+        if (count === 0 || wanted === 0) continue;
+        const taken = Math.min(count, wanted);
+        arriving.set(queue, count - taken);
+        wanted -= taken;
+        served = true;
+      }
+      if (served) items.push(waiter.take());
+    }
   }
 
   /** Resolves with the job once it is finished (completed, dead, cancelled), or as it is at the deadline. */
@@ -306,8 +373,8 @@ export class Broker {
     while (this.appliedWaiters.length > 0 && this.appliedWaiters[0]!.index <= this.appliedIndex) {
       for (const w of this.appliedWaiters.shift()!.waiters) w.resolve();
     }
-    for (const w of this.availabilityWaiters) {
-      if (this.sm.hasAvailable(w.queues)) w.resolve(true);
+    for (const w of this.leaseWaiters) {
+      if (this.sm.hasAvailable(w.envelope.cmd.queues)) this.enterTurn(w.take());
     }
     for (const w of this.resultWaiters) {
       const state = this.sm.jobState(w.jobId);
@@ -366,7 +433,7 @@ export class Broker {
     for (const waiters of this.readsByCtx.values()) for (const w of waiters) w.reject(error);
     this.readsByCtx.clear();
     for (const entry of this.appliedWaiters.splice(0)) for (const w of entry.waiters) w.reject(error);
-    for (const w of [...this.availabilityWaiters]) w.resolve(false);
+    for (const w of [...this.leaseWaiters]) w.giveUp();
     this.tickInflight = false;
     if (this.tickTimer) clearTimeout(this.tickTimer);
     this.tickTimer = null;

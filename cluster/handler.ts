@@ -65,13 +65,13 @@ export class NodeHandler implements RequestHandler {
 
   private async command(req: ValidCommandRequest, gone: AbortSignal | undefined): Promise<unknown> {
     const broker = this.ctx.broker;
-    if (req.op === 'lease' && req.waitMs > 0) {
-      const available = await broker.waitForAvailable(req.envelope.cmd.queues, req.waitMs, gone);
-      // Nothing came within the wait, or the client left: answer empty without writing a lease
-      // entry (a lease for a vanished client would strand its jobs until the lease expires).
-      if (!available || gone?.aborted) return { jobs: [] } satisfies OpResults['lease'];
-    }
-    const outcome = await broker.submit(req.envelope, req.sizeBytes);
+    const outcome =
+      req.op === 'lease' && req.waitMs > 0
+        ? await broker.leaseWhenAvailable(req.envelope, req.sizeBytes, req.waitMs, gone)
+        : await broker.submit(req.envelope, req.sizeBytes);
+    // Nothing came within the wait, or the client left: answered empty without a lease entry (a
+    // lease for a vanished client would strand its jobs until the lease expires).
+    if (outcome === null) return { jobs: [] } satisfies OpResults['lease'];
     if (!outcome.ok) throw RaftqError.fromWire(outcome.error);
     return outcome.value;
   }

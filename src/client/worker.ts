@@ -62,12 +62,60 @@ const SETTLING_PER_SLOT_MAX = 4;
 
 type JobPhase = 'running' | 'settling' | 'done';
 
+/**
+ * The job a handler sees. Its AbortController is made only when a handler reads `signal` (most
+ * never do, and one per job was 9% of a worker's CPU).
+ */
+class RunningJob implements WorkerJob {
+  readonly id: string;
+  readonly queue: string;
+  readonly name: string;
+  readonly payload: unknown;
+  readonly priority: number;
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  readonly token: string;
+  readonly leaseExpiresAtMs: number;
+  private controller: AbortController | null = null;
+  private abortedWith: { reason: unknown } | null = null;
+
+  constructor(
+    leased: LeasedJob,
+    readonly heartbeat: () => Promise<void>,
+  ) {
+    this.id = leased.id;
+    this.queue = leased.queue;
+    this.name = leased.name;
+    this.payload = leased.payload;
+    this.priority = leased.priority;
+    this.attempt = leased.attempt;
+    this.maxAttempts = leased.maxAttempts;
+    this.token = leased.token;
+    this.leaseExpiresAtMs = leased.leaseExpiresAtMs;
+  }
+
+  get signal(): AbortSignal {
+    if (this.controller === null) {
+      this.controller = new AbortController();
+      if (this.abortedWith !== null) this.controller.abort(this.abortedWith.reason);
+    }
+    return this.controller.signal;
+  }
+
+  /** The worker's, not the handler's: the lease is lost or the worker is shutting down. */
+  abort(reason: unknown): void {
+    if (this.abortedWith !== null) return;
+    this.abortedWith = { reason };
+    this.controller?.abort(reason);
+  }
+}
+
 interface ActiveJob {
   leased: LeasedJob;
-  job: WorkerJob;
-  abort: AbortController;
+  job: RunningJob;
   phase: JobPhase;
-  heartbeatTimer: NodeJS.Timeout | null;
+  /** When the lease was granted or last extended (this process's clock): heartbeats go from it. */
+  renewedAtMs: number;
   heartbeatInFlight: boolean;
   finished: Promise<void>;
 }
@@ -90,6 +138,8 @@ export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
   /** Handlers still running (the rest of `active` are settling: ack or fail in flight). */
   private handlersRunning = 0;
   private closing: Promise<void> | null = null;
+  /** One timer for all running jobs' heartbeats (a timer per job cost more than the jobs). */
+  private heartbeatTimer: NodeJS.Timeout | null = null;
 
   constructor(options: WorkerOptions<R>) {
     super();
@@ -139,6 +189,9 @@ export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
     await Promise.race([drained, sleep(graceMs, undefined, { signal: timer.signal }).catch(() => undefined)]);
     timer.abort();
     await this.settleLeftovers(new Error('worker shut down before the handler finished'));
+    // A handler that ignores its signal may still run; its job is no longer ours to extend.
+    if (this.heartbeatTimer !== null) clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = null;
     await this.transport.close();
     await this.loopDone;
   }
@@ -206,15 +259,13 @@ export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
   }
 
   private track(leased: LeasedJob): ActiveJob {
-    const abort = new AbortController();
     const active: ActiveJob = {
       leased,
-      abort,
       phase: 'running',
-      heartbeatTimer: null,
+      renewedAtMs: Date.now(),
       heartbeatInFlight: false,
       finished: Promise.resolve(),
-      job: { ...leased, signal: abort.signal, heartbeat: () => this.heartbeat(active) },
+      job: new RunningJob(leased, () => this.heartbeat(active)),
     };
     this.active.set(leased.id, active);
     return active;
@@ -223,13 +274,34 @@ export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
   private begin(leased: LeasedJob): void {
     const active = this.track(leased);
     this.handlersRunning++;
-    const intervalMs = Math.max(1, Math.floor(this.leaseMs / 3));
-    active.heartbeatTimer = setInterval(() => this.autoHeartbeat(active), intervalMs);
+    this.startHeartbeats();
     active.finished = this.execute(active).finally(() => {
-      this.stopHeartbeats(active);
       this.active.delete(leased.id);
       this.wakeLoop?.();
     });
+  }
+
+  /** Every running job is extended once leaseMs / 3 passed since its lease was granted or last extended. */
+  private get heartbeatEveryMs(): number {
+    return Math.max(1, Math.floor(this.leaseMs / 3));
+  }
+
+  private startHeartbeats(): void {
+    if (this.heartbeatTimer !== null) return;
+    // Checked twice per interval, so a job is extended at most leaseMs / 2 after its last renewal.
+    this.heartbeatTimer = setInterval(() => this.heartbeatDue(), Math.max(1, Math.floor(this.heartbeatEveryMs / 2)));
+  }
+
+  private heartbeatDue(): void {
+    if (this.handlersRunning === 0) {
+      if (this.heartbeatTimer !== null) clearInterval(this.heartbeatTimer);
+      this.heartbeatTimer = null;
+      return;
+    }
+    const dueBeforeMs = Date.now() - this.heartbeatEveryMs;
+    for (const active of this.active.values()) {
+      if (active.phase === 'running' && active.renewedAtMs <= dueBeforeMs) this.autoHeartbeat(active);
+    }
   }
 
   private async execute(active: ActiveJob): Promise<void> {
@@ -241,7 +313,6 @@ export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
     }
     this.handlersRunning--;
     this.wakeLoop?.(); // the slot is free: lease the next job while this one's ack commits
-    this.stopHeartbeats(active);
     // Lease lost or handed back at shutdown: the job is no longer ours to settle.
     if (active.phase !== 'running') return;
     active.phase = 'settling';
@@ -285,8 +356,7 @@ export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
   private async handBack(active: ActiveJob, reason: Error): Promise<void> {
     if (active.phase !== 'running') return;
     active.phase = 'settling';
-    this.stopHeartbeats(active);
-    active.abort.abort(reason);
+    active.job.abort(reason);
     const { id, token } = active.leased;
     try {
       await this.transport.call('fail', { jobId: id, token, error: reason.message, retryable: true });
@@ -301,8 +371,10 @@ export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
   private async heartbeat(active: ActiveJob): Promise<void> {
     if (active.phase !== 'running') throw new RaftqError('STALE_LEASE', `job ${active.leased.id}: the lease is no longer held`);
     const { id, token } = active.leased;
+    const sentAtMs = Date.now();
     try {
       await this.transport.call('heartbeat', { jobId: id, token, leaseMs: this.leaseMs });
+      active.renewedAtMs = sentAtMs;
     } catch (error) {
       this.leaseWasLost(active, error);
       throw error;
@@ -320,18 +392,12 @@ export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
       .finally(() => (active.heartbeatInFlight = false));
   }
 
-  private stopHeartbeats(active: ActiveJob): void {
-    if (active.heartbeatTimer !== null) clearInterval(active.heartbeatTimer);
-    active.heartbeatTimer = null;
-  }
-
   /** When `error` says the lease is gone: abort the handler, tell listeners, and return true. */
   private leaseWasLost(active: ActiveJob, error: unknown): boolean {
     if (!isLeaseLoss(error)) return false;
     if (active.phase === 'done') return true;
     active.phase = 'done';
-    this.stopHeartbeats(active);
-    active.abort.abort(error);
+    active.job.abort(error);
     this.emit('leaseLost', active.leased, error);
     return true;
   }

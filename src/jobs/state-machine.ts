@@ -200,6 +200,10 @@ export class JobStateMachine {
     return false;
   }
 
+  isPaused(queue: string): boolean {
+    return this.store.queue(queue)?.paused ?? false;
+  }
+
   // ---- Snapshots ----
 
   snapshot(): Uint8Array {
