@@ -8,6 +8,8 @@ export const PAYLOAD_BYTES_MAX_DEFAULT = 1024 * 1024;
 export const ENQUEUE_BATCH_MAX = 1000;
 /** Jobs one lease request may take. */
 export const LEASE_BATCH_MAX = 1000;
+/** Acks in one ackMany request (a worker settles the jobs that finished together in one). */
+export const ACK_BATCH_MAX = 1000;
 /** Payload bytes one lease answer may carry (half a frame); a lease stops early rather than overflow. */
 export const LEASE_RESPONSE_BYTES_MAX = 8 * 1024 * 1024;
 /** Queues one lease request may name. */

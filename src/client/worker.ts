@@ -7,8 +7,8 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RaftqError } from '../errors.js';
-import type { LeasedJob } from '../jobs/types.js';
-import { ERROR_MESSAGE_LENGTH_MAX, ID_PATTERN, LEASE_BATCH_MAX, LEASE_MS_DEFAULT, LEASE_MS_MAX, LEASE_MS_MIN, LEASE_WAIT_MS_MAX } from '../limits.js';
+import type { AckItemResult, LeasedJob } from '../jobs/types.js';
+import { ACK_BATCH_MAX, ERROR_MESSAGE_LENGTH_MAX, ID_PATTERN, LEASE_BATCH_MAX, LEASE_MS_DEFAULT, LEASE_MS_MAX, LEASE_MS_MIN, LEASE_WAIT_MS_MAX } from '../limits.js';
 import type { OpResults } from '../protocol/messages.js';
 import type { TransportOptions } from './transport.js';
 import { closeOnSignals, stopClosingOnSignals } from './signals.js';
@@ -110,6 +110,12 @@ class RunningJob implements WorkerJob {
   }
 }
 
+interface PendingAck<R> {
+  active: ActiveJob;
+  result: R;
+  settled(): void;
+}
+
 interface ActiveJob {
   leased: LeasedJob;
   job: RunningJob;
@@ -140,6 +146,8 @@ export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
   private closing: Promise<void> | null = null;
   /** One timer for all running jobs' heartbeats (a timer per job cost more than the jobs). */
   private heartbeatTimer: NodeJS.Timeout | null = null;
+  /** Acks of this event-loop turn, sent together by flushAcks. */
+  private pendingAcks: PendingAck<R>[] = [];
 
   constructor(options: WorkerOptions<R>) {
     super();
@@ -320,7 +328,59 @@ export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
     else await this.fail(active, outcome.error, isRetryableFailure(outcome.error));
   }
 
-  private async ack(active: ActiveJob, result: R): Promise<void> {
+  /**
+   * Acks of the jobs that finish in one event-loop turn go out together, as one ackMany (one
+   * request, one envelope in the log) instead of one request each.
+   */
+  private ack(active: ActiveJob, result: R): Promise<void> {
+    return new Promise<void>((settled) => {
+      this.pendingAcks.push({ active, result, settled });
+      if (this.pendingAcks.length === 1) setImmediate(() => void this.flushAcks());
+    });
+  }
+
+  private async flushAcks(): Promise<void> {
+    const pending = this.pendingAcks;
+    this.pendingAcks = [];
+    const sends: Promise<void>[] = [];
+    for (let start = 0; start < pending.length; start += ACK_BATCH_MAX) {
+      const chunk = pending.slice(start, start + ACK_BATCH_MAX);
+      sends.push(chunk.length === 1 ? this.ackOne(chunk[0]!.active, chunk[0]!.result) : this.ackMany(chunk));
+    }
+    await Promise.all(sends);
+    for (const p of pending) p.settled();
+  }
+
+  private async ackMany(chunk: PendingAck<R>[]): Promise<void> {
+    let results: AckItemResult[];
+    try {
+      const acks = chunk.map(({ active, result }) => (result === undefined ? { jobId: active.leased.id, token: active.leased.token } : { jobId: active.leased.id, token: active.leased.token, result }));
+      ({ results } = await this.transport.call('ackMany', { acks }));
+    } catch (error) {
+      // One result too large for the request: settle each on its own, so only that job fails.
+      if (error instanceof RaftqError && error.code === 'PAYLOAD_TOO_LARGE') {
+        await Promise.all(chunk.map(({ active, result }) => this.ackOne(active, result)));
+        return;
+      }
+      for (const { active } of chunk) active.phase = 'done';
+      this.reportError(error);
+      return;
+    }
+    chunk.forEach(({ active, result }, i) => {
+      const answer = results[i];
+      if (answer !== undefined && 'state' in answer) {
+        active.phase = 'done';
+        this.emit('completed', active.leased, result);
+        return;
+      }
+      const error = answer === undefined ? new RaftqError('INTERNAL', `ackMany answered ${results.length} results for ${chunk.length} acks`) : RaftqError.fromWire(answer.error);
+      if (this.leaseWasLost(active, error)) return;
+      active.phase = 'done';
+      this.reportError(error);
+    });
+  }
+
+  private async ackOne(active: ActiveJob, result: R): Promise<void> {
     const { id, token } = active.leased;
     try {
       await this.transport.call('ack', { jobId: id, token, result });

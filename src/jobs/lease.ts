@@ -13,7 +13,7 @@ import { JobRecord, LeaseRecord } from './job-record.js';
 import { failure, ok } from './outcome.js';
 import type { QueueState } from './queue-state.js';
 import type { JobStore } from './store.js';
-import type { LeasedJob, Outcome } from './types.js';
+import type { AckItem, AckItemResult, LeasedJob, Outcome } from './types.js';
 
 function leaseOne(store: JobStore, q: QueueState, rec: JobRecord, cmd: Cmd<'lease'>, ctx: EntryContext): LeasedJob {
   const attempt = rec.attempts + 1;
@@ -96,7 +96,7 @@ export function applyHeartbeat(store: JobStore, cmd: Cmd<'heartbeat'>, ctx: Entr
   return ok({ leaseExpiresAtMs: renewed.expiresAtMs });
 }
 
-export function applyAck(store: JobStore, cmd: Cmd<'ack'>, ctx: EntryContext): Outcome {
+export function applyAck(store: JobStore, cmd: Cmd<'ack'> | AckItem, ctx: EntryContext): Outcome {
   const held = holder(store, cmd.jobId, cmd.token);
   if ('ok' in held) return held;
   const q = store.queueOf(held.rec);
@@ -105,6 +105,16 @@ export function applyAck(store: JobStore, cmd: Cmd<'ack'>, ctx: EntryContext): O
   store.finish(held.rec, q, 'completed', ctx.nowMs);
   q.totals.completed += 1;
   return ok({ state: 'completed' });
+}
+
+/** Each ack applies on its own, in order: one stale token does not stop the others. */
+export function applyAckMany(store: JobStore, cmd: Cmd<'ackMany'>, ctx: EntryContext): Outcome {
+  const results: AckItemResult[] = [];
+  for (const item of cmd.acks) {
+    const outcome = applyAck(store, item, ctx);
+    results.push(outcome.ok ? { state: 'completed' } : { error: outcome.error });
+  }
+  return ok({ results });
 }
 
 export function applyFail(store: JobStore, cmd: Cmd<'fail'>, ctx: EntryContext): Outcome {

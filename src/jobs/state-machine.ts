@@ -12,7 +12,7 @@ import { applyEnqueue } from './enqueue.js';
 import { EntryContext } from './entry-context.js';
 import { compareStrings, toJob } from './job-record.js';
 import { badRequestOutcome } from './outcome.js';
-import { applyAck, applyFail, applyHeartbeat, applyLease } from './lease.js';
+import { applyAck, applyAckMany, applyFail, applyHeartbeat, applyLease } from './lease.js';
 import { decodeSnapshot, encodeSnapshot } from './snapshot.js';
 import { isDueLive, isLeaseLive, JobStore } from './store.js';
 import { applyTick } from './tick.js';
@@ -99,6 +99,8 @@ export class JobStateMachine {
         return applyHeartbeat(store, command, ctx);
       case 'ack':
         return applyAck(store, command, ctx);
+      case 'ackMany':
+        return applyAckMany(store, command, ctx);
       case 'fail':
         return applyFail(store, command, ctx);
       case 'cancel':

@@ -72,6 +72,7 @@ export type Command =
   | { op: 'lease'; workerId: string; queues: string[]; max: number; leaseMs?: number }
   | { op: 'heartbeat'; jobId: string; token: string; leaseMs?: number }
   | { op: 'ack'; jobId: string; token: string; result?: unknown }
+  | { op: 'ackMany'; acks: AckItem[] }
   | { op: 'fail'; jobId: string; token: string; error: string; retryable: boolean }
   | { op: 'cancel'; jobId: string }
   | { op: 'tick' }
@@ -79,6 +80,16 @@ export type Command =
   | { op: 'resume'; queue: string }
   | { op: 'dlqRetry'; queue: string; jobIds?: string[]; max?: number }
   | { op: 'dlqPurge'; queue: string; jobIds?: string[]; max?: number };
+
+/** One ack of an ackMany: the same fields as the ack command. */
+export interface AckItem {
+  jobId: string;
+  token: string;
+  result?: unknown;
+}
+
+/** Per ack of an ackMany, in order: completed, or why not (STALE_LEASE, NOT_FOUND). */
+export type AckItemResult = { state: 'completed' } | { error: WireError };
 
 export type CommandOp = Command['op'];
 
@@ -100,6 +111,7 @@ export interface CommandResults {
   lease: { jobs: LeasedJob[] };
   heartbeat: { leaseExpiresAtMs: number };
   ack: { state: 'completed' };
+  ackMany: { results: AckItemResult[] };
   fail: { state: 'failed' | 'dead'; retryAtMs: number | null };
   cancel: { state: JobState; cancelled: boolean };
   tick: { expired: number; promoted: number; removed: number };

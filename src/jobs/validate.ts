@@ -5,6 +5,7 @@
 
 import { badRequest, type WireError } from '../errors.js';
 import {
+  ACK_BATCH_MAX,
   DELAY_MS_MAX,
   ENQUEUE_BATCH_MAX,
   ID_PATTERN,
@@ -133,6 +134,18 @@ function checkLeaseHolder(cmd: Fields): Check {
   return patterned('jobId', cmd.jobId, ID_PATTERN) ?? stringOf('token', cmd.token, LEASE_TOKEN_LENGTH_MAX);
 }
 
+function checkAckList(value: unknown): Check {
+  if (!Array.isArray(value) || value.length === 0) return fail('acks', 'must be a non-empty array');
+  if (value.length > ACK_BATCH_MAX) return fail('acks', `at most ${ACK_BATCH_MAX} acks`);
+  for (let i = 0; i < value.length; i++) {
+    const item: unknown = value[i];
+    if (!isObject(item)) return fail(`acks[${i}]`, 'must be an object');
+    const error = patterned(`acks[${i}].jobId`, item.jobId, ID_PATTERN) ?? stringOf(`acks[${i}].token`, item.token, LEASE_TOKEN_LENGTH_MAX);
+    if (error !== null) return error;
+  }
+  return null;
+}
+
 /** Null when `cmd` is a well-formed Command; otherwise the BAD_REQUEST to answer with. */
 export function validateCommand(cmd: unknown, nowMs: number): WireError | null {
   if (!isObject(cmd)) return fail('cmd', 'must be an object');
@@ -151,6 +164,8 @@ export function validateCommand(cmd: unknown, nowMs: number): WireError | null {
       return checkLeaseHolder(cmd) ?? optionalIntIn('leaseMs', cmd.leaseMs, LEASE_MS_MIN, LEASE_MS_MAX);
     case 'ack':
       return checkLeaseHolder(cmd);
+    case 'ackMany':
+      return checkAckList(cmd.acks);
     case 'fail':
       return (
         checkLeaseHolder(cmd) ??

@@ -87,7 +87,12 @@ export class AppliedObserver {
         return;
       }
       case 'ack':
-        return this.ack(cmd, nowMs, jobs);
+        return this.ack(cmd.jobId, nowMs, jobs);
+      case 'ackMany': {
+        const { results } = value as CommandResults['ackMany'];
+        for (let i = 0; i < cmd.acks.length; i++) if (results[i] !== undefined && 'state' in results[i]!) this.ack(cmd.acks[i]!.jobId, nowMs, jobs);
+        return;
+      }
       case 'fail':
         return this.fail(cmd, value as CommandResults['fail'], nowMs, jobs);
       case 'cancel':
@@ -122,10 +127,10 @@ export class AppliedObserver {
     }
   }
 
-  private ack(cmd: Cmd<'ack'>, nowMs: number, jobs: AppliedJobReader): void {
-    const lease = this.leases.ended(cmd.jobId);
+  private ack(jobId: string, nowMs: number, jobs: AppliedJobReader): void {
+    const lease = this.leases.ended(jobId);
     if (lease) this.workers.seen(lease.workerId, nowMs);
-    const job = jobs.getJob(cmd.jobId);
+    const job = jobs.getJob(jobId);
     // Retention may already have removed a completed job in this entry; then there is nothing to time.
     if (job !== null && job.startedAtMs !== null) this.sink.ran(job.queue, Math.max(0, nowMs - job.startedAtMs) / 1000);
   }

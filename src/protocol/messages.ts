@@ -4,7 +4,7 @@
 
 import type { WireError } from '../errors.js';
 import { LEASE_BATCH_MAX, LEASE_WAIT_MS_MAX } from '../limits.js';
-import type { Command, CommandResults, EnqueueSpec, Envelope, Job, PriorityName, QueueStats } from '../jobs/types.js';
+import type { AckItem, Command, CommandResults, EnqueueSpec, Envelope, Job, PriorityName, QueueStats } from '../jobs/types.js';
 
 // Protocol-only bounds. They belong with the others in src/limits.ts (and README "Limits").
 /** Jobs one dlqList answer may hold. Kept small because each job carries its payload. */
@@ -50,6 +50,7 @@ export interface RequestFields {
   lease: SessionFields & { queues: string[]; max: number; leaseMs?: number; waitMs?: number; workerId: string };
   heartbeat: SessionFields & { jobId: string; token: string; leaseMs?: number };
   ack: SessionFields & { jobId: string; token: string; result?: unknown };
+  ackMany: SessionFields & { acks: AckItem[] };
   fail: SessionFields & { jobId: string; token: string; error: string; retryable: boolean };
   cancel: SessionFields & { jobId: string };
   pause: SessionFields & { queue: string };
@@ -79,7 +80,7 @@ export type ReadOp = 'get' | 'stats' | 'queues' | 'dlqList' | 'waitResult';
 export type AdminOp = 'clusterStatus' | 'transferLeader' | 'addNode' | 'removeNode' | 'snapshot' | 'stateHash' | 'hello';
 
 export const MUTATING_OPS: readonly MutatingOp[] = [
-  'enqueue', 'lease', 'heartbeat', 'ack', 'fail', 'cancel', 'pause', 'resume', 'dlqRetry', 'dlqPurge',
+  'enqueue', 'lease', 'heartbeat', 'ack', 'ackMany', 'fail', 'cancel', 'pause', 'resume', 'dlqRetry', 'dlqPurge',
 ];
 export const READ_OPS: readonly ReadOp[] = ['get', 'stats', 'queues', 'dlqList', 'waitResult'];
 export const ADMIN_OPS: readonly AdminOp[] = ['clusterStatus', 'transferLeader', 'addNode', 'removeNode', 'snapshot', 'stateHash', 'hello'];
@@ -126,6 +127,7 @@ export interface OpResults {
   lease: CommandResults['lease'];
   heartbeat: CommandResults['heartbeat'];
   ack: CommandResults['ack'];
+  ackMany: CommandResults['ackMany'];
   fail: CommandResults['fail'];
   cancel: CommandResults['cancel'];
   pause: CommandResults['pause'];

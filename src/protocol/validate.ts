@@ -5,10 +5,10 @@
 
 import type { WireError } from '../errors.js';
 import { RaftqError } from '../errors.js';
-import type { Backoff, Command, EnqueueSpec } from '../jobs/types.js';
+import type { AckItem, Backoff, Command, EnqueueSpec } from '../jobs/types.js';
 import { PRIORITY_MAX, PRIORITY_MIN, PRIORITY_NAMED } from '../jobs/types.js';
 import {
-  DELAY_MS_MAX, ENQUEUE_BATCH_MAX, ERROR_MESSAGE_LENGTH_MAX, ID_PATTERN, IDEMPOTENCY_KEY_LENGTH_MAX,
+  ACK_BATCH_MAX, DELAY_MS_MAX, ENQUEUE_BATCH_MAX, ERROR_MESSAGE_LENGTH_MAX, ID_PATTERN, IDEMPOTENCY_KEY_LENGTH_MAX,
   JOB_NAME_LENGTH_MAX, LEASE_BATCH_MAX, LEASE_MS_MAX, LEASE_MS_MIN, LEASE_QUEUES_MAX, LEASE_WAIT_MS_MAX,
   MAX_ATTEMPTS_MAX, PAYLOAD_BYTES_MAX_DEFAULT, QUEUE_NAME_PATTERN, RESULT_BYTES_MAX,
 } from '../limits.js';
@@ -327,6 +327,15 @@ function dlqCommand(op: 'dlqRetry' | 'dlqPurge', id: number, fields: Fields): Va
   return command(id, fields, cmd);
 }
 
+function ackItem(ctx: Context) {
+  return (value: unknown, path: string): AckItem => {
+    const fields = object(value, path, ['jobId', 'token', 'result']);
+    const item: AckItem = { jobId: fields.required('jobId', jobId), token: fields.required('token', token) };
+    if (fields.has('result')) item.result = sized(ctx, RESULT_BYTES_MAX, 'result')(fields.obj.result, fields.at('result'));
+    return item;
+  };
+}
+
 function leaseCommand(id: number, fields: Fields): ValidCommandRequest {
   const cmd: Extract<Command, { op: 'lease' }> = {
     op: 'lease',
@@ -360,6 +369,10 @@ const OPS: Record<Op, OpSpec> = {
       if (f.has('result')) cmd.result = sized(ctx, RESULT_BYTES_MAX, 'result')(f.obj.result, f.at('result'));
       return command(id, f, cmd);
     },
+  },
+  ackMany: {
+    fields: ['acks'],
+    validate: (id, f, ctx) => command(id, f, { op: 'ackMany', acks: f.required('acks', list(1, ACK_BATCH_MAX, ackItem(ctx))) }),
   },
   fail: {
     fields: ['jobId', 'token', 'error', 'retryable'],

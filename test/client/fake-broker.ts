@@ -128,11 +128,19 @@ export class FakeBroker implements RequestHandler {
         this.current(cmd.jobId, cmd.token);
         this.heartbeats.set(cmd.jobId, (this.heartbeats.get(cmd.jobId) ?? 0) + 1);
         return { leaseExpiresAtMs: Date.now() + (cmd.leaseMs ?? 30_000) };
-      case 'ack': {
-        const job = this.current(cmd.jobId, cmd.token);
-        Object.assign(job, { state: 'completed', result: cmd.result ?? null, lease: null });
-        return { state: 'completed' };
-      }
+      case 'ack':
+        return this.ack(cmd.jobId, cmd.token, cmd.result);
+      case 'ackMany':
+        return {
+          results: cmd.acks.map((item) => {
+            try {
+              return this.ack(item.jobId, item.token, item.result);
+            } catch (error) {
+              if (error instanceof RaftqError) return { error: error.toWire() };
+              throw error;
+            }
+          }),
+        };
       case 'fail': {
         const job = this.current(cmd.jobId, cmd.token);
         const retry = cmd.retryable && job.attempts < job.maxAttempts;
@@ -145,6 +153,12 @@ export class FakeBroker implements RequestHandler {
       default:
         return { op: cmd.op };
     }
+  }
+
+  private ack(jobId: string, token: string, result: unknown): { state: 'completed' } {
+    const job = this.current(jobId, token);
+    Object.assign(job, { state: 'completed', result: result ?? null, lease: null });
+    return { state: 'completed' };
   }
 
   private create(spec: { queue: string; payload?: unknown; id?: string }): string {

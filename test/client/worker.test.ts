@@ -77,6 +77,35 @@ describe('Worker', () => {
     await b.until(() => completed.length === 10);
   });
 
+  it('acks the jobs that finish together in one ackMany request', async () => {
+    const { broker: b, address } = await broker();
+    b.add('q', 3);
+    const release = gate();
+    const threeRunning = gate();
+    let running = 0;
+    const w = worker({
+      nodes: [address],
+      queues: 'q',
+      concurrency: 3,
+      handler: async (job) => {
+        if (++running === 3) threeRunning.open();
+        await release.promise;
+        return job.id === 'job-2' ? undefined : { done: job.id };
+      },
+    });
+    const completed: string[] = [];
+    w.on('completed', (job) => completed.push(job.id));
+    w.start();
+    await threeRunning.promise;
+    release.open();
+    await b.until(() => completed.length === 3);
+    const acks = b.requests.filter((r): r is ValidCommandRequest => r.kind === 'command' && (r.op === 'ack' || r.op === 'ackMany'));
+    expect(acks).toHaveLength(1);
+    expect(acks[0]!.envelope.cmd).toMatchObject({ op: 'ackMany', acks: [{ jobId: 'job-1', result: { done: 'job-1' } }, { jobId: 'job-2' }, { jobId: 'job-3' }] });
+    expect(b.jobs.get('job-2')!.result).toBeNull();
+    expect(states(b)).toEqual(['completed', 'completed', 'completed']);
+  });
+
   it('sends heartbeats every leaseMs / 3 while a handler runs', async () => {
     const { broker: b, address } = await broker();
     const [id] = b.add('q', 1);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LEASE_MS_DEFAULT, LEASE_RESPONSE_BYTES_MAX } from '../../src/limits.js';
+import { ACK_BATCH_MAX, LEASE_MS_DEFAULT, LEASE_RESPONSE_BYTES_MAX } from '../../src/limits.js';
 import { errorCode, Harness, value } from './harness.js';
 
 describe('leases and fencing', () => {
@@ -42,6 +42,37 @@ describe('leases and fencing', () => {
     expect(errorCode(h.ack(first))).toBe('STALE_LEASE');
     expect(value<'ack'>(h.ack(second))).toEqual({ state: 'completed' });
     expect(h.machine.queueStats('q')?.totals.expired).toBe(1);
+  });
+
+  it('ackMany settles each ack on its own: a stale token is refused in place, the others complete', () => {
+    const h = new Harness();
+    h.enqueue({ queue: 'q' }, { queue: 'q' }, { queue: 'q' });
+    const [a, b, c] = h.lease(['q'], 3);
+    const outcome = h.apply({
+      op: 'ackMany',
+      acks: [
+        { jobId: a!.id, token: a!.token, result: { n: 1 } },
+        { jobId: b!.id, token: `${b!.id}.9.0.0` },
+        { jobId: c!.id, token: c!.token },
+        { jobId: 'nope', token: 'nope.1.0.0' },
+      ],
+    });
+    const { results } = value<'ackMany'>(outcome);
+    expect(results.map((r) => ('state' in r ? r.state : r.error.code))).toEqual(['completed', 'STALE_LEASE', 'completed', 'NOT_FOUND']);
+    expect(h.machine.getJob(a!.id)).toMatchObject({ state: 'completed', result: { n: 1 } });
+    expect(h.machine.getJob(b!.id)?.state).toBe('active');
+    expect(h.machine.getJob(c!.id)).toMatchObject({ state: 'completed', result: null });
+    expect(h.machine.queueStats('q')?.totals.completed).toBe(2);
+  });
+
+  it('ackMany with no acks, too many, or a malformed one is a BAD_REQUEST that changes nothing', () => {
+    const h = new Harness();
+    const job = (h.enqueue({ queue: 'q' }), h.leaseOne('q'));
+    const item = { jobId: job.id, token: job.token };
+    expect(errorCode(h.apply({ op: 'ackMany', acks: [] }))).toBe('BAD_REQUEST');
+    expect(errorCode(h.apply({ op: 'ackMany', acks: Array.from({ length: ACK_BATCH_MAX + 1 }, () => item) }))).toBe('BAD_REQUEST');
+    expect(errorCode(h.apply({ op: 'ackMany', acks: [item, { jobId: job.id } as never] }))).toBe('BAD_REQUEST');
+    expect(h.machine.getJob(job.id)?.state).toBe('active');
   });
 
   it('a lease that expires on the last attempt sends the job to the dead letters', () => {

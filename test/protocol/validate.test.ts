@@ -95,6 +95,13 @@ const bad: BadRow[] = [
   { name: 'payload nested too deep', request: withJob({ payload: nested(65) }), code: 'BAD_REQUEST', field: 'jobs[0].payload' },
   { name: 'ack result nested too deep', request: ack({ result: { a: nested(64) } }), code: 'BAD_REQUEST', field: 'result' },
   { name: 'payload too large', request: withJob({ payload: 'x'.repeat(PAYLOAD_BYTES_MAX_DEFAULT) }), code: 'PAYLOAD_TOO_LARGE', field: 'jobs[0].payload' },
+  // ackMany.
+  { name: 'ackMany without acks', request: { id: 1, op: 'ackMany', ...session, acks: [] }, code: 'BAD_REQUEST', field: 'acks' },
+  { name: 'ackMany acks not a list', request: { id: 1, op: 'ackMany', ...session, acks: { jobId: 'j1' } }, code: 'BAD_REQUEST', field: 'acks' },
+  { name: 'ackMany over the batch limit', request: { id: 1, op: 'ackMany', ...session, acks: Array.from({ length: 1001 }, () => ({ jobId: 'j1', token: 't1' })) }, code: 'BAD_REQUEST', field: 'acks' },
+  { name: 'ackMany item without a token', request: { id: 1, op: 'ackMany', ...session, acks: [{ jobId: 'j1', token: 't1' }, { jobId: 'j2' }] }, code: 'BAD_REQUEST', field: 'acks[1].token' },
+  { name: 'ackMany item with an unknown field', request: { id: 1, op: 'ackMany', ...session, acks: [{ jobId: 'j1', token: 't1', state: 'done' }] }, code: 'BAD_REQUEST', field: 'acks[0].state' },
+  { name: 'ackMany result nested too deep', request: { id: 1, op: 'ackMany', ...session, acks: [{ jobId: 'j1', token: 't1', result: nested(65) }] }, code: 'BAD_REQUEST', field: 'acks[0].result' },
   // Lease.
   { name: 'lease max zero', request: lease({ max: 0 }), code: 'BAD_REQUEST', field: 'max' },
   { name: 'lease max above the batch limit', request: lease({ max: 1001 }), code: 'BAD_REQUEST', field: 'max' },
@@ -212,6 +219,10 @@ describe('validateRequest accepts', () => {
     [{ id: 1, op: 'heartbeat', ...session, jobId: 'j', token: 't', leaseMs: 100 }, { op: 'heartbeat', jobId: 'j', token: 't', leaseMs: 100 }],
     [ack({ result: { sent: true } }), { op: 'ack', jobId: 'j1', token: 't1', result: { sent: true } }],
     [ack({}), { op: 'ack', jobId: 'j1', token: 't1' }],
+    [
+      { id: 1, op: 'ackMany', ...session, acks: [{ jobId: 'j1', token: 't1', result: 7 }, { jobId: 'j2', token: 't2' }] },
+      { op: 'ackMany', acks: [{ jobId: 'j1', token: 't1', result: 7 }, { jobId: 'j2', token: 't2' }] },
+    ],
     [{ id: 1, op: 'fail', ...session, jobId: 'j', token: 't', error: '', retryable: false }, { op: 'fail', jobId: 'j', token: 't', error: '', retryable: false }],
     [{ id: 1, op: 'cancel', ...session, jobId: 'j' }, { op: 'cancel', jobId: 'j' }],
     [{ id: 1, op: 'pause', ...session, queue: 'q' }, { op: 'pause', queue: 'q' }],
