@@ -39,6 +39,13 @@ export interface WorkerOptions<R = unknown> extends TransportOptions {
   handleSignals?: boolean;
   /** Shown in job leases; default host-pid-random. */
   workerId?: string;
+  /**
+   * Jobs a worker may lease ahead of its free slots (default: concurrency; 0: never). It does so
+   * only while its handlers finish faster than a lease round trip, when a freed slot would
+   * otherwise wait for the next lease; with slower handlers it leases just for free slots, so it
+   * never holds back jobs that other workers could run.
+   */
+  prefetch?: number;
 }
 
 export interface WorkerEvents<R = unknown> {
@@ -60,7 +67,8 @@ const EARLY_EMPTY_POLL_PAUSE_MS = 200;
  */
 const SETTLING_PER_SLOT_MAX = 4;
 
-type JobPhase = 'running' | 'settling' | 'done';
+/** queued: leased ahead of a free slot (prefetch), waiting for one. */
+type JobPhase = 'queued' | 'running' | 'settling' | 'done';
 
 /**
  * The job a handler sees. Its AbortController is made only when a handler reads `signal` (most
@@ -123,7 +131,9 @@ interface ActiveJob {
   /** When the lease was granted or last extended (this process's clock): heartbeats go from it. */
   renewedAtMs: number;
   heartbeatInFlight: boolean;
+  /** Settles once the job is no longer this worker's business (acked, failed, handed back, lost). */
   finished: Promise<void>;
+  markFinished(): void;
 }
 
 export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
@@ -136,6 +146,12 @@ export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
   private readonly pollWaitMs: number;
   private readonly shutdownGraceMs: number;
   private readonly handleSignals: boolean;
+  private readonly prefetchMax: number;
+  /** Leased jobs waiting for a slot, in lease order. */
+  private ready: ActiveJob[] = [];
+  /** Moving averages that decide whether to prefetch; NaN until measured. */
+  private handlerMsAvg = Number.NaN;
+  private leaseRoundTripMsAvg = Number.NaN;
   private readonly active = new Map<string, ActiveJob>();
   private readonly stopping = new AbortController();
   private running = false;
@@ -160,10 +176,11 @@ export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
     this.shutdownGraceMs = bounded(options.shutdownGraceMs ?? WORKER_SHUTDOWN_GRACE_MS_DEFAULT, 0, Number.MAX_SAFE_INTEGER, 'shutdownGraceMs');
     this.handleSignals = options.handleSignals ?? true;
     this.workerId = options.workerId ?? defaultWorkerId();
+    this.prefetchMax = bounded(options.prefetch ?? this.concurrency, 0, LEASE_BATCH_MAX, 'prefetch');
     this.transport = new Transport(options);
   }
 
-  /** Jobs whose handlers are running now. */
+  /** Jobs this worker holds: running, leased ahead of a slot, or being acked. */
   get activeCount(): number {
     return this.active.size;
   }
@@ -214,7 +231,7 @@ export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
       if (leftovers.length === 0) return;
       await Promise.all(
         leftovers.map((active) => {
-          if (active.phase === 'running') return this.handBack(active, reason);
+          if (active.phase === 'running' || active.phase === 'queued') return this.handBack(active, reason);
           if (active.phase === 'settling') return active.finished;
           // Lease lost and the handler ignores its signal: nothing left for us to say about this job.
           this.active.delete(active.leased.id);
@@ -226,19 +243,21 @@ export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
 
   private async leaseLoop(): Promise<void> {
     while (this.running) {
-      const settling = this.active.size - this.handlersRunning;
-      const free = Math.min(this.concurrency - this.handlersRunning, this.concurrency * SETTLING_PER_SLOT_MAX - settling);
+      const held = this.handlersRunning + this.ready.length;
+      const settling = this.active.size - held;
+      const free = Math.min(this.concurrency + this.prefetchNow() - held, this.concurrency * SETTLING_PER_SLOT_MAX - settling);
       if (free <= 0) {
         await new Promise<void>((resolve) => (this.wakeLoop = resolve));
         this.wakeLoop = null;
         continue;
       }
       const startedMs = Date.now();
+      const max = Math.min(free, LEASE_BATCH_MAX);
       let jobs: LeasedJob[];
       try {
         ({ jobs } = await this.transport.call(
           'lease',
-          { queues: this.queues, max: Math.min(free, LEASE_BATCH_MAX), leaseMs: this.leaseMs, waitMs: this.pollWaitMs, workerId: this.workerId },
+          { queues: this.queues, max, leaseMs: this.leaseMs, waitMs: this.pollWaitMs, workerId: this.workerId },
           { longPollMs: this.pollWaitMs },
         ));
       } catch (error) {
@@ -249,13 +268,14 @@ export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
       }
       if (!this.running) {
         // Leased while shutting down: hand them back untouched rather than start new work.
-        for (const leased of jobs) {
-          const active = this.track(leased);
-          active.finished = this.handBack(active, new Error('worker shut down before the job started'));
-        }
+        for (const leased of jobs) void this.handBack(this.track(leased), new Error('worker shut down before the job started'));
         return;
       }
-      for (const leased of jobs) this.begin(leased);
+      // Only a full answer times the round trip: a short one may have long-polled for jobs.
+      if (jobs.length === max) this.leaseRoundTripMsAvg = movingAverage(this.leaseRoundTripMsAvg, Date.now() - startedMs);
+      for (const leased of jobs) this.ready.push(this.track(leased));
+      if (jobs.length > 0) this.startHeartbeats();
+      this.startReady();
       const answeredEarly = this.pollWaitMs === 0 || Date.now() - startedMs < this.pollWaitMs / 2;
       if (jobs.length === 0 && answeredEarly) await this.pause(EARLY_EMPTY_POLL_PAUSE_MS);
     }
@@ -266,27 +286,43 @@ export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
     await sleep(delayMs, undefined, { signal: this.stopping.signal }).catch(() => undefined);
   }
 
+  /** Jobs to lease ahead of free slots now: all of prefetch while handlers outpace a lease round trip. */
+  private prefetchNow(): number {
+    return this.handlerMsAvg < this.leaseRoundTripMsAvg ? this.prefetchMax : 0;
+  }
+
   private track(leased: LeasedJob): ActiveJob {
+    let markFinished!: () => void;
+    const finished = new Promise<void>((resolve) => (markFinished = resolve));
     const active: ActiveJob = {
       leased,
-      phase: 'running',
+      phase: 'queued',
       renewedAtMs: Date.now(),
       heartbeatInFlight: false,
-      finished: Promise.resolve(),
+      finished,
+      markFinished: () => {
+        this.active.delete(leased.id);
+        markFinished();
+      },
       job: new RunningJob(leased, () => this.heartbeat(active)),
     };
     this.active.set(leased.id, active);
     return active;
   }
 
-  private begin(leased: LeasedJob): void {
-    const active = this.track(leased);
-    this.handlersRunning++;
-    this.startHeartbeats();
-    active.finished = this.execute(active).finally(() => {
-      this.active.delete(leased.id);
-      this.wakeLoop?.();
-    });
+  /** Fills free slots from the jobs leased ahead. Runs on after close begins: leased jobs are drained. */
+  private startReady(): void {
+    while (this.handlersRunning < this.concurrency && this.ready.length > 0) {
+      const active = this.ready.shift()!;
+      // Its lease was lost, or it was handed back, while it waited.
+      if (active.phase !== 'queued') continue;
+      active.phase = 'running';
+      this.handlersRunning++;
+      void this.execute(active).finally(() => {
+        active.markFinished();
+        this.wakeLoop?.();
+      });
+    }
   }
 
   /** Every running job is extended once leaseMs / 3 passed since its lease was granted or last extended. */
@@ -301,25 +337,28 @@ export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
   }
 
   private heartbeatDue(): void {
-    if (this.handlersRunning === 0) {
+    if (this.handlersRunning === 0 && this.ready.length === 0) {
       if (this.heartbeatTimer !== null) clearInterval(this.heartbeatTimer);
       this.heartbeatTimer = null;
       return;
     }
     const dueBeforeMs = Date.now() - this.heartbeatEveryMs;
     for (const active of this.active.values()) {
-      if (active.phase === 'running' && active.renewedAtMs <= dueBeforeMs) this.autoHeartbeat(active);
+      if ((active.phase === 'running' || active.phase === 'queued') && active.renewedAtMs <= dueBeforeMs) this.autoHeartbeat(active);
     }
   }
 
   private async execute(active: ActiveJob): Promise<void> {
     let outcome: { ok: true; result: R } | { ok: false; error: unknown };
+    const startedMs = Date.now();
     try {
       outcome = { ok: true, result: await this.handler(active.job) };
     } catch (error) {
       outcome = { ok: false, error };
     }
+    this.handlerMsAvg = movingAverage(this.handlerMsAvg, Date.now() - startedMs);
     this.handlersRunning--;
+    this.startReady();
     this.wakeLoop?.(); // the slot is free: lease the next job while this one's ack commits
     // Lease lost or handed back at shutdown: the job is no longer ours to settle.
     if (active.phase !== 'running') return;
@@ -414,7 +453,8 @@ export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
 
   /** Gives an unfinished job back (retryable) and aborts its handler. Never throws. */
   private async handBack(active: ActiveJob, reason: Error): Promise<void> {
-    if (active.phase !== 'running') return;
+    if (active.phase !== 'running' && active.phase !== 'queued') return;
+    const wasQueued = active.phase === 'queued';
     active.phase = 'settling';
     active.job.abort(reason);
     const { id, token } = active.leased;
@@ -424,12 +464,14 @@ export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
       if (!isLeaseLoss(error)) this.reportError(error);
     } finally {
       active.phase = 'done';
-      this.active.delete(id);
+      // A running handler's own completion marks it finished; a queued job has none.
+      if (wasQueued) active.markFinished();
+      else this.active.delete(id);
     }
   }
 
   private async heartbeat(active: ActiveJob): Promise<void> {
-    if (active.phase !== 'running') throw new RaftqError('STALE_LEASE', `job ${active.leased.id}: the lease is no longer held`);
+    if (active.phase !== 'running' && active.phase !== 'queued') throw new RaftqError('STALE_LEASE', `job ${active.leased.id}: the lease is no longer held`);
     const { id, token } = active.leased;
     const sentAtMs = Date.now();
     try {
@@ -443,7 +485,7 @@ export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
 
   private autoHeartbeat(active: ActiveJob): void {
     // One at a time: a slow answer must not pile up heartbeats behind it.
-    if (active.heartbeatInFlight || active.phase !== 'running') return;
+    if (active.heartbeatInFlight || (active.phase !== 'running' && active.phase !== 'queued')) return;
     active.heartbeatInFlight = true;
     this.heartbeat(active)
       .catch((error: unknown) => {
@@ -456,8 +498,11 @@ export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
   private leaseWasLost(active: ActiveJob, error: unknown): boolean {
     if (!isLeaseLoss(error)) return false;
     if (active.phase === 'done') return true;
+    const wasQueued = active.phase === 'queued';
     active.phase = 'done';
     active.job.abort(error);
+    // No handler will run for it: startReady skips it.
+    if (wasQueued) active.markFinished();
     this.emit('leaseLost', active.leased, error);
     return true;
   }
@@ -477,6 +522,11 @@ function isLeaseLoss(error: unknown): error is RaftqError {
 
 function isRetryableFailure(error: unknown): boolean {
   return !(typeof error === 'object' && error !== null && (error as { retryable?: unknown }).retryable === false);
+}
+
+/** Exponentially weighted, recent samples a fifth: follows a change in a few dozen jobs. */
+function movingAverage(averageMs: number, sampleMs: number): number {
+  return Number.isNaN(averageMs) ? sampleMs : averageMs * 0.8 + sampleMs * 0.2;
 }
 
 function bounded(value: number, min: number, max: number, field: string): number {

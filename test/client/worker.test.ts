@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from '../../src/client/worker.js';
 import type { WorkerJob, WorkerOptions } from '../../src/client/worker.js';
 import type { RaftqError } from '../../src/errors.js';
@@ -72,9 +73,73 @@ describe('Worker', () => {
     release.open();
     await b.until(() => states(b).every((s) => s === 'completed'));
     expect(runningMax).toBe(3);
-    for (const lease of leaseRequests(b)) expect((lease.envelope.cmd as { max: number }).max).toBeLessThanOrEqual(3);
+    // Once handlers outpace a lease round trip, the worker leases up to `prefetch` (= concurrency) ahead.
+    for (const lease of leaseRequests(b)) expect((lease.envelope.cmd as { max: number }).max).toBeLessThanOrEqual(6);
     expect(b.jobs.get('job-1')!.result).toEqual({ done: 'job-1' });
     await b.until(() => completed.length === 10);
+  });
+
+  it('leases ahead of free slots only while handlers finish faster than a lease round trip', async () => {
+    const { broker: b, address } = await broker();
+    b.add('fast', 60);
+    let running = 0;
+    let runningMax = 0;
+    const fast = worker({
+      nodes: [address],
+      queues: 'fast',
+      concurrency: 2,
+      handler: async () => {
+        runningMax = Math.max(runningMax, ++running);
+        await Promise.resolve();
+        running--;
+      },
+    });
+    fast.start();
+    await b.until(() => states(b).every((s) => s === 'completed'));
+    await fast.close();
+    const fastMax = Math.max(...leaseRequests(b).map((r) => (r.envelope.cmd as { max: number }).max));
+    expect(fastMax).toBe(4); // 2 slots + 2 ahead
+    expect(runningMax).toBe(2);
+
+    const { broker: slowBroker, address: slowAddress } = await broker();
+    slowBroker.add('slow', 6);
+    const slow = worker({ nodes: [slowAddress], queues: 'slow', concurrency: 2, handler: () => sleep(30) });
+    slow.start();
+    await slowBroker.until(() => states(slowBroker).every((s) => s === 'completed'));
+    await slow.close();
+    for (const lease of leaseRequests(slowBroker)) expect((lease.envelope.cmd as { max: number }).max).toBeLessThanOrEqual(2);
+
+    const { broker: offBroker, address: offAddress } = await broker();
+    offBroker.add('off', 30);
+    const off = worker({ nodes: [offAddress], queues: 'off', concurrency: 2, prefetch: 0, handler: async () => undefined });
+    off.start();
+    await offBroker.until(() => states(offBroker).every((s) => s === 'completed'));
+    await off.close();
+    for (const lease of leaseRequests(offBroker)) expect((lease.envelope.cmd as { max: number }).max).toBeLessThanOrEqual(2);
+  });
+
+  it('runs the jobs it leased ahead before it closes, within the grace period', async () => {
+    const { broker: b, address } = await broker();
+    b.add('drain', 40);
+    const ran = new Set<string>();
+    const w = worker({
+      nodes: [address],
+      queues: 'drain',
+      concurrency: 2,
+      handler: async (job) => {
+        ran.add(job.id);
+      },
+    });
+    w.start();
+    await b.until(() => ran.size >= 20);
+    await w.close();
+    // Every job it took was run and acked, none handed back: leased-ahead jobs drain on close.
+    const taken = [...b.jobs.values()].filter((job) => job.state !== 'waiting');
+    expect(taken.every((job) => job.state === 'completed')).toBe(true);
+    // (A lease answered during close is handed back untouched; nothing leased before it was.)
+    const handedBack = b.requests.filter((r): r is ValidCommandRequest => r.kind === 'command' && r.op === 'fail');
+    expect(handedBack.map((r) => (r.envelope.cmd as { error: string }).error).filter((e) => e !== 'worker shut down before the job started')).toEqual([]);
+    expect(taken.map((job) => job.id).sort()).toEqual([...ran].sort());
   });
 
   it('acks the jobs that finish together in one ackMany request', async () => {
