@@ -7,9 +7,10 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RaftqError } from '../errors.js';
-import type { LeasedJob } from '../jobs/types.js';
+import type { LeasedJob, WireLeasedJob } from '../jobs/types.js';
 import { ERROR_MESSAGE_LENGTH_MAX, ID_PATTERN, LEASE_BATCH_MAX, LEASE_MS_DEFAULT, LEASE_MS_MAX, LEASE_MS_MIN, LEASE_WAIT_MS_MAX } from '../limits.js';
 import type { OpResults } from '../protocol/messages.js';
+import { decodeLeasedJob, encodeValue } from '../protocol/values.js';
 import type { TransportOptions } from './transport.js';
 import { closeOnSignals, stopClosingOnSignals } from './signals.js';
 import { Transport } from './transport.js';
@@ -173,7 +174,7 @@ export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
         continue;
       }
       const startedMs = Date.now();
-      let jobs: LeasedJob[];
+      let jobs: WireLeasedJob[];
       try {
         ({ jobs } = await this.transport.call(
           'lease',
@@ -189,7 +190,7 @@ export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
       if (!this.running) {
         // Leased while shutting down: hand them back untouched rather than start new work.
         for (const leased of jobs) {
-          const active = this.track(leased);
+          const active = this.track(decodeLeasedJob(leased).job);
           active.finished = this.handBack(active, new Error('worker shut down before the job started'));
         }
         return;
@@ -220,21 +221,24 @@ export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
     return active;
   }
 
-  private begin(leased: LeasedJob): void {
+  private begin(wire: WireLeasedJob): void {
+    const { job: leased, payloadError } = decodeLeasedJob(wire);
     const active = this.track(leased);
     this.handlersRunning++;
     const intervalMs = Math.max(1, Math.floor(this.leaseMs / 3));
     active.heartbeatTimer = setInterval(() => this.autoHeartbeat(active), intervalMs);
-    active.finished = this.execute(active).finally(() => {
+    active.finished = this.execute(active, payloadError).finally(() => {
       this.stopHeartbeats(active);
       this.active.delete(leased.id);
       this.wakeLoop?.();
     });
   }
 
-  private async execute(active: ActiveJob): Promise<void> {
+  /** `payloadError`: the payload is not msgpack, so no attempt can succeed; it fails, not retryable. */
+  private async execute(active: ActiveJob, payloadError: RaftqError | null): Promise<void> {
     let outcome: { ok: true; result: R } | { ok: false; error: unknown };
     try {
+      if (payloadError !== null) throw payloadError;
       outcome = { ok: true, result: await this.handler(active.job) };
     } catch (error) {
       outcome = { ok: false, error };
@@ -252,7 +256,8 @@ export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
   private async ack(active: ActiveJob, result: R): Promise<void> {
     const { id, token } = active.leased;
     try {
-      await this.transport.call('ack', { jobId: id, token, result });
+      // A handler that returns nothing acks without a result (the job's result reads as null).
+      await this.transport.call('ack', { jobId: id, token, result: result === undefined ? undefined : encodeValue(result, 'result') });
       active.phase = 'done';
       this.emit('completed', active.leased, result);
     } catch (error) {

@@ -7,6 +7,7 @@ import type { Cmd, EntryContext } from './entry-context.js';
 import { ASSIGNED_IDS_PER_ENTRY_MAX, assignedJobId } from './ids.js';
 import { BACKOFF_SHARED_DEFAULT, JobRecord } from './job-record.js';
 import { badRequestOutcome, failure, ok } from './outcome.js';
+import { storeBytes } from './stored-bytes.js';
 import type { JobStore } from './store.js';
 import type { Backoff, EnqueueSpec, Outcome } from './types.js';
 
@@ -41,7 +42,7 @@ function enqueueOne(store: JobStore, spec: EnqueueSpec, ctx: EntryContext): { id
     id,
     q.name,
     spec.name ?? JOB_NAME_DEFAULT,
-    spec.payload ?? null,
+    spec.payload === undefined || spec.payload === null ? null : storeBytes(spec.payload),
     spec.priority ?? PRIORITY_DEFAULT,
     spec.maxAttempts ?? MAX_ATTEMPTS_DEFAULT,
     resolveBackoff(spec.backoff),

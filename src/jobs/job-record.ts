@@ -3,7 +3,8 @@
 // job is active, and the default backoff shared by every job that did not ask for its own.
 
 import { BACKOFF_DEFAULT } from '../limits.js';
-import type { Backoff, Job, JobState } from './types.js';
+import { loadBytesOrNull } from './stored-bytes.js';
+import type { Backoff, JobState, WireJob } from './types.js';
 
 /** Shared by all jobs with the default backoff, so they do not each carry three numbers. */
 export const BACKOFF_SHARED_DEFAULT: Readonly<Backoff> = Object.freeze({ ...BACKOFF_DEFAULT });
@@ -28,7 +29,8 @@ export class JobRecord {
   attempts = 0;
   redeliveries = 0;
   lastError: string | null = null;
-  result: unknown = null;
+  /** The ack's result bytes as a one-byte string (stored-bytes.ts); null until completed. */
+  result: string | null = null;
   runAtMs: number;
   startedAtMs: number | null = null;
   finishedAtMs: number | null = null;
@@ -45,7 +47,8 @@ export class JobRecord {
     /** Interned: the queue's own name string, shared by all its jobs. */
     readonly queue: string,
     readonly name: string,
-    readonly payload: unknown,
+    /** The payload bytes as a one-byte string (stored-bytes.ts); null when enqueued without one. */
+    readonly payload: string | null,
     readonly priority: number,
     readonly maxAttempts: number,
     readonly backoff: Readonly<Backoff>,
@@ -60,14 +63,14 @@ export class JobRecord {
   }
 }
 
-/** The public view of a job: a fresh object; payload and result are shared and must not be mutated. */
-export function toJob(rec: JobRecord): Job {
+/** The wire view of a job: a fresh object, payload and result in buffers of their own. */
+export function toJob(rec: JobRecord): WireJob {
   const lease = rec.lease;
   return {
     id: rec.id,
     queue: rec.queue,
     name: rec.name,
-    payload: rec.payload,
+    payload: loadBytesOrNull(rec.payload),
     priority: rec.priority,
     maxAttempts: rec.maxAttempts,
     backoff: { baseMs: rec.backoff.baseMs, capMs: rec.backoff.capMs, jitter: rec.backoff.jitter },
@@ -77,7 +80,7 @@ export function toJob(rec: JobRecord): Job {
     attempts: rec.attempts,
     redeliveries: rec.redeliveries,
     lastError: rec.lastError,
-    result: rec.result,
+    result: loadBytesOrNull(rec.result),
     createdAtMs: rec.createdAtMs,
     runAtMs: rec.runAtMs,
     startedAtMs: rec.startedAtMs,
