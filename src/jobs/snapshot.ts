@@ -97,7 +97,8 @@ function restoreJob(store: JobStore, img: JobImage): void {
   const q = store.queue(queue);
   if (q === undefined) throw new Error(`invariant: snapshot job ${id} names unknown queue ${queue}`);
   const resolvedBackoff = backoff === null ? BACKOFF_SHARED_DEFAULT : { baseMs: backoff[0], capMs: backoff[1], jitter: backoff[2] };
-  const rec = new JobRecord(id, q.name, name, storeBytesOrNull(payload), priority, maxAttempts, resolvedBackoff, leaseMs, idempotencyKey, img[14], state, img[15]);
+  const settings = q.settingsFor(name, priority, maxAttempts, resolvedBackoff, leaseMs);
+  const rec = new JobRecord(id, settings, storeBytesOrNull(payload), store.stampAt(img[14]), state, img[15], idempotencyKey);
   rec.attempts = img[10];
   rec.redeliveries = img[11];
   rec.lastError = img[12];
