@@ -7,7 +7,7 @@ import { decodeConfigChange } from '../raft/config.js';
 import type { Entry, NodeId, ReadState, Snapshot, SoftState } from '../raft/types.js';
 import { RaftqError } from '../src/errors.js';
 import { JobStateMachine } from '../src/jobs/state-machine.js';
-import type { EntryBatch, Envelope, Job, JobState, Outcome } from '../src/jobs/types.js';
+import type { EntryBatch, Envelope, JobState, Outcome, WireJob } from '../src/jobs/types.js';
 import { Members, type MemberAddresses } from './members.js';
 import type { RaftDriver } from './raft-driver.js';
 
@@ -54,7 +54,7 @@ interface LeaderWaiter {
 
 interface ResultWaiter {
   jobId: string;
-  resolve(job: Job | null): void;
+  resolve(job: WireJob | null): void;
   timer: NodeJS.Timeout;
 }
 
@@ -272,10 +272,10 @@ export class Broker {
   }
 
   /** Resolves with the job once it is finished (completed, dead, cancelled), or as it is at the deadline. */
-  waitForFinished(jobId: string, timeoutMs: number): Promise<Job | null> {
+  waitForFinished(jobId: string, timeoutMs: number): Promise<WireJob | null> {
     const job = this.sm.getJob(jobId);
     if (!job || isFinished(job) || timeoutMs <= 0 || this.resultWaiters.size >= WAITERS_MAX) return Promise.resolve(job);
-    return new Promise<Job | null>((resolve) => {
+    return new Promise<WireJob | null>((resolve) => {
       const waiter: ResultWaiter = {
         jobId,
         resolve,
@@ -489,7 +489,7 @@ export class Broker {
   }
 }
 
-function isFinished(job: Job): boolean {
+function isFinished(job: WireJob): boolean {
   return isFinalState(job.state);
 }
 

@@ -12,6 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { RaftqError, type ErrorCode } from '../src/errors.js';
 import { Transport } from '../src/client/transport.js';
 import type { WireEnqueueSpec } from '../src/protocol/messages.js';
+import { encodeValue, valueOrRawBytes } from '../src/protocol/values.js';
 import type { HistoryWriter, LeasedValue, Op } from './history.js';
 import { Prng } from './random.js';
 
@@ -113,7 +114,7 @@ class Producer {
     const idempotent = this.rng.chance(IDEMPOTENT_SHARE);
     const spec: WireEnqueueSpec = {
       queue: this.rng.pick(this.w.queues),
-      payload: { key },
+      payload: encodeValue({ key }),
       maxAttempts: MAX_ATTEMPTS,
       leaseMs: this.rng.int(LEASE_MS.min, LEASE_MS.max),
     };
@@ -234,8 +235,9 @@ class WorkerProcess {
   }
 }
 
-function keyOf(payload: unknown, id: string): string {
-  const key = (payload as { key?: unknown } | null)?.key;
+/** The producer's key inside a leased job's payload bytes (`?<id>` when it holds none). */
+function keyOf(payload: Uint8Array | null, id: string): string {
+  const key = (valueOrRawBytes(payload, 'payload') as { key?: unknown } | null)?.key;
   return typeof key === 'string' ? key : `?${id}`;
 }
 

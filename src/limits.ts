@@ -2,7 +2,7 @@
 
 /** Largest frame on the client wire (4-byte length prefix excluded). A larger length closes the connection. */
 export const FRAME_BYTES_MAX = 16 * 1024 * 1024;
-/** Largest encoded payload of one job. */
+/** Largest payload of one job: the byte length of its msgpack bytes (the broker never decodes them). */
 export const PAYLOAD_BYTES_MAX_DEFAULT = 1024 * 1024;
 /** Jobs in one enqueue (submitMany) request. */
 export const ENQUEUE_BATCH_MAX = 1000;
@@ -24,7 +24,7 @@ export const ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 export const JOB_NAME_LENGTH_MAX = 256;
 export const IDEMPOTENCY_KEY_LENGTH_MAX = 256;
 export const ERROR_MESSAGE_LENGTH_MAX = 8192;
-/** Result of an ack, encoded. */
+/** Largest result of an ack, in bytes (msgpack bytes, like a payload). */
 export const RESULT_BYTES_MAX = 1024 * 1024;
 /** Lease (visibility timeout) bounds; SQS allows up to 12 h. */
 export const LEASE_MS_MIN = 100;

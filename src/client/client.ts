@@ -5,9 +5,9 @@
 import { RaftqError } from '../errors.js';
 import type { Backoff, Job, PriorityName, QueueStats } from '../jobs/types.js';
 import { ENQUEUE_BATCH_MAX, FRAME_BYTES_MAX } from '../limits.js';
-import { encodedBytes } from '../protocol/frame.js';
 import type { ClusterStatus, NodeAddresses, OpResults, WireEnqueueSpec } from '../protocol/messages.js';
 import { WAIT_RESULT_MS_MAX } from '../protocol/messages.js';
+import { decodeJob, encodeValue } from '../protocol/values.js';
 import type { TransportOptions } from './transport.js';
 import { Transport } from './transport.js';
 
@@ -33,7 +33,14 @@ export interface SubmitOptions {
 }
 
 export interface JobToSubmit extends SubmitOptions {
+  /** Any value msgpack encodes; the SDK sends its msgpack bytes, which the broker keeps as they are. */
   payload?: unknown;
+}
+
+/** What `dlq.list` answers: the dead jobs (payloads decoded) and how many the queue holds. */
+export interface DeadJobs {
+  jobs: Job[];
+  total: number;
 }
 
 export interface SelectOptions {
@@ -49,6 +56,12 @@ export interface ReadOptions {
 
 /** Most bytes of jobs put in one enqueue request; half a frame leaves room for the envelope. */
 const ENQUEUE_REQUEST_BYTES_MAX = FRAME_BYTES_MAX / 2;
+/**
+ * An upper bound of what a spec's other fields encode to (queue and id ≤ 128 ASCII characters,
+ * name and idempotency key ≤ 256 characters of up to 3 UTF-8 bytes, field names, a few numbers),
+ * so batches are sized without encoding each spec a second time.
+ */
+const SPEC_BYTES_BEYOND_PAYLOAD_MAX = 2048;
 const WAIT_FOR_RESULT_TIMEOUT_MS_DEFAULT = 30_000;
 
 export class Client {
@@ -56,8 +69,10 @@ export class Client {
 
   /** Dead-letter queue of a queue: jobs that used up their attempts. */
   readonly dlq = {
-    list: async (queue: string, options: { offset?: number; limit?: number } & ReadOptions = {}): Promise<OpResults['dlqList']> =>
-      this.transport.call('dlqList', { queue, offset: options.offset, limit: options.limit, stale: options.stale }),
+    list: async (queue: string, options: { offset?: number; limit?: number } & ReadOptions = {}): Promise<DeadJobs> => {
+      const { jobs, total } = await this.transport.call('dlqList', { queue, offset: options.offset, limit: options.limit, stale: options.stale });
+      return { jobs: jobs.map(decodeJob), total };
+    },
     retry: async (queue: string, options: SelectOptions = {}): Promise<number> =>
       (await this.transport.call('dlqRetry', { queue, jobIds: options.jobIds, max: options.max })).retried,
     purge: async (queue: string, options: SelectOptions = {}): Promise<number> =>
@@ -101,9 +116,10 @@ export class Client {
     return results.flatMap((result) => result.ids);
   }
 
-  /** The job, or null when there is none with this id. */
+  /** The job (payload and result decoded), or null when there is none with this id. */
   async get(id: string, options: ReadOptions = {}): Promise<Job | null> {
-    return (await this.transport.call('get', { jobId: id, stale: options.stale })).job;
+    const { job } = await this.transport.call('get', { jobId: id, stale: options.stale });
+    return job === null ? null : decodeJob(job);
   }
 
   async cancel(id: string): Promise<OpResults['cancel']> {
@@ -135,7 +151,7 @@ export class Client {
     for (;;) {
       const waitMs = Math.max(0, Math.min(WAIT_RESULT_MS_MAX, Math.ceil(deadlineMs - Date.now())));
       const { job, final } = await this.transport.call('waitResult', { jobId: id, timeoutMs: waitMs }, { longPollMs: waitMs });
-      if (final || Date.now() >= deadlineMs) return job;
+      if (final || Date.now() >= deadlineMs) return decodeJob(job);
     }
   }
 
@@ -151,7 +167,7 @@ export class Client {
 
 function toSpec(queue: string, job: JobToSubmit): WireEnqueueSpec {
   const spec: WireEnqueueSpec = { queue };
-  if (job.payload !== undefined) spec.payload = job.payload;
+  if (job.payload !== undefined) spec.payload = encodeValue(job.payload);
   if (job.name !== undefined) spec.name = job.name;
   if (job.id !== undefined) spec.id = job.id;
   if (job.priority !== undefined) spec.priority = job.priority;
@@ -169,7 +185,7 @@ function splitBatches(specs: WireEnqueueSpec[]): WireEnqueueSpec[][] {
   let batch: WireEnqueueSpec[] = [];
   let batchBytes = 0;
   for (const spec of specs) {
-    const specBytes = encodedBytes(spec);
+    const specBytes = (spec.payload?.byteLength ?? 0) + SPEC_BYTES_BEYOND_PAYLOAD_MAX;
     if (batch.length > 0 && (batch.length >= ENQUEUE_BATCH_MAX || batchBytes + specBytes > ENQUEUE_REQUEST_BYTES_MAX)) {
       batches.push(batch);
       batch = [];

@@ -7,9 +7,10 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RaftqError } from '../errors.js';
-import type { AckItemResult, LeasedJob } from '../jobs/types.js';
+import type { AckItemResult, LeasedJob, WireLeasedJob } from '../jobs/types.js';
 import { ACK_BATCH_MAX, ERROR_MESSAGE_LENGTH_MAX, ID_PATTERN, LEASE_BATCH_MAX, LEASE_MS_DEFAULT, LEASE_MS_MAX, LEASE_MS_MIN, LEASE_WAIT_MS_MAX } from '../limits.js';
 import type { OpResults } from '../protocol/messages.js';
+import { decodeLeasedJob, encodeValue } from '../protocol/values.js';
 import type { TransportOptions } from './transport.js';
 import { closeOnSignals, stopClosingOnSignals } from './signals.js';
 import { Transport } from './transport.js';
@@ -131,6 +132,8 @@ interface ActiveJob {
   /** When the lease was granted or last extended (this process's clock): heartbeats go from it. */
   renewedAtMs: number;
   heartbeatInFlight: boolean;
+  /** The payload is not msgpack, so no attempt can succeed: the job fails, not retryable. */
+  payloadError: RaftqError | null;
   /** Settles once the job is no longer this worker's business (acked, failed, handed back, lost). */
   finished: Promise<void>;
   markFinished(): void;
@@ -253,7 +256,7 @@ export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
       }
       const startedMs = Date.now();
       const max = Math.min(free, LEASE_BATCH_MAX);
-      let jobs: LeasedJob[];
+      let jobs: WireLeasedJob[];
       try {
         ({ jobs } = await this.transport.call(
           'lease',
@@ -268,12 +271,15 @@ export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
       }
       if (!this.running) {
         // Leased while shutting down: hand them back untouched rather than start new work.
-        for (const leased of jobs) void this.handBack(this.track(leased), new Error('worker shut down before the job started'));
+        for (const wire of jobs) void this.handBack(this.track(decodeLeasedJob(wire).job, null), new Error('worker shut down before the job started'));
         return;
       }
       // Only a full answer times the round trip: a short one may have long-polled for jobs.
       if (jobs.length === max) this.leaseRoundTripMsAvg = movingAverage(this.leaseRoundTripMsAvg, Date.now() - startedMs);
-      for (const leased of jobs) this.ready.push(this.track(leased));
+      for (const wire of jobs) {
+        const { job, payloadError } = decodeLeasedJob(wire);
+        this.ready.push(this.track(job, payloadError));
+      }
       if (jobs.length > 0) this.startHeartbeats();
       this.startReady();
       const answeredEarly = this.pollWaitMs === 0 || Date.now() - startedMs < this.pollWaitMs / 2;
@@ -291,7 +297,7 @@ export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
     return this.handlerMsAvg < this.leaseRoundTripMsAvg ? this.prefetchMax : 0;
   }
 
-  private track(leased: LeasedJob): ActiveJob {
+  private track(leased: LeasedJob, payloadError: RaftqError | null): ActiveJob {
     let markFinished!: () => void;
     const finished = new Promise<void>((resolve) => (markFinished = resolve));
     const active: ActiveJob = {
@@ -299,6 +305,7 @@ export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
       phase: 'queued',
       renewedAtMs: Date.now(),
       heartbeatInFlight: false,
+      payloadError,
       finished,
       markFinished: () => {
         this.active.delete(leased.id);
@@ -352,6 +359,7 @@ export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
     let outcome: { ok: true; result: R } | { ok: false; error: unknown };
     const startedMs = Date.now();
     try {
+      if (active.payloadError !== null) throw active.payloadError;
       outcome = { ok: true, result: await this.handler(active.job) };
     } catch (error) {
       outcome = { ok: false, error };
@@ -390,10 +398,35 @@ export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
     for (const p of pending) p.settled();
   }
 
-  private async ackMany(chunk: PendingAck<R>[]): Promise<void> {
+  private async ackMany(all: PendingAck<R>[]): Promise<void> {
+    // A result that cannot be encoded is settled on its own (ackOne says why); the rest go together.
+    const chunk: PendingAck<R>[] = [];
+    const acks: { jobId: string; token: string; result?: Uint8Array }[] = [];
+    const alone: Promise<void>[] = [];
+    for (const pending of all) {
+      const { id, token } = pending.active.leased;
+      if (pending.result === undefined) {
+        chunk.push(pending);
+        acks.push({ jobId: id, token });
+        continue;
+      }
+      let encoded: Uint8Array;
+      try {
+        encoded = encodeValue(pending.result, 'result');
+      } catch {
+        alone.push(this.ackOne(pending.active, pending.result));
+        continue;
+      }
+      chunk.push(pending);
+      acks.push({ jobId: id, token, result: encoded });
+    }
+    if (chunk.length > 0) await this.ackBatch(chunk, acks);
+    await Promise.all(alone);
+  }
+
+  private async ackBatch(chunk: PendingAck<R>[], acks: { jobId: string; token: string; result?: Uint8Array }[]): Promise<void> {
     let results: AckItemResult[];
     try {
-      const acks = chunk.map(({ active, result }) => (result === undefined ? { jobId: active.leased.id, token: active.leased.token } : { jobId: active.leased.id, token: active.leased.token, result }));
       ({ results } = await this.transport.call('ackMany', { acks }));
     } catch (error) {
       // One result too large for the request: settle each on its own, so only that job fails.
@@ -422,7 +455,8 @@ export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
   private async ackOne(active: ActiveJob, result: R): Promise<void> {
     const { id, token } = active.leased;
     try {
-      await this.transport.call('ack', { jobId: id, token, result });
+      // A handler that returns nothing acks without a result (the job's result reads as null).
+      await this.transport.call('ack', { jobId: id, token, result: result === undefined ? undefined : encodeValue(result, 'result') });
       active.phase = 'done';
       this.emit('completed', active.leased, result);
     } catch (error) {

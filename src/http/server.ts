@@ -8,6 +8,8 @@ import { FRAME_BYTES_MAX } from '../limits.js';
 import type { HostPort } from '../protocol/address.js';
 import type { ValidRequest } from '../protocol/messages.js';
 import { validateRequest } from '../protocol/validate.js';
+import { encodeValue, valueOrRawBytes } from '../protocol/values.js';
+import type { WireJob, WireLeasedJob } from '../jobs/types.js';
 
 /** Largest HTTP request body; the same bound as a protocol frame. */
 export const HTTP_BODY_BYTES_MAX = FRAME_BYTES_MAX;
@@ -66,7 +68,7 @@ const ROUTES: Route[] = [
       const b = object(body);
       const many = Array.isArray(b.jobs);
       const specs = many ? (b.jobs as unknown[]) : [b];
-      const jobs = specs.map((s) => (s && typeof s === 'object' && !Array.isArray(s) ? { ...(s as object), queue } : s));
+      const jobs = specs.map((s, i) => (s && typeof s === 'object' && !Array.isArray(s) ? withEncoded({ ...(s as object), queue }, 'payload', `jobs[${i}].payload`) : s));
       return { op: 'enqueue', fields: { jobs, many }, created: true };
     },
   },
@@ -83,7 +85,7 @@ const ROUTES: Route[] = [
       return { op: 'lease', fields: { workerId: 'http', max: 1, ...b, queues: [queue] } };
     },
   },
-  { method: 'POST', pattern: /^\/v1\/jobs\/([^/]+)\/ack$/, name: 'ack', build: ([jobId], _q, body) => ({ op: 'ack', fields: { ...object(body), jobId } }) },
+  { method: 'POST', pattern: /^\/v1\/jobs\/([^/]+)\/ack$/, name: 'ack', build: ([jobId], _q, body) => ({ op: 'ack', fields: withEncoded({ ...object(body), jobId }, 'result', 'result') }) },
   { method: 'POST', pattern: /^\/v1\/jobs\/([^/]+)\/fail$/, name: 'fail', build: ([jobId], _q, body) => ({ op: 'fail', fields: { retryable: true, ...object(body), jobId } }) },
   { method: 'POST', pattern: /^\/v1\/jobs\/([^/]+)\/heartbeat$/, name: 'heartbeat', build: ([jobId], _q, body) => ({ op: 'heartbeat', fields: { ...object(body), jobId } }) },
   { method: 'GET', pattern: /^\/v1\/queues$/, name: 'queues', build: (_p, q) => ({ op: 'queues', fields: readFlag(q) }) },
@@ -189,18 +191,49 @@ export class HttpApi {
   }
 }
 
+/**
+ * JSON in: the value under `key` (a payload or a result) becomes the msgpack bytes the protocol
+ * carries, as the SDK would send them. An absent key stays absent.
+ */
+function withEncoded(fields: Record<string, unknown>, key: string, field: string): Record<string, unknown> {
+  if (fields[key] === undefined) return fields;
+  return { ...fields, [key]: encodeValue(fields[key], field) };
+}
+
+/** JSON out: payload and result bytes decoded (bytes that are not msgpack show as {base64}). */
+function jsonJob(job: WireJob): unknown {
+  return { ...job, payload: valueOrRawBytes(job.payload, 'payload'), result: valueOrRawBytes(job.result, 'result') };
+}
+
+function jsonLeasedJob(job: WireLeasedJob): unknown {
+  return { ...job, payload: valueOrRawBytes(job.payload, 'payload') };
+}
+
 /** REST shapes: a single enqueue answers {id}, a batch {ids}; a missing job is a 404. */
 function shapeResult(op: string, result: unknown, many: boolean): unknown {
-  if (op === 'enqueue') {
-    const r = result as { ids: string[]; duplicate: boolean[] };
-    return many ? { ids: r.ids, duplicate: r.duplicate } : { id: r.ids[0], duplicate: r.duplicate[0] };
+  switch (op) {
+    case 'enqueue': {
+      const r = result as { ids: string[]; duplicate: boolean[] };
+      return many ? { ids: r.ids, duplicate: r.duplicate } : { id: r.ids[0], duplicate: r.duplicate[0] };
+    }
+    case 'get': {
+      const job = (result as { job: WireJob | null }).job;
+      if (job === null) throw new RaftqError('NOT_FOUND', 'no such job (it may have been removed by retention)');
+      return jsonJob(job);
+    }
+    case 'waitResult': {
+      const r = result as { job: WireJob; final: boolean };
+      return { job: jsonJob(r.job), final: r.final };
+    }
+    case 'dlqList': {
+      const r = result as { jobs: WireJob[]; total: number };
+      return { jobs: r.jobs.map(jsonJob), total: r.total };
+    }
+    case 'lease':
+      return { jobs: (result as { jobs: WireLeasedJob[] }).jobs.map(jsonLeasedJob) };
+    default:
+      return result;
   }
-  if (op === 'get') {
-    const job = (result as { job: unknown }).job;
-    if (job === null) throw new RaftqError('NOT_FOUND', 'no such job (it may have been removed by retention)');
-    return job;
-  }
-  return result;
 }
 
 function readJsonBody(req: http.IncomingMessage): Promise<unknown> {
@@ -236,7 +269,7 @@ export function jsonResponse(status: number, value: unknown): HttpResponse {
   return { status, contentType: 'application/json; charset=utf-8', body: JSON.stringify(value, jsonReplacer) };
 }
 
-/** Binary values (a payload sent as msgpack bytes by a TCP client) are shown as base64. */
+/** Binary values (payload or result bytes that are not msgpack, or a msgpack `bin` value) are shown as base64. */
 function jsonReplacer(_key: string, value: unknown): unknown {
   if (value && typeof value === 'object' && (value as { type?: string }).type === 'Buffer' && Array.isArray((value as { data?: unknown }).data)) {
     return { base64: Buffer.from((value as { data: number[] }).data).toString('base64') };

@@ -7,6 +7,7 @@ import type { Cmd, EntryContext } from './entry-context.js';
 import { ASSIGNED_IDS_PER_ENTRY_MAX, assignedJobId } from './ids.js';
 import { BACKOFF_SHARED_DEFAULT, JobRecord } from './job-record.js';
 import { badRequestOutcome, failure, ok } from './outcome.js';
+import { storeBytes } from './stored-bytes.js';
 import type { JobStore } from './store.js';
 import type { Backoff, EnqueueSpec, Outcome } from './types.js';
 
@@ -37,20 +38,9 @@ function enqueueOne(store: JobStore, spec: EnqueueSpec, ctx: EntryContext): { id
   }
   const id = spec.id ?? assignedJobId(ctx.index, ctx.assignedIds++);
   const runAtMs = resolveRunAtMs(spec, ctx.nowMs);
-  const rec = new JobRecord(
-    id,
-    q.name,
-    spec.name ?? JOB_NAME_DEFAULT,
-    spec.payload ?? null,
-    spec.priority ?? PRIORITY_DEFAULT,
-    spec.maxAttempts ?? MAX_ATTEMPTS_DEFAULT,
-    resolveBackoff(spec.backoff),
-    spec.leaseMs ?? LEASE_MS_DEFAULT,
-    key,
-    ctx.nowMs,
-    runAtMs > ctx.nowMs ? 'delayed' : 'waiting',
-    runAtMs,
-  );
+  const settings = q.settingsFor(spec.name ?? JOB_NAME_DEFAULT, spec.priority ?? PRIORITY_DEFAULT, spec.maxAttempts ?? MAX_ATTEMPTS_DEFAULT, resolveBackoff(spec.backoff), spec.leaseMs ?? LEASE_MS_DEFAULT);
+  const payload = spec.payload === undefined || spec.payload === null ? null : storeBytes(spec.payload);
+  const rec = new JobRecord(id, settings, payload, store.stampAt(ctx.nowMs), runAtMs > ctx.nowMs ? 'delayed' : 'waiting', runAtMs, key);
   store.admit(rec, q);
   if (key !== null) store.idempotency.record(q.name, key, id, ctx.nowMs);
   return { id, duplicate: false };

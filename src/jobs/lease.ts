@@ -4,7 +4,6 @@
 // cancelled) can never complete an attempt that is no longer its own. A lease stays current
 // until a tick expires it, even past its expiry time: until then no one else can hold the job.
 
-import { Packr } from 'msgpackr';
 import { ERROR_MESSAGE_LENGTH_MAX, LEASE_RESPONSE_BYTES_MAX } from '../limits.js';
 import { backoffDelayMs } from './backoff.js';
 import type { Cmd, EntryContext } from './entry-context.js';
@@ -13,9 +12,10 @@ import { JobRecord, LeaseRecord } from './job-record.js';
 import { failure, ok } from './outcome.js';
 import type { QueueState } from './queue-state.js';
 import type { JobStore } from './store.js';
-import type { AckItem, AckItemResult, LeasedJob, Outcome } from './types.js';
+import { loadBytes, storeBytes } from './stored-bytes.js';
+import type { AckItem, AckItemResult, Outcome, WireLeasedJob } from './types.js';
 
-function leaseOne(store: JobStore, q: QueueState, rec: JobRecord, cmd: Cmd<'lease'>, ctx: EntryContext): LeasedJob {
+function leaseOne(store: JobStore, q: QueueState, rec: JobRecord, cmd: Cmd<'lease'>, ctx: EntryContext): WireLeasedJob {
   const attempt = rec.attempts + 1;
   const leaseMs = cmd.leaseMs ?? rec.leaseMs;
   const token = leaseToken(rec.id, attempt, ctx.index, ctx.envelopePosition);
@@ -25,7 +25,7 @@ function leaseOne(store: JobStore, q: QueueState, rec: JobRecord, cmd: Cmd<'leas
     id: rec.id,
     queue: rec.queue,
     name: rec.name,
-    payload: rec.payload,
+    payload: rec.payload === null ? null : loadBytes(rec.payload),
     priority: rec.priority,
     attempt,
     maxAttempts: rec.maxAttempts,
@@ -34,13 +34,9 @@ function leaseOne(store: JobStore, q: QueueState, rec: JobRecord, cmd: Cmd<'leas
   };
 }
 
-const sizer = new Packr({ useRecords: false });
-
-/** Encoded size of a payload: deterministic for a given value, so every replica stops at the same job. */
-function payloadBytes(payload: unknown): number {
-  if (payload === null || payload === undefined) return 1;
-  if (typeof payload === 'string') return payload.length * 3 + 5; // an upper bound, without encoding
-  return sizer.pack(payload).length;
+/** Bytes a job's payload adds to a lease answer: its stored length (one character per byte). */
+function payloadBytes(rec: JobRecord): number {
+  return rec.payload === null ? 0 : rec.payload.length;
 }
 
 /**
@@ -57,7 +53,7 @@ export function applyLease(store: JobStore, cmd: Cmd<'lease'>, ctx: EntryContext
     const q = store.queue(names[(start + i) % names.length] as string);
     if (q !== undefined && !q.paused && q.lanes.waitingTotal > 0) round.push(q);
   }
-  const jobs: LeasedJob[] = [];
+  const jobs: WireLeasedJob[] = [];
   let bytes = 0;
   while (round.length > 0 && jobs.length < cmd.max && bytes < LEASE_RESPONSE_BYTES_MAX) {
     const next: QueueState[] = [];
@@ -65,9 +61,8 @@ export function applyLease(store: JobStore, cmd: Cmd<'lease'>, ctx: EntryContext
       if (jobs.length === cmd.max || bytes >= LEASE_RESPONSE_BYTES_MAX) break;
       const rec = q.lanes.pop();
       if (rec === null) throw new Error(`invariant: queue ${q.name} had waiting jobs but its lanes gave none`);
-      const leased = leaseOne(store, q, rec, cmd, ctx);
-      bytes += payloadBytes(leased.payload);
-      jobs.push(leased);
+      jobs.push(leaseOne(store, q, rec, cmd, ctx));
+      bytes += payloadBytes(rec);
       if (q.lanes.waitingTotal > 0) next.push(q);
     }
     round = next;
@@ -101,7 +96,7 @@ export function applyAck(store: JobStore, cmd: Cmd<'ack'> | AckItem, ctx: EntryC
   if ('ok' in held) return held;
   const q = store.queueOf(held.rec);
   store.dropLease(held.rec);
-  held.rec.result = cmd.result ?? null;
+  held.rec.result = cmd.result === undefined || cmd.result === null ? null : storeBytes(cmd.result);
   store.finish(held.rec, q, 'completed', ctx.nowMs);
   q.totals.completed += 1;
   return ok({ state: 'completed' });

@@ -1,9 +1,10 @@
 // Everything the state machine keeps per queue: its waiting lanes, its finished-job logs for
 // retention, its counters, and whether it is paused.
 
-import { PriorityLanes } from './priority-lanes.js';
+import { JobSettings } from './job-record.js';
+import { LANE_COUNT, PriorityLanes } from './priority-lanes.js';
 import { RetentionLog } from './retention-log.js';
-import type { JobState, QueueStats } from './types.js';
+import type { Backoff, JobState, QueueStats } from './types.js';
 
 export type QueueTotals = QueueStats['totals'];
 
@@ -29,7 +30,23 @@ export class QueueState {
   doneAgeCheckScheduled = false;
   deadAgeCheckScheduled = false;
 
+  /**
+   * The settings object the last job of each priority was given: the next job with the same
+   * settings shares it (a batch of jobs nearly always does). Only memory depends on this cache,
+   * never the replicated state.
+   */
+  private readonly lastSettings: (JobSettings | null)[] = new Array<JobSettings | null>(LANE_COUNT).fill(null);
+
   constructor(readonly name: string) {}
+
+  /** A JobSettings of this queue with these values: the cached one when it matches. */
+  settingsFor(name: string, priority: number, maxAttempts: number, backoff: Readonly<Backoff>, leaseMs: number): JobSettings {
+    const last = this.lastSettings[priority];
+    if (last !== null && last !== undefined && last.matches(name, maxAttempts, backoff, leaseMs)) return last;
+    const settings = new JobSettings(this.name, name, priority, maxAttempts, backoff, leaseMs);
+    this.lastSettings[priority] = settings;
+    return settings;
+  }
 
   log(kind: RetentionKind): RetentionLog {
     return kind === 'done' ? this.done : this.dead;

@@ -9,6 +9,7 @@ import { BACKOFF_SHARED_DEFAULT, JobRecord, LeaseRecord } from './job-record.js'
 import { LANE_COUNT } from './priority-lanes.js';
 import { QueueState } from './queue-state.js';
 import { ClientSession } from './sessions.js';
+import { loadBytesOrNull, storeBytesOrNull } from './stored-bytes.js';
 import { JobStore } from './store.js';
 import { JOB_STATES, type JobState, type Outcome } from './types.js';
 
@@ -22,9 +23,9 @@ export interface SnapshotMeta {
 }
 
 type JobImage = [
-  id: string, queue: string, name: string, payload: unknown, priority: number, maxAttempts: number,
+  id: string, queue: string, name: string, payload: Uint8Array | null, priority: number, maxAttempts: number,
   backoff: [baseMs: number, capMs: number, jitter: number] | null, leaseMs: number, idempotencyKey: string | null,
-  state: JobState, attempts: number, redeliveries: number, lastError: string | null, result: unknown,
+  state: JobState, attempts: number, redeliveries: number, lastError: string | null, result: Uint8Array | null,
   createdAtMs: number, runAtMs: number, startedAtMs: number | null, finishedAtMs: number | null, finishSeq: number,
   lease: [token: string, workerId: string, expiresAtMs: number, grantMs: number] | null,
 ];
@@ -54,9 +55,9 @@ function jobImage(rec: JobRecord): JobImage {
   const b = rec.backoff;
   const l = rec.lease;
   return [
-    rec.id, rec.queue, rec.name, rec.payload, rec.priority, rec.maxAttempts,
+    rec.id, rec.queue, rec.name, loadBytesOrNull(rec.payload), rec.priority, rec.maxAttempts,
     b === BACKOFF_SHARED_DEFAULT ? null : [b.baseMs, b.capMs, b.jitter], rec.leaseMs, rec.idempotencyKey,
-    rec.state, rec.attempts, rec.redeliveries, rec.lastError, rec.result,
+    rec.state, rec.attempts, rec.redeliveries, rec.lastError, loadBytesOrNull(rec.result),
     rec.createdAtMs, rec.runAtMs, rec.startedAtMs, rec.finishedAtMs, rec.finishSeq,
     l === null ? null : [l.token, l.workerId, l.expiresAtMs, l.grantMs],
   ];
@@ -96,11 +97,12 @@ function restoreJob(store: JobStore, img: JobImage): void {
   const q = store.queue(queue);
   if (q === undefined) throw new Error(`invariant: snapshot job ${id} names unknown queue ${queue}`);
   const resolvedBackoff = backoff === null ? BACKOFF_SHARED_DEFAULT : { baseMs: backoff[0], capMs: backoff[1], jitter: backoff[2] };
-  const rec = new JobRecord(id, q.name, name, payload, priority, maxAttempts, resolvedBackoff, leaseMs, idempotencyKey, img[14], state, img[15]);
+  const settings = q.settingsFor(name, priority, maxAttempts, resolvedBackoff, leaseMs);
+  const rec = new JobRecord(id, settings, storeBytesOrNull(payload), store.stampAt(img[14]), state, img[15], idempotencyKey);
   rec.attempts = img[10];
   rec.redeliveries = img[11];
   rec.lastError = img[12];
-  rec.result = img[13];
+  rec.result = storeBytesOrNull(img[13]);
   rec.startedAtMs = img[16];
   rec.finishedAtMs = img[17];
   rec.finishSeq = img[18];

@@ -16,7 +16,7 @@ import { applyAck, applyAckMany, applyFail, applyHeartbeat, applyLease } from '.
 import { decodeSnapshot, encodeSnapshot } from './snapshot.js';
 import { isDueLive, isLeaseLive, JobStore } from './store.js';
 import { applyTick } from './tick.js';
-import type { Command, EntryBatch, Envelope, Job, JobState, Outcome, QueueStats } from './types.js';
+import type { Command, EntryBatch, Envelope, JobState, Outcome, QueueStats, WireJob } from './types.js';
 import { validateCommand } from './validate.js';
 
 function isEnvelope(value: unknown): value is Envelope {
@@ -136,7 +136,7 @@ export class JobStateMachine {
     return this.store.jobs.size;
   }
 
-  getJob(id: string): Job | null {
+  getJob(id: string): WireJob | null {
     const rec = this.store.jobs.get(id);
     return rec === undefined ? null : toJob(rec);
   }
@@ -157,9 +157,9 @@ export class JobStateMachine {
   }
 
   /** Dead jobs of a queue, oldest death first. O(offset + limit). */
-  listDead(queue: string, offset: number, limit: number): Job[] {
+  listDead(queue: string, offset: number, limit: number): WireJob[] {
     const q = this.store.queue(queue);
-    const jobs: Job[] = [];
+    const jobs: WireJob[] = [];
     if (q === undefined || limit <= 0) return jobs;
     let skipped = 0;
     for (const rec of q.dead.live()) {

@@ -13,7 +13,7 @@
 import { RETAIN_COMPLETED_MAX, RETAIN_COMPLETED_MS, RETAIN_DEAD_MAX, RETAIN_DEAD_MS } from '../limits.js';
 import { MinHeap } from './heap.js';
 import { IdempotencyIndex } from './idempotency.js';
-import { compareLeaseExpiry, compareRunAt, compareStrings, JobRecord, LeaseRecord } from './job-record.js';
+import { compareLeaseExpiry, compareRunAt, compareStrings, EntryStamp, JobRecord, LeaseRecord } from './job-record.js';
 import { QueueState, type RetentionKind } from './queue-state.js';
 import { SessionTable } from './sessions.js';
 import type { JobState } from './types.js';
@@ -69,6 +69,14 @@ export class JobStore {
   finishSeq = 0;
   /** Where the next multi-queue lease starts its round-robin; replicated. */
   leaseRotation = 0;
+  /** The stamp of the latest time jobs were created at: entries of the same millisecond share it. */
+  private lastStamp: EntryStamp | null = null;
+
+  /** The shared creation stamp for jobs created at `nowMs` (memory only; not replicated state). */
+  stampAt(nowMs: number): EntryStamp {
+    if (this.lastStamp === null || this.lastStamp.nowMs !== nowMs) this.lastStamp = new EntryStamp(nowMs);
+    return this.lastStamp;
+  }
 
   queue(name: string): QueueState | undefined {
     return this.queues.get(name);

@@ -22,12 +22,20 @@ export interface Backoff {
   jitter: number;
 }
 
-/** A job as the state machine holds it and as `get` returns it. */
-export interface Job {
+/**
+ * A payload or an ack's result on the wire and in the log: the msgpack encoding of the user's
+ * value, made once by the client (the SDK, or any msgpack library sending a `bin`). The broker
+ * never decodes it: it stores, sizes and returns these bytes as they came.
+ */
+export type ValueBytes = Uint8Array;
+
+/** A job as the state machine holds it and as `get` answers it on the wire: payload and result are bytes. */
+export interface WireJob {
   id: string;
   queue: string;
   name: string;
-  payload: unknown;
+  /** Null when the job was enqueued without a payload. */
+  payload: ValueBytes | null;
   priority: number;
   maxAttempts: number;
   backoff: Backoff;
@@ -39,7 +47,8 @@ export interface Job {
   /** Times a lease expired without ack or fail (the job was handed out again). */
   redeliveries: number;
   lastError: string | null;
-  result: unknown;
+  /** The ack's result; null until completed (or when the ack carried none). */
+  result: ValueBytes | null;
   createdAtMs: number;
   /** When the job may run (delayed) or retry (failed); equals createdAtMs for immediate jobs. */
   runAtMs: number;
@@ -49,11 +58,18 @@ export interface Job {
   lease: { token: string; workerId: string; expiresAtMs: number } | null;
 }
 
+/** A job as the SDK returns it: payload and result decoded from their msgpack bytes. */
+export interface Job extends Omit<WireJob, 'payload' | 'result'> {
+  payload: unknown;
+  result: unknown;
+}
+
 /** What a producer asks for. Everything optional has a documented default (see src/jobs/limits.ts). */
 export interface EnqueueSpec {
   queue: string;
   name?: string;
-  payload?: unknown;
+  /** msgpack bytes, opaque to the broker; at most payloadBytesMax (PAYLOAD_TOO_LARGE beyond). */
+  payload?: ValueBytes;
   /** Client-given id; when absent the state machine assigns a time-ordered one. */
   id?: string;
   priority?: number;
@@ -71,7 +87,7 @@ export type Command =
   | { op: 'enqueue'; jobs: EnqueueSpec[] }
   | { op: 'lease'; workerId: string; queues: string[]; max: number; leaseMs?: number }
   | { op: 'heartbeat'; jobId: string; token: string; leaseMs?: number }
-  | { op: 'ack'; jobId: string; token: string; result?: unknown }
+  | { op: 'ack'; jobId: string; token: string; result?: ValueBytes }
   | { op: 'ackMany'; acks: AckItem[] }
   | { op: 'fail'; jobId: string; token: string; error: string; retryable: boolean }
   | { op: 'cancel'; jobId: string }
@@ -85,7 +101,7 @@ export type Command =
 export interface AckItem {
   jobId: string;
   token: string;
-  result?: unknown;
+  result?: ValueBytes;
 }
 
 /** Per ack of an ackMany, in order: completed, or why not (STALE_LEASE, NOT_FOUND). */
@@ -93,12 +109,12 @@ export type AckItemResult = { state: 'completed' } | { error: WireError };
 
 export type CommandOp = Command['op'];
 
-/** A job as handed to a worker by `lease`. */
-export interface LeasedJob {
+/** A job as `lease` hands it out on the wire: the payload is bytes. */
+export interface WireLeasedJob {
   id: string;
   queue: string;
   name: string;
-  payload: unknown;
+  payload: ValueBytes | null;
   priority: number;
   attempt: number;
   maxAttempts: number;
@@ -106,9 +122,14 @@ export interface LeasedJob {
   leaseExpiresAtMs: number;
 }
 
+/** A job as handed to a worker's handler by the SDK: the payload decoded. */
+export interface LeasedJob extends Omit<WireLeasedJob, 'payload'> {
+  payload: unknown;
+}
+
 export interface CommandResults {
   enqueue: { ids: string[]; /** per job: true when an idempotency key or client id matched an existing job */ duplicate: boolean[] };
-  lease: { jobs: LeasedJob[] };
+  lease: { jobs: WireLeasedJob[] };
   heartbeat: { leaseExpiresAtMs: number };
   ack: { state: 'completed' };
   ackMany: { results: AckItemResult[] };

@@ -73,6 +73,11 @@ function checkBackoff(field: string, value: unknown): Check {
   );
 }
 
+/** Payloads and results are msgpack bytes the state machine stores as they are (never decoded). */
+function optionalBytes(field: string, value: unknown): Check {
+  return absent(value) || value instanceof Uint8Array ? null : fail(field, 'must be msgpack-encoded bytes');
+}
+
 function checkJobId(field: string, value: unknown): Check {
   if (absent(value)) return null;
   const error = patterned(field, value, ID_PATTERN);
@@ -87,6 +92,7 @@ function checkSpec(field: string, spec: unknown, nowMs: number): Check {
   if (!(typeof spec.queue === 'string' && QUEUE_NAME_PATTERN.test(spec.queue))) return patterned(at('queue'), spec.queue, QUEUE_NAME_PATTERN);
   return (
     (absent(spec.name) ? null : stringOf(at('name'), spec.name, JOB_NAME_LENGTH_MAX)) ??
+    optionalBytes(at('payload'), spec.payload) ??
     checkJobId(at('id'), spec.id) ??
     optionalIntIn(at('priority'), spec.priority, PRIORITY_MIN, PRIORITY_MAX) ??
     optionalIntIn(at('runAtMs'), spec.runAtMs, 0, nowMs + DELAY_MS_MAX) ??
@@ -140,7 +146,10 @@ function checkAckList(value: unknown): Check {
   for (let i = 0; i < value.length; i++) {
     const item: unknown = value[i];
     if (!isObject(item)) return fail(`acks[${i}]`, 'must be an object');
-    const error = patterned(`acks[${i}].jobId`, item.jobId, ID_PATTERN) ?? stringOf(`acks[${i}].token`, item.token, LEASE_TOKEN_LENGTH_MAX);
+    const error =
+      patterned(`acks[${i}].jobId`, item.jobId, ID_PATTERN) ??
+      stringOf(`acks[${i}].token`, item.token, LEASE_TOKEN_LENGTH_MAX) ??
+      optionalBytes(`acks[${i}].result`, item.result);
     if (error !== null) return error;
   }
   return null;
@@ -163,7 +172,7 @@ export function validateCommand(cmd: unknown, nowMs: number): WireError | null {
     case 'heartbeat':
       return checkLeaseHolder(cmd) ?? optionalIntIn('leaseMs', cmd.leaseMs, LEASE_MS_MIN, LEASE_MS_MAX);
     case 'ack':
-      return checkLeaseHolder(cmd);
+      return checkLeaseHolder(cmd) ?? optionalBytes('result', cmd.result);
     case 'ackMany':
       return checkAckList(cmd.acks);
     case 'fail':

@@ -4,7 +4,7 @@
 
 import type { WireError } from '../errors.js';
 import { LEASE_BATCH_MAX, LEASE_WAIT_MS_MAX } from '../limits.js';
-import type { AckItem, Command, CommandResults, EnqueueSpec, Envelope, Job, PriorityName, QueueStats } from '../jobs/types.js';
+import type { AckItem, Command, CommandResults, EnqueueSpec, Envelope, PriorityName, QueueStats, ValueBytes, WireJob } from '../jobs/types.js';
 
 // Protocol-only bounds. They belong with the others in src/limits.ts (and README "Limits").
 /** Jobs one dlqList answer may hold. Kept small because each job carries its payload. */
@@ -16,11 +16,6 @@ export const DLQ_BATCH_MAX = LEASE_BATCH_MAX;
 export const WAIT_RESULT_MS_MAX = LEASE_WAIT_MS_MAX;
 /** A lease token is opaque to clients ("job id + attempt + lease index"); this only bounds it. */
 export const LEASE_TOKEN_LENGTH_MAX = 512;
-/**
- * Nesting depth of a payload or result. msgpackr decodes deeper values than it can encode again
- * (stack), and the node re-encodes payloads into log entries and snapshots: refuse them at the edge.
- */
-export const VALUE_DEPTH_MAX = 64;
 /** host:port strings (node addresses). */
 export const ADDRESS_LENGTH_MAX = 256;
 
@@ -49,7 +44,7 @@ export interface RequestFields {
   enqueue: SessionFields & { jobs: WireEnqueueSpec[] };
   lease: SessionFields & { queues: string[]; max: number; leaseMs?: number; waitMs?: number; workerId: string };
   heartbeat: SessionFields & { jobId: string; token: string; leaseMs?: number };
-  ack: SessionFields & { jobId: string; token: string; result?: unknown };
+  ack: SessionFields & { jobId: string; token: string; result?: ValueBytes };
   ackMany: SessionFields & { acks: AckItem[] };
   fail: SessionFields & { jobId: string; token: string; error: string; retryable: boolean };
   cancel: SessionFields & { jobId: string };
@@ -135,13 +130,13 @@ export interface OpResults {
   dlqRetry: CommandResults['dlqRetry'];
   dlqPurge: CommandResults['dlqPurge'];
   /** `job` is null when no such job exists (or it was removed by retention). */
-  get: { job: Job | null };
+  get: { job: WireJob | null };
   stats: QueueStats;
   queues: { queues: QueueStats[] };
   /** Dead jobs, oldest first; `total` counts every dead job of the queue. */
-  dlqList: { jobs: Job[]; total: number };
+  dlqList: { jobs: WireJob[]; total: number };
   /** `final` is false when the wait timed out; NOT_FOUND when the job does not exist. */
-  waitResult: { job: Job; final: boolean };
+  waitResult: { job: WireJob; final: boolean };
   clusterStatus: ClusterStatus;
   transferLeader: { leader: string | null };
   addNode: { nodes: NodeAddresses[] };

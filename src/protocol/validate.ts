@@ -13,15 +13,14 @@ import {
   MAX_ATTEMPTS_MAX, PAYLOAD_BYTES_MAX_DEFAULT, QUEUE_NAME_PATTERN, RESULT_BYTES_MAX,
 } from '../limits.js';
 import { parseHostPort } from './address.js';
-import { encodedBytes } from './frame.js';
 import type { MutatingOp, NodeAddresses, Op, ValidAdminRequest, ValidCommandRequest, ValidReadRequest, ValidRequest } from './messages.js';
 import {
   DLQ_BATCH_MAX, DLQ_LIST_LIMIT_DEFAULT, DLQ_LIST_LIMIT_MAX, LEASE_TOKEN_LENGTH_MAX, MUTATING_OPS, READ_OPS,
-  VALUE_DEPTH_MAX, WAIT_RESULT_MS_MAX,
+  WAIT_RESULT_MS_MAX,
 } from './messages.js';
 
 export interface ValidateOptions {
-  /** Largest encoded payload of one job (default PAYLOAD_BYTES_MAX_DEFAULT). */
+  /** Largest payload of one job, in bytes (default PAYLOAD_BYTES_MAX_DEFAULT). */
   payloadBytesMax?: number;
   /** This node's clock, to bound runAtMs to DELAY_MS_MAX ahead (default Date.now()). */
   nowMs?: number;
@@ -72,7 +71,7 @@ export function validateRequestBody(id: number, op: string, body: Record<string,
 interface Context {
   payloadBytesMax: number;
   nowMs: number;
-  /** Encoded bytes of the payloads and results measured so far: the entry size, without encoding twice. */
+  /** Bytes of the payloads and results seen so far: what they add to the entry. */
   valueBytes: number;
 }
 
@@ -203,33 +202,24 @@ function address(value: unknown, path: string): string {
   return value;
 }
 
-/** A payload or result: nested at most VALUE_DEPTH_MAX deep, and at most bytesMax encoded. */
-function sized(ctx: Context, bytesMax: number, what: string) {
-  return (value: unknown, path: string): unknown => {
-    if (!depthWithin(value, VALUE_DEPTH_MAX)) throw new Invalid(path, `${what} nests deeper than ${VALUE_DEPTH_MAX} levels`);
-    let bytes: number;
-    try {
-      bytes = encodedBytes(value);
-    } catch (error) {
-      throw new Invalid(path, `${what} cannot be encoded: ${error instanceof Error ? error.message : String(error)}`);
-    }
-    if (bytes > bytesMax) throw new Invalid(path, `${what} of ${bytes} bytes exceeds ${bytesMax}`, 'PAYLOAD_TOO_LARGE');
-    ctx.valueBytes += bytes;
+/**
+ * A payload or result: msgpack bytes the broker never decodes (the SDK encodes the user's value;
+ * another client sends a msgpack `bin`). Only their type and length are checked, so the cost does
+ * not depend on what the value holds.
+ */
+function valueBytes(ctx: Context, bytesMax: number, what: string) {
+  return (value: unknown, path: string): Uint8Array => {
+    if (!(value instanceof Uint8Array)) throw new Invalid(path, `${what} must be msgpack-encoded bytes (a msgpack bin), got ${describe(value)}`);
+    if (value.byteLength > bytesMax) throw new Invalid(path, `${what} of ${value.byteLength} bytes exceeds ${bytesMax}`, 'PAYLOAD_TOO_LARGE');
+    ctx.valueBytes += value.byteLength;
     return value;
   };
 }
 
-/** Iterative, so a hostile value cannot exhaust the stack here either. */
-function depthWithin(value: unknown, depthMax: number): boolean {
-  const stack: [unknown, number][] = [[value, 1]];
-  while (stack.length > 0) {
-    const [item, depth] = stack.pop()!;
-    if (typeof item !== 'object' || item === null || ArrayBuffer.isView(item)) continue;
-    if (depth > depthMax) return false;
-    const children = Array.isArray(item) ? item : item instanceof Map || item instanceof Set ? [...item.values()] : Object.values(item);
-    for (const child of children) stack.push([child, depth + 1]);
-  }
-  return true;
+function describe(value: unknown): string {
+  if (value === null) return 'nil';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'a map' : `a ${typeof value}`;
 }
 
 /** Sets `key` on `target` only when present, so commands never carry explicit undefined fields. */
@@ -274,7 +264,7 @@ function enqueueSpec(ctx: Context) {
     const fields = object(value, path, JOB_FIELDS);
     const spec: EnqueueSpec = { queue: fields.required('queue', queueName) };
     put(spec, 'name', fields.optional('name', jobName));
-    if (fields.has('payload')) spec.payload = sized(ctx, ctx.payloadBytesMax, 'payload')(fields.obj.payload, fields.at('payload'));
+    put(spec, 'payload', fields.optional('payload', valueBytes(ctx, ctx.payloadBytesMax, 'payload')));
     put(spec, 'id', fields.optional('id', identifier));
     put(spec, 'priority', fields.optional('priority', priority));
     put(spec, 'runAtMs', fields.optional('runAtMs', integer(0, ctx.nowMs + DELAY_MS_MAX)));
@@ -331,7 +321,7 @@ function ackItem(ctx: Context) {
   return (value: unknown, path: string): AckItem => {
     const fields = object(value, path, ['jobId', 'token', 'result']);
     const item: AckItem = { jobId: fields.required('jobId', jobId), token: fields.required('token', token) };
-    if (fields.has('result')) item.result = sized(ctx, RESULT_BYTES_MAX, 'result')(fields.obj.result, fields.at('result'));
+    put(item, 'result', fields.optional('result', valueBytes(ctx, RESULT_BYTES_MAX, 'result')));
     return item;
   };
 }
@@ -366,7 +356,7 @@ const OPS: Record<Op, OpSpec> = {
     fields: ['jobId', 'token', 'result'],
     validate: (id, f, ctx) => {
       const cmd: Extract<Command, { op: 'ack' }> = { op: 'ack', jobId: f.required('jobId', jobId), token: f.required('token', token) };
-      if (f.has('result')) cmd.result = sized(ctx, RESULT_BYTES_MAX, 'result')(f.obj.result, f.at('result'));
+      put(cmd, 'result', f.optional('result', valueBytes(ctx, RESULT_BYTES_MAX, 'result')));
       return command(id, f, cmd);
     },
   },

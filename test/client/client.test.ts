@@ -4,6 +4,7 @@ import { Client } from '../../src/client/client.js';
 import { SessionWindow } from '../../src/client/session.js';
 import { RaftqError } from '../../src/errors.js';
 import type { ValidCommandRequest } from '../../src/protocol/messages.js';
+import { encodeValue } from '../../src/protocol/values.js';
 import { FakeBroker } from './fake-broker.js';
 import { CuttableProxy } from './proxy.js';
 
@@ -53,7 +54,7 @@ describe('Client', () => {
       clientId: 'producer-1',
       seq: 1,
       seqFloor: 1,
-      cmd: { op: 'enqueue', jobs: [{ queue: 'emails', payload: { to: 'a@b.c' }, name: 'welcome', priority: 8, runAtMs: runAt.getTime(), maxAttempts: 5, idempotencyKey: 'k1' }] },
+      cmd: { op: 'enqueue', jobs: [{ queue: 'emails', payload: encodeValue({ to: 'a@b.c' }), name: 'welcome', priority: 8, runAtMs: runAt.getTime(), maxAttempts: 5, idempotencyKey: 'k1' }] },
     });
   });
 
@@ -74,7 +75,7 @@ describe('Client', () => {
     const ids = await c.submitMany('bulk', Array.from({ length: 2500 }, (_, i) => ({ payload: i })));
     expect(ids).toHaveLength(2500);
     expect(enqueues(b).map((r) => (r.envelope.cmd.op === 'enqueue' ? r.envelope.cmd.jobs.length : 0))).toEqual([1000, 1000, 500]);
-    expect(b.jobs.get(ids[2499]!)!.payload).toBe(2499);
+    expect(b.decoded(ids[2499]!)!.payload).toBe(2499);
     expect(await c.submitMany('bulk', [])).toEqual([]);
   });
 

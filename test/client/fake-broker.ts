@@ -2,7 +2,8 @@
 // SDK's tests (sessions, enqueue, get, leases with tokens, long polls, heartbeats, ack, fail).
 
 import { RaftqError } from '../../src/errors.js';
-import type { Job, LeasedJob } from '../../src/jobs/types.js';
+import type { Job, WireJob, WireLeasedJob as LeasedJob } from '../../src/jobs/types.js';
+import { decodeJob, encodeValue } from '../../src/protocol/values.js';
 import type { ValidCommandRequest, ValidRequest } from '../../src/protocol/messages.js';
 import type { ConnectionInfo, RequestHandler } from '../../src/protocol/server.js';
 import { ProtocolServer } from '../../src/protocol/server.js';
@@ -15,7 +16,8 @@ interface Parked {
 type Waiter = { test: () => boolean; resolve: () => void };
 
 export class FakeBroker implements RequestHandler {
-  readonly jobs = new Map<string, Job>();
+  /** Jobs as a node holds them: payload and result are msgpack bytes. */
+  readonly jobs = new Map<string, WireJob>();
   readonly waiting: string[] = [];
   /** Every request as the handler saw it. */
   readonly requests: ValidRequest[] = [];
@@ -57,12 +59,25 @@ export class FakeBroker implements RequestHandler {
     return new Promise((resolve) => this.waiters.push({ test, resolve }));
   }
 
-  /** Adds waiting jobs directly and wakes parked long polls. */
+  /** A job with payload and result decoded, as the SDK would read it. */
+  decoded(jobId: string): Job | undefined {
+    const job = this.jobs.get(jobId);
+    return job === undefined ? undefined : decodeJob(job);
+  }
+
+  /** Adds waiting jobs directly (payloads encoded as a client would) and wakes parked long polls. */
   add(queue: string, count: number, payload: (i: number) => unknown = (i) => ({ i })): string[] {
     const ids: string[] = [];
-    for (let i = 0; i < count; i++) ids.push(this.create({ queue, payload: payload(i) }));
+    for (let i = 0; i < count; i++) ids.push(this.create({ queue, payload: encodeValue(payload(i)) }));
     this.wakeParked();
     return ids;
+  }
+
+  /** Adds one waiting job whose payload is these bytes as they are (a client that bypassed the SDK). */
+  addRaw(queue: string, payload: Uint8Array): string {
+    const id = this.create({ queue, payload });
+    this.wakeParked();
+    return id;
   }
 
   /** Invalidates a job's lease, as an expiry and redelivery to someone else would. */
@@ -155,13 +170,13 @@ export class FakeBroker implements RequestHandler {
     }
   }
 
-  private ack(jobId: string, token: string, result: unknown): { state: 'completed' } {
+  private ack(jobId: string, token: string, result: Uint8Array | undefined): { state: 'completed' } {
     const job = this.current(jobId, token);
     Object.assign(job, { state: 'completed', result: result ?? null, lease: null });
     return { state: 'completed' };
   }
 
-  private create(spec: { queue: string; payload?: unknown; id?: string }): string {
+  private create(spec: { queue: string; payload?: Uint8Array; id?: string }): string {
     const id = spec.id ?? `job-${this.nextJobId++}`;
     this.jobs.set(id, {
       id, queue: spec.queue, name: 'default', payload: spec.payload ?? null, priority: 5, maxAttempts: 3,
@@ -172,7 +187,7 @@ export class FakeBroker implements RequestHandler {
     return id;
   }
 
-  private current(jobId: string, token: string): Job {
+  private current(jobId: string, token: string): WireJob {
     const job = this.jobs.get(jobId);
     if (job === undefined) throw new RaftqError('NOT_FOUND', `no job ${jobId}`);
     if (job.lease?.token !== token) throw new RaftqError('STALE_LEASE', `job ${jobId}: lease token is not current`);

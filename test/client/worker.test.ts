@@ -75,7 +75,7 @@ describe('Worker', () => {
     expect(runningMax).toBe(3);
     // Once handlers outpace a lease round trip, the worker leases up to `prefetch` (= concurrency) ahead.
     for (const lease of leaseRequests(b)) expect((lease.envelope.cmd as { max: number }).max).toBeLessThanOrEqual(6);
-    expect(b.jobs.get('job-1')!.result).toEqual({ done: 'job-1' });
+    expect(b.decoded('job-1')!.result).toEqual({ done: 'job-1' });
     await b.until(() => completed.length === 10);
   });
 
@@ -166,9 +166,25 @@ describe('Worker', () => {
     await b.until(() => completed.length === 3);
     const acks = b.requests.filter((r): r is ValidCommandRequest => r.kind === 'command' && (r.op === 'ack' || r.op === 'ackMany'));
     expect(acks).toHaveLength(1);
-    expect(acks[0]!.envelope.cmd).toMatchObject({ op: 'ackMany', acks: [{ jobId: 'job-1', result: { done: 'job-1' } }, { jobId: 'job-2' }, { jobId: 'job-3' }] });
-    expect(b.jobs.get('job-2')!.result).toBeNull();
+    expect(acks[0]!.envelope.cmd).toMatchObject({ op: 'ackMany', acks: [{ jobId: 'job-1' }, { jobId: 'job-2' }, { jobId: 'job-3' }] });
+    expect(b.decoded('job-1')!.result).toEqual({ done: 'job-1' });
+    expect(b.decoded('job-2')!.result).toBeNull();
     expect(states(b)).toEqual(['completed', 'completed', 'completed']);
+  });
+
+  it('hands the handler the decoded payload, and dead-letters a payload that is not msgpack without running it', async () => {
+    const { broker: b, address } = await broker();
+    const [good] = b.add('q', 1, () => ({ to: 'a@b.c', n: [1, 2] }));
+    const bad = b.addRaw('q', Uint8Array.of(0x92, 0x01)); // an array of two announced, one given
+    const seen: unknown[] = [];
+    const w = worker({ nodes: [address], queues: 'q', concurrency: 2, handler: async (job) => void seen.push(job.payload) });
+    const failed = new Promise<{ id: string; error: unknown; state: string }>((resolve) => w.on('failed', (job, error, outcome) => resolve({ id: job.id, error, state: outcome.state })));
+    w.start();
+    expect(await failed).toMatchObject({ id: bad, state: 'dead', error: { code: 'BAD_REQUEST', field: 'payload' } });
+    await b.until(() => b.jobs.get(good!)!.state === 'completed');
+    expect(seen).toEqual([{ to: 'a@b.c', n: [1, 2] }]);
+    expect(b.jobs.get(bad)!.lastError).toMatch(/payload: 2 bytes that are not one msgpack value/);
+    expect(b.jobs.get(bad)!.attempts).toBe(1);
   });
 
   it('sends heartbeats every leaseMs / 3 while a handler runs', async () => {
@@ -188,7 +204,7 @@ describe('Worker', () => {
     await completed;
     const heartbeat = b.requests.find((r): r is ValidCommandRequest => r.kind === 'command' && r.op === 'heartbeat')!;
     expect(heartbeat.envelope.cmd).toEqual({ op: 'heartbeat', jobId: id, token: `${id}:1`, leaseMs: 150 });
-    expect(b.jobs.get(id!)).toMatchObject({ state: 'completed', result: 'ok' });
+    expect(b.decoded(id!)).toMatchObject({ state: 'completed', result: 'ok' });
   });
 
   it('aborts the handler signal and emits leaseLost when a heartbeat answers STALE_LEASE, without acking', async () => {
@@ -282,7 +298,7 @@ describe('Worker', () => {
     const leasesAtClose = leaseRequests(b).length;
     release.open();
     await closed;
-    expect(b.jobs.get(id!)).toMatchObject({ state: 'completed', result: 'drained' });
+    expect(b.decoded(id!)).toMatchObject({ state: 'completed', result: 'drained' });
     expect(leaseRequests(b)).toHaveLength(leasesAtClose);
     expect(states(b).filter((s) => s === 'waiting')).toHaveLength(5);
   });
@@ -351,7 +367,7 @@ describe('Worker', () => {
     await idle.close(); // the shutdown the signal started
     release.open();
     await busy.close();
-    expect(b.jobs.get(id!)).toMatchObject({ state: 'completed', result: 'finished during shutdown' });
+    expect(b.decoded(id!)).toMatchObject({ state: 'completed', result: 'finished during shutdown' });
     expect(process.listeners('SIGTERM')).toEqual([...listenersBefore, appListener]);
   });
 });

@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import type { ProcessCluster } from '../../jepsen-lite/processes.js';
 import type { Client } from '../../src/client/client.js';
 import { Transport } from '../../src/client/transport.js';
-import type { Job, JobState, LeasedJob } from '../../src/jobs/types.js';
+import type { Job, JobState, WireLeasedJob as LeasedJob } from '../../src/jobs/types.js';
+import { encodeValue } from '../../src/protocol/values.js';
 import { describeHashes, distinctHashes, readJobs, testClient, TEST_RETRY, useClusters } from './load.js';
 
 const startCluster = useClusters();
@@ -43,7 +44,7 @@ async function jobsInEveryState(client: Client, transport: Transport, prefix: st
 
   ids.set('completed', await submit('completed'));
   for (const job of await leaseAll(transport, `${prefix}-completed`, JOBS_PER_STATE)) {
-    await transport.call('ack', { jobId: job.id, token: job.token, result: { ok: job.id } });
+    await transport.call('ack', { jobId: job.id, token: job.token, result: encodeValue({ ok: job.id }) });
   }
   // Failed = a retry is pending: an hour of backoff keeps it there.
   ids.set('failed', await submit('failed', { maxAttempts: 5, backoff: { baseMs: HOUR_MS, capMs: HOUR_MS, jitter: 0 } }));
@@ -94,7 +95,7 @@ async function restartSafety(size: number): Promise<void> {
     }
     expect(changed).toEqual([]);
     // The fencing tokens of leases held across the restart still complete their jobs.
-    for (const job of before.held) await transport.call('ack', { jobId: job.id, token: job.token, result: 'after restart' });
+    for (const job of before.held) await transport.call('ack', { jobId: job.id, token: job.token, result: encodeValue('after restart') });
     expect((await client.get(before.held[0]!.id))?.state).toBe('completed');
     if (size > 1) {
       const hashes = await cluster.stateHashes();

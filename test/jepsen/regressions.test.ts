@@ -7,6 +7,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LevelStorage } from '../../raft/level-storage.js';
 import type { Entry } from '../../raft/types.js';
+import { encodeValue } from '../../src/protocol/values.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -70,7 +71,7 @@ describe('a node that silently lost acknowledged log entries (jepsen-lite disk n
     const client = new Transport({ nodes: cluster.clientAddresses(), requestTimeoutMs: 3_000, retry: { attempts: 3 } });
     try {
       const leader = await cluster.waitForLeader();
-      for (let i = 0; i < 60; i++) await client.call('enqueue', { jobs: Array.from({ length: 10 }, (_, k) => ({ queue: 'q', payload: { pad: 'x'.repeat(200), i, k } })) });
+      for (let i = 0; i < 60; i++) await client.call('enqueue', { jobs: Array.from({ length: 10 }, (_, k) => ({ queue: 'q', payload: encodeValue({ pad: 'x'.repeat(200), i, k }) })) });
       const [damaged, other] = cluster.memberIds().filter((id) => id !== leader) as [string, string];
       await cluster.kill(damaged);
       const dir = path.join(cluster.node(damaged).dataDir, 'raft');
@@ -85,7 +86,7 @@ describe('a node that silently lost acknowledged log entries (jepsen-lite disk n
       }
       await cluster.kill(other);
       // The leader and the restarted follower are a majority: an enqueue must commit.
-      const { ids } = await client.call('enqueue', { jobs: [{ queue: 'q', payload: 'after' }] });
+      const { ids } = await client.call('enqueue', { jobs: [{ queue: 'q', payload: encodeValue('after') }] });
       expect(ids).toHaveLength(1);
     } finally {
       await client.close();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { JobStateMachine } from '../../src/jobs/state-machine.js';
-import type { Command, EntryBatch, EnqueueSpec, Envelope, LeasedJob, Outcome } from '../../src/jobs/types.js';
-import { prng, T0 } from './harness.js';
+import type { Command, EntryBatch, EnqueueSpec, Envelope, Outcome, WireLeasedJob as LeasedJob } from '../../src/jobs/types.js';
+import { bytes, prng, T0 } from './harness.js';
 
 const QUEUES = ['emails', 'images', 'reports', 'webhooks'];
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -29,7 +29,7 @@ function generateLog(seed: number, entries: number): LogEntry[] {
   let index = 0;
 
   const spec = (): EnqueueSpec => {
-    const s: EnqueueSpec = { queue: pick(QUEUES), priority: Math.floor(rand() * 10), payload: { n: Math.floor(rand() * 1e6), tag: pick(['a', 'b']) } };
+    const s: EnqueueSpec = { queue: pick(QUEUES), priority: Math.floor(rand() * 10), payload: bytes({ n: Math.floor(rand() * 1e6), tag: pick(['a', 'b']) }) };
     if (rand() < 0.2) s.delayMs = Math.floor(rand() * 20_000);
     if (rand() < 0.1) s.idempotencyKey = `key-${Math.floor(rand() * 20)}`;
     if (rand() < 0.1) s.id = `client-${Math.floor(rand() * 200)}`;
@@ -47,7 +47,7 @@ function generateLog(seed: number, entries: number): LogEntry[] {
       return { op: 'lease', workerId: `w${Math.floor(rand() * 5)}`, queues: queues.length > 0 ? queues : ['emails'], max: 1 + Math.floor(rand() * 2), ...(rand() < 0.3 ? { leaseMs: 500 + Math.floor(rand() * 5000) } : {}) };
     }
     const job = rand() < 0.85 ? held[Math.floor(rand() * held.length)] : oldTokens[Math.floor(rand() * oldTokens.length)];
-    if (r < 0.62 && job !== undefined) return { op: 'ack', jobId: job.id, token: job.token, result: { ok: rand() } };
+    if (r < 0.62 && job !== undefined) return { op: 'ack', jobId: job.id, token: job.token, result: bytes({ ok: rand() }) };
     if (r < 0.72 && job !== undefined) return { op: 'fail', jobId: job.id, token: job.token, error: `e${Math.floor(rand() * 9)}`, retryable: rand() < 0.7 };
     if (r < 0.77 && job !== undefined) return { op: 'heartbeat', jobId: job.id, token: job.token };
     if (r < 0.8 && ids.length > 0) return { op: 'cancel', jobId: pick(ids) };

@@ -1,14 +1,38 @@
 import { describe, expect, it } from 'vitest';
+import { JobStateMachine } from '../../src/jobs/state-machine.js';
 import { JOB_NAME_DEFAULT, PRIORITY_DEFAULT, TICK_ITEMS_MAX } from '../../src/jobs/defaults.js';
 import { BACKOFF_DEFAULT, DELAY_MS_MAX, IDEMPOTENCY_WINDOW_MS, LEASE_MS_DEFAULT, MAX_ATTEMPTS_DEFAULT } from '../../src/limits.js';
-import type { Command, Job } from '../../src/jobs/types.js';
-import { errorCode, Harness, T0, value } from './harness.js';
+import type { Command, WireJob } from '../../src/jobs/types.js';
+import { bytes, errorCode, Harness, T0, value, valueOf } from './harness.js';
 
 describe('enqueue', () => {
+  it('keeps payload bytes exactly as they came (every byte value), never decoding them', () => {
+    const h = new Harness();
+    const every = Uint8Array.from({ length: 256 }, (_, i) => i);
+    const id = h.enqueueOne({ queue: 'q', payload: every });
+    expect(Buffer.from(h.machine.getJob(id)!.payload!).equals(Buffer.from(every))).toBe(true);
+    expect(Buffer.from(h.leaseOne('q').payload!).equals(Buffer.from(every))).toBe(true);
+    // A snapshot carries them too.
+    const restored = JobStateMachine.restore(h.machine.snapshot());
+    expect(Buffer.from(restored.getJob(id)!.payload!).equals(Buffer.from(every))).toBe(true);
+  });
+
+  it('refuses a payload or result that is not bytes, on every replica alike', () => {
+    const h = new Harness();
+    const notBytes = { to: 'a@b.c' } as unknown as Uint8Array;
+    const refused = h.apply({ op: 'enqueue', jobs: [{ queue: 'q', payload: notBytes }] });
+    expect(errorCode(refused)).toBe('BAD_REQUEST');
+    expect(refused.ok ? null : refused.error.field).toBe('jobs[0].payload');
+    h.enqueueOne({ queue: 'q', payload: bytes(1) });
+    const job = h.leaseOne('q');
+    const ack = h.apply({ op: 'ack', jobId: job.id, token: job.token, result: notBytes });
+    expect(ack.ok ? null : ack.error.field).toBe('result');
+  });
+
   it('fills in the documented defaults', () => {
     const h = new Harness();
     const id = h.enqueueOne({ queue: 'q' });
-    const expected: Job = {
+    const expected: WireJob = {
       id,
       queue: 'q',
       name: JOB_NAME_DEFAULT,
@@ -53,9 +77,9 @@ describe('enqueue', () => {
 
   it('a client-given id that exists returns that id with duplicate=true', () => {
     const h = new Harness();
-    expect(h.enqueue({ queue: 'q', id: 'order-1', payload: 1 })).toEqual({ ids: ['order-1'], duplicate: [false] });
-    expect(h.enqueue({ queue: 'q', id: 'order-1', payload: 2 })).toEqual({ ids: ['order-1'], duplicate: [true] });
-    expect(h.machine.getJob('order-1')?.payload).toBe(1);
+    expect(h.enqueue({ queue: 'q', id: 'order-1', payload: bytes(1) })).toEqual({ ids: ['order-1'], duplicate: [false] });
+    expect(h.enqueue({ queue: 'q', id: 'order-1', payload: bytes(2) })).toEqual({ ids: ['order-1'], duplicate: [true] });
+    expect(valueOf(h.machine.getJob('order-1')!.payload)).toBe(1);
     expect(h.machine.jobCount).toBe(1);
   });
 

@@ -3,7 +3,8 @@
 
 import { expect } from 'vitest';
 import { JobStateMachine } from '../../src/jobs/state-machine.js';
-import type { Command, CommandResults, EnqueueSpec, Envelope, LeasedJob, Outcome } from '../../src/jobs/types.js';
+import type { Command, CommandResults, EnqueueSpec, Envelope, Outcome, WireLeasedJob as LeasedJob } from '../../src/jobs/types.js';
+import { decodeValue, encodeValue } from '../../src/protocol/values.js';
 
 export const T0 = 1_700_000_000_000;
 
@@ -46,7 +47,7 @@ export class Harness {
   }
 
   ack(job: LeasedJob, result: unknown = null): Outcome {
-    return this.apply({ op: 'ack', jobId: job.id, token: job.token, result });
+    return this.apply({ op: 'ack', jobId: job.id, token: job.token, result: bytes(result) });
   }
 
   fail(job: LeasedJob, retryable = true, error = 'boom'): Outcome {
@@ -66,6 +67,19 @@ export function value<K extends keyof CommandResults>(outcome: Outcome): Command
 export function errorCode(outcome: Outcome): string {
   if (outcome.ok) throw new Error(`expected an error, got ${JSON.stringify(outcome.value)}`);
   return outcome.error.code;
+}
+
+/** A value as a client sends it: its msgpack bytes. */
+export function bytes(value: unknown): Uint8Array {
+  return encodeValue(value);
+}
+
+/** The value held in payload or result bytes (throws when they are not msgpack). */
+export function valueOf(stored: Uint8Array | null): unknown {
+  if (stored === null) return null;
+  const decoded = decodeValue(stored);
+  if (!decoded.ok) throw decoded.error;
+  return decoded.value;
 }
 
 /** mulberry32: a tiny seeded PRNG, so generated logs replay exactly from their seed. */

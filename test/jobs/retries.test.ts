@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { backoffBaseDelayMs, backoffDelayMs, fnv1a32 } from '../../src/jobs/backoff.js';
 import { BACKOFF_DEFAULT } from '../../src/limits.js';
-import { errorCode, Harness, value } from './harness.js';
+import { bytes, errorCode, Harness, value, valueOf } from './harness.js';
 
 describe('retries and backoff', () => {
   it('retries back off exponentially, capped, and the job lands in dead after maxAttempts', () => {
@@ -76,8 +76,8 @@ describe('retries and backoff', () => {
 describe('dead-letter queue', () => {
   function withDead(n: number): { h: Harness; ids: string[] } {
     const h = new Harness();
-    const ids = h.enqueue(...Array.from({ length: n }, (_, i) => ({ queue: 'q', payload: i }))).ids;
-    for (const job of h.lease(['q'], n)) h.fail(job, false, `bad ${job.payload as number}`);
+    const ids = h.enqueue(...Array.from({ length: n }, (_, i) => ({ queue: 'q', payload: bytes(i) }))).ids;
+    for (const job of h.lease(['q'], n)) h.fail(job, false, `bad ${valueOf(job.payload) as number}`);
     return { h, ids };
   }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { RETAIN_COMPLETED_MAX } from '../../src/limits.js';
 import type { Envelope } from '../../src/jobs/types.js';
-import { Harness, value } from './harness.js';
+import { bytes, Harness, value } from './harness.js';
 
 describe('scale sanity (no timing assertions)', () => {
   it('100k enqueue + lease + ack cycles complete, and retention bounds what stays', () => {
@@ -11,7 +11,7 @@ describe('scale sanity (no timing assertions)', () => {
     const startedMs = performance.now();
     for (let done = 0; done < cycles; done += perEntry) {
       h.advance(1);
-      h.enqueue(...Array.from({ length: perEntry }, (_, i) => ({ queue: 'bulk', priority: i % 10, payload: 'x'.repeat(100) })));
+      h.enqueue(...Array.from({ length: perEntry }, (_, i) => ({ queue: 'bulk', priority: i % 10, payload: bytes('x'.repeat(100)) })));
       const jobs = h.lease(['bulk'], perEntry);
       const acks: Envelope[] = jobs.map((job, i) => ({ clientId: 'worker', seq: done + i, cmd: { op: 'ack', jobId: job.id, token: job.token } }));
       for (const outcome of h.applyEntry(acks)) value<'ack'>(outcome);

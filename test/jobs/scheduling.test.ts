@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { strideOf } from '../../src/jobs/priority-lanes.js';
-import { Harness, value } from './harness.js';
+import { bytes, Harness, value } from './harness.js';
 
 describe('scheduling within a queue', () => {
   it('hands out higher priorities first', () => {
@@ -13,7 +13,7 @@ describe('scheduling within a queue', () => {
   it('hands out jobs of one priority in FIFO order', () => {
     const h = new Harness();
     const ids: string[] = [];
-    for (let i = 0; i < 50; i++) ids.push(h.enqueueOne({ queue: 'q', priority: 4, payload: i }));
+    for (let i = 0; i < 50; i++) ids.push(h.enqueueOne({ queue: 'q', priority: 4, payload: bytes(i) }));
     const leased: string[] = [];
     for (let i = 0; i < 5; i++) leased.push(...h.lease(['q'], 10).map((j) => j.id));
     expect(leased).toEqual(ids);

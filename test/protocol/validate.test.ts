@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { ErrorCode } from '../../src/errors.js';
 import { PAYLOAD_BYTES_MAX_DEFAULT } from '../../src/limits.js';
-import { encodedBytes } from '../../src/protocol/frame.js';
 import { validateRequest } from '../../src/protocol/validate.js';
+import { encodeValue } from '../../src/protocol/values.js';
 
 /** What validation adds to every command's entry-size estimate beyond the payloads it measured. */
 const ENVELOPE_BYTES_ESTIMATE = 256;
@@ -29,6 +29,11 @@ function nested(depth: number): unknown {
   let value: unknown = 1;
   for (let i = 0; i < depth; i++) value = [value];
   return value;
+}
+
+/** `count` bytes, as a payload or result travels. */
+function bytesOf(count: number): Uint8Array {
+  return new Uint8Array(count);
 }
 
 interface BadRow {
@@ -92,16 +97,20 @@ const bad: BadRow[] = [
   { name: 'job id too long', request: withJob({ id: 'i'.repeat(129) }), code: 'BAD_REQUEST', field: 'jobs[0].id' },
   { name: 'name too long', request: withJob({ name: 'n'.repeat(257) }), code: 'BAD_REQUEST', field: 'jobs[0].name' },
   { name: 'name with a newline', request: withJob({ name: 'a\nb' }), code: 'BAD_REQUEST', field: 'jobs[0].name' },
-  { name: 'payload nested too deep', request: withJob({ payload: nested(65) }), code: 'BAD_REQUEST', field: 'jobs[0].payload' },
-  { name: 'ack result nested too deep', request: ack({ result: { a: nested(64) } }), code: 'BAD_REQUEST', field: 'result' },
-  { name: 'payload too large', request: withJob({ payload: 'x'.repeat(PAYLOAD_BYTES_MAX_DEFAULT) }), code: 'PAYLOAD_TOO_LARGE', field: 'jobs[0].payload' },
+  // Payloads and results are msgpack bytes (a `bin`), never a decoded value.
+  { name: 'payload a map, not bytes', request: withJob({ payload: { to: 'a@b.c' } }), code: 'BAD_REQUEST', field: 'jobs[0].payload' },
+  { name: 'payload a string, not bytes', request: withJob({ payload: 'hello' }), code: 'BAD_REQUEST', field: 'jobs[0].payload' },
+  { name: 'payload a number, not bytes', request: withJob({ payload: 42 }), code: 'BAD_REQUEST', field: 'jobs[0].payload' },
+  { name: 'payload a deep array, not bytes', request: withJob({ payload: nested(100) }), code: 'BAD_REQUEST', field: 'jobs[0].payload' },
+  { name: 'ack result a map, not bytes', request: ack({ result: { sent: true } }), code: 'BAD_REQUEST', field: 'result' },
+  { name: 'payload one byte over the limit', request: withJob({ payload: bytesOf(PAYLOAD_BYTES_MAX_DEFAULT + 1) }), code: 'PAYLOAD_TOO_LARGE', field: 'jobs[0].payload' },
   // ackMany.
   { name: 'ackMany without acks', request: { id: 1, op: 'ackMany', ...session, acks: [] }, code: 'BAD_REQUEST', field: 'acks' },
   { name: 'ackMany acks not a list', request: { id: 1, op: 'ackMany', ...session, acks: { jobId: 'j1' } }, code: 'BAD_REQUEST', field: 'acks' },
   { name: 'ackMany over the batch limit', request: { id: 1, op: 'ackMany', ...session, acks: Array.from({ length: 1001 }, () => ({ jobId: 'j1', token: 't1' })) }, code: 'BAD_REQUEST', field: 'acks' },
   { name: 'ackMany item without a token', request: { id: 1, op: 'ackMany', ...session, acks: [{ jobId: 'j1', token: 't1' }, { jobId: 'j2' }] }, code: 'BAD_REQUEST', field: 'acks[1].token' },
   { name: 'ackMany item with an unknown field', request: { id: 1, op: 'ackMany', ...session, acks: [{ jobId: 'j1', token: 't1', state: 'done' }] }, code: 'BAD_REQUEST', field: 'acks[0].state' },
-  { name: 'ackMany result nested too deep', request: { id: 1, op: 'ackMany', ...session, acks: [{ jobId: 'j1', token: 't1', result: nested(65) }] }, code: 'BAD_REQUEST', field: 'acks[0].result' },
+  { name: 'ackMany result a map, not bytes', request: { id: 1, op: 'ackMany', ...session, acks: [{ jobId: 'j1', token: 't1', result: { sent: true } }] }, code: 'BAD_REQUEST', field: 'acks[0].result' },
   // Lease.
   { name: 'lease max zero', request: lease({ max: 0 }), code: 'BAD_REQUEST', field: 'max' },
   { name: 'lease max above the batch limit', request: lease({ max: 1001 }), code: 'BAD_REQUEST', field: 'max' },
@@ -118,7 +127,7 @@ const bad: BadRow[] = [
   { name: 'heartbeat token empty', request: { id: 1, op: 'heartbeat', ...session, jobId: 'j', token: '' }, code: 'BAD_REQUEST', field: 'token' },
   { name: 'heartbeat token missing', request: { id: 1, op: 'heartbeat', ...session, jobId: 'j' }, code: 'BAD_REQUEST', field: 'token' },
   { name: 'ack jobId a number', request: ack({ jobId: 42 }), code: 'BAD_REQUEST', field: 'jobId' },
-  { name: 'ack result too large', request: ack({ result: 'r'.repeat(1024 * 1024) }), code: 'PAYLOAD_TOO_LARGE', field: 'result' },
+  { name: 'ack result too large', request: ack({ result: bytesOf(1024 * 1024 + 1) }), code: 'PAYLOAD_TOO_LARGE', field: 'result' },
   { name: 'fail without retryable', request: { id: 1, op: 'fail', ...session, jobId: 'j', token: 't', error: 'boom' }, code: 'BAD_REQUEST', field: 'retryable' },
   { name: 'fail retryable as a string', request: { id: 1, op: 'fail', ...session, jobId: 'j', token: 't', error: 'e', retryable: 'true' }, code: 'BAD_REQUEST', field: 'retryable' },
   { name: 'fail error too long', request: { id: 1, op: 'fail', ...session, jobId: 'j', token: 't', error: 'e'.repeat(8193), retryable: true }, code: 'BAD_REQUEST', field: 'error' },
@@ -159,9 +168,9 @@ describe('validateRequest rejects', () => {
   });
 
   it('PAYLOAD_TOO_LARGE honours a configured limit', () => {
-    const small = validateRequest(withJob({ payload: 'x'.repeat(100) }), { nowMs: NOW_MS, payloadBytesMax: 50 });
+    const small = validateRequest(withJob({ payload: bytesOf(100) }), { nowMs: NOW_MS, payloadBytesMax: 99 });
     expect(small.ok ? null : small.error.code).toBe('PAYLOAD_TOO_LARGE');
-    const fits = validateRequest(withJob({ payload: 'x'.repeat(100) }), { nowMs: NOW_MS, payloadBytesMax: 200 });
+    const fits = validateRequest(withJob({ payload: bytesOf(100) }), { nowMs: NOW_MS, payloadBytesMax: 100 });
     expect(fits.ok).toBe(true);
   });
 
@@ -174,9 +183,10 @@ describe('validateRequest rejects', () => {
 
 describe('validateRequest accepts', () => {
   it('a full enqueue and turns it into the Command', () => {
+    const payload = encodeValue({ to: 'a@b.c' });
     const validation = validateRequest(
       enqueue([
-        { queue: 'emails', name: 'welcome', payload: { to: 'a@b.c' }, id: 'job-1', priority: 'high', delayMs: 1000, maxAttempts: 5, backoff: { baseMs: 10, capMs: 100, jitter: 0.5 }, leaseMs: 5000, idempotencyKey: 'k' },
+        { queue: 'emails', name: 'welcome', payload, id: 'job-1', priority: 'high', delayMs: 1000, maxAttempts: 5, backoff: { baseMs: 10, capMs: 100, jitter: 0.5 }, leaseMs: 5000, idempotencyKey: 'k' },
         { queue: 'emails', priority: 0, runAtMs: NOW_MS + 60_000 },
         { queue: 'emails', priority: 'low', payload: null },
       ]),
@@ -189,15 +199,15 @@ describe('validateRequest accepts', () => {
         id: 1,
         op: 'enqueue',
         waitMs: 0,
-        // The one payload present is measured once, by validation, and reused to size the entry.
-        sizeBytes: ENVELOPE_BYTES_ESTIMATE + encodedBytes({ to: 'a@b.c' }),
+        // The one payload present counts by its byte length, as it is: nothing is encoded again.
+        sizeBytes: ENVELOPE_BYTES_ESTIMATE + payload.byteLength,
         envelope: {
           clientId: 'c1',
           seq: 1,
           cmd: {
             op: 'enqueue',
             jobs: [
-              { queue: 'emails', name: 'welcome', payload: { to: 'a@b.c' }, id: 'job-1', priority: 8, delayMs: 1000, maxAttempts: 5, backoff: { baseMs: 10, capMs: 100, jitter: 0.5 }, leaseMs: 5000, idempotencyKey: 'k' },
+              { queue: 'emails', name: 'welcome', payload, id: 'job-1', priority: 8, delayMs: 1000, maxAttempts: 5, backoff: { baseMs: 10, capMs: 100, jitter: 0.5 }, leaseMs: 5000, idempotencyKey: 'k' },
               { queue: 'emails', priority: 0, runAtMs: NOW_MS + 60_000 },
               { queue: 'emails', priority: 2 },
             ],
@@ -217,11 +227,11 @@ describe('validateRequest accepts', () => {
 
   it.each([
     [{ id: 1, op: 'heartbeat', ...session, jobId: 'j', token: 't', leaseMs: 100 }, { op: 'heartbeat', jobId: 'j', token: 't', leaseMs: 100 }],
-    [ack({ result: { sent: true } }), { op: 'ack', jobId: 'j1', token: 't1', result: { sent: true } }],
+    [ack({ result: encodeValue({ sent: true }) }), { op: 'ack', jobId: 'j1', token: 't1', result: encodeValue({ sent: true }) }],
     [ack({}), { op: 'ack', jobId: 'j1', token: 't1' }],
     [
-      { id: 1, op: 'ackMany', ...session, acks: [{ jobId: 'j1', token: 't1', result: 7 }, { jobId: 'j2', token: 't2' }] },
-      { op: 'ackMany', acks: [{ jobId: 'j1', token: 't1', result: 7 }, { jobId: 'j2', token: 't2' }] },
+      { id: 1, op: 'ackMany', ...session, acks: [{ jobId: 'j1', token: 't1', result: encodeValue(7) }, { jobId: 'j2', token: 't2' }] },
+      { op: 'ackMany', acks: [{ jobId: 'j1', token: 't1', result: encodeValue(7) }, { jobId: 'j2', token: 't2' }] },
     ],
     [{ id: 1, op: 'fail', ...session, jobId: 'j', token: 't', error: '', retryable: false }, { op: 'fail', jobId: 'j', token: 't', error: '', retryable: false }],
     [{ id: 1, op: 'cancel', ...session, jobId: 'j' }, { op: 'cancel', jobId: 'j' }],
@@ -256,8 +266,17 @@ describe('validateRequest accepts', () => {
     expect(validateRequest(request)).toEqual({ ok: true, request: expected });
   });
 
-  it('a payload nested exactly to the depth limit', () => {
-    expect(validateRequest(withJob({ payload: nested(64) }), { nowMs: NOW_MS }).ok).toBe(true);
+  it('payload bytes as they are, of any content, up to the limit', () => {
+    // Not msgpack at all: the broker does not look inside (the SDK decodes when it reads the job).
+    const opaque = Uint8Array.of(0xc1, 0xff, 0x00);
+    const full = bytesOf(PAYLOAD_BYTES_MAX_DEFAULT);
+    const validation = validateRequest(enqueue([{ queue: 'q', payload: opaque }, { queue: 'q', payload: full }]), { nowMs: NOW_MS });
+    const cmd = validation.ok && validation.request.kind === 'command' ? validation.request.envelope.cmd : null;
+    if (cmd?.op !== 'enqueue') throw new Error(`expected an enqueue, got ${JSON.stringify(validation)}`);
+    // The very bytes that came in (no copy, no re-encoding).
+    expect(cmd.jobs.map((spec) => spec.payload)).toEqual([opaque, expect.any(Uint8Array)]);
+    expect(cmd.jobs[1]!.payload).toBe(full);
+    expect(validation.ok ? validation.request.kind === 'command' && validation.request.sizeBytes : null).toBe(ENVELOPE_BYTES_ESTIMATE + 3 + PAYLOAD_BYTES_MAX_DEFAULT);
   });
 
   it('the largest allowed values', () => {
