@@ -31,6 +31,14 @@ function minOf(a: number | null, b: number | null): number | null {
   return Math.min(a, b);
 }
 
+/** When a job was created, became eligible to run, and last started; read-only. */
+export interface JobTimes {
+  readonly queue: string;
+  readonly createdAtMs: number;
+  readonly runAtMs: number;
+  readonly startedAtMs: number | null;
+}
+
 export class JobStateMachine {
   private store: JobStore;
   private appliedIndex = 0;
@@ -139,6 +147,11 @@ export class JobStateMachine {
   getJob(id: string): WireJob | null {
     const rec = this.store.jobs.get(id);
     return rec === undefined ? null : toJob(rec);
+  }
+
+  /** The times of a job, without copying it (metrics read these for every job they time). */
+  jobTimes(id: string): JobTimes | null {
+    return this.store.jobs.get(id) ?? null;
   }
 
   /** A job's state without copying the job (for waiters checked after every applied entry). */

@@ -5,12 +5,16 @@
 
 import { PRIORITY_DEFAULT } from '../jobs/defaults.js';
 import type { Command, EntryBatch, Job, Outcome, CommandResults } from '../jobs/types.js';
+import type { JobTimes } from '../jobs/state-machine.js';
 import { LeaseTracker, LEASES_TRACKED_MAX } from './lease-tracker.js';
 import { WorkerActivity } from './worker-activity.js';
 
 /** What the observer needs of the state machine: the job after the entry, and the entry's time. */
 export interface AppliedJobReader {
+  /** The whole job, copied: only for the rare events (dead letters, expiries). */
   getJob(id: string): Job | null;
+  /** A job's times, not copied: for what happens to every job (lease, ack). */
+  jobTimes(id: string): JobTimes | null;
   /** The (clamped) leader stamp of the entry just applied. */
   readonly lastAppliedNowMs: number;
 }
@@ -119,7 +123,7 @@ export class AppliedObserver {
   private lease(cmd: Cmd<'lease'>, value: CommandResults['lease'], nowMs: number, jobs: AppliedJobReader): void {
     this.workers.seen(cmd.workerId, nowMs);
     for (const leased of value.jobs) {
-      const job = jobs.getJob(leased.id);
+      const job = jobs.jobTimes(leased.id);
       const eligibleMs = this.requeuedAtMs.get(leased.id) ?? job?.runAtMs ?? job?.createdAtMs;
       this.requeuedAtMs.delete(leased.id);
       if (eligibleMs !== undefined) this.sink.waited(leased.queue, Math.max(0, nowMs - eligibleMs) / 1000);
@@ -130,7 +134,7 @@ export class AppliedObserver {
   private ack(jobId: string, nowMs: number, jobs: AppliedJobReader): void {
     const lease = this.leases.ended(jobId);
     if (lease) this.workers.seen(lease.workerId, nowMs);
-    const job = jobs.getJob(jobId);
+    const job = jobs.jobTimes(jobId);
     // Retention may already have removed a completed job in this entry; then there is nothing to time.
     if (job !== null && job.startedAtMs !== null) this.sink.ran(job.queue, Math.max(0, nowMs - job.startedAtMs) / 1000);
   }
