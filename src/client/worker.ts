@@ -167,6 +167,7 @@ export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
   private heartbeatTimer: NodeJS.Timeout | null = null;
   /** Acks of this event-loop turn, sent together by flushAcks. */
   private pendingAcks: PendingAck<R>[] = [];
+  private acksInFlight = false;
 
   constructor(options: WorkerOptions<R>) {
     super();
@@ -376,26 +377,34 @@ export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
   }
 
   /**
-   * Acks of the jobs that finish in one event-loop turn go out together, as one ackMany (one
-   * request, one envelope in the log) instead of one request each.
+   * Acks go out together, as one ackMany (one request, one envelope in the log) instead of one
+   * request each: those of one event-loop turn, and, while an ack request is in flight, all that
+   * finish until it answers (group commit, without a timer: the busier, the bigger the batch).
    */
   private ack(active: ActiveJob, result: R): Promise<void> {
     return new Promise<void>((settled) => {
       this.pendingAcks.push({ active, result, settled });
-      if (this.pendingAcks.length === 1) setImmediate(() => void this.flushAcks());
+      if (this.pendingAcks.length === 1 && !this.acksInFlight) setImmediate(() => void this.flushAcks());
     });
   }
 
   private async flushAcks(): Promise<void> {
+    if (this.acksInFlight || this.pendingAcks.length === 0) return;
     const pending = this.pendingAcks;
     this.pendingAcks = [];
+    this.acksInFlight = true;
     const sends: Promise<void>[] = [];
     for (let start = 0; start < pending.length; start += ACK_BATCH_MAX) {
       const chunk = pending.slice(start, start + ACK_BATCH_MAX);
       sends.push(chunk.length === 1 ? this.ackOne(chunk[0]!.active, chunk[0]!.result) : this.ackMany(chunk));
     }
-    await Promise.all(sends);
-    for (const p of pending) p.settled();
+    try {
+      await Promise.all(sends);
+    } finally {
+      this.acksInFlight = false;
+      for (const p of pending) p.settled();
+      void this.flushAcks();
+    }
   }
 
   private async ackMany(all: PendingAck<R>[]): Promise<void> {
