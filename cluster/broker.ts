@@ -8,7 +8,8 @@ import type { Entry, NodeId, ReadState, Snapshot, SoftState } from '../raft/type
 import { RaftqError } from '../src/errors.js';
 import { JobStateMachine } from '../src/jobs/state-machine.js';
 import type { EntryBatch, Envelope, JobState, Outcome, WireJob } from '../src/jobs/types.js';
-import { Members, type MemberAddresses } from './members.js';
+import { Members } from './members.js';
+import { decodeNodeSnapshot, encodeNodeSnapshot } from './node-snapshot.js';
 import type { RaftDriver } from './raft-driver.js';
 
 const codec = new Packr({ useRecords: false });
@@ -388,8 +389,8 @@ export class Broker {
   }
 
   installSnapshot(snapshot: Snapshot): void {
-    const image = codec.unpack(snapshot.data) as { sm: Uint8Array; members: [NodeId, MemberAddresses][] };
-    this.sm = JobStateMachine.restore(image.sm);
+    const image = decodeNodeSnapshot(snapshot.data);
+    this.sm = image.sm;
     this.members.merge(image.members);
     this.appliedIndex = snapshot.meta.index;
     this.hooks.onMembersChanged?.(this.members);
@@ -404,7 +405,7 @@ export class Broker {
   }
 
   snapshotData(): Uint8Array {
-    return codec.pack({ sm: this.sm.snapshot(), members: this.members.entries() });
+    return encodeNodeSnapshot(this.sm, this.members.entries());
   }
 
   onSoftState(soft: SoftState): void {

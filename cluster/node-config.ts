@@ -26,6 +26,7 @@ export const NODE_ENV = {
   tickMs: 'RAFTQ_TICK_MS',
   electionTicks: 'RAFTQ_ELECTION_TICKS',
   snapshotEvery: 'RAFTQ_SNAPSHOT_EVERY',
+  snapshotEveryBytes: 'RAFTQ_SNAPSHOT_EVERY_BYTES',
   payloadMaxBytes: 'RAFTQ_PAYLOAD_MAX_BYTES',
   clockOffsetMs: 'RAFTQ_CLOCK_OFFSET_MS',
   logLevel: 'RAFTQ_LOG_LEVEL',
@@ -43,6 +44,7 @@ export interface NodeFlags {
   tickMs?: string;
   electionTicks?: string;
   snapshotEvery?: string;
+  snapshotEveryBytes?: string;
   payloadMaxBytes?: string;
   clockOffsetMs?: string;
 }
@@ -109,6 +111,7 @@ export function resolveNodeConfig(flags: NodeFlags, env: NodeJS.ProcessEnv = pro
     electionTicks: intSetting('--election-ticks', pick(flags.electionTicks, 'electionTicks'), NODE_DEFAULTS.electionTicks, 3),
     heartbeatTicks: NODE_DEFAULTS.heartbeatTicks,
     snapshotEveryEntries: intSetting('--snapshot-every', pick(flags.snapshotEvery, 'snapshotEvery'), NODE_DEFAULTS.snapshotEveryEntries, 100),
+    snapshotEveryBytes: intSetting('--snapshot-every-bytes', pick(flags.snapshotEveryBytes, 'snapshotEveryBytes'), NODE_DEFAULTS.snapshotEveryBytes, 1024 * 1024),
     requestTimeoutMs: NODE_DEFAULTS.requestTimeoutMs,
     payloadBytesMax: intSetting('--payload-max-bytes', pick(flags.payloadMaxBytes, 'payloadMaxBytes'), PAYLOAD_BYTES_MAX_DEFAULT, 1),
     clockOffsetMs: intSetting('--clock-offset-ms', pick(flags.clockOffsetMs, 'clockOffsetMs'), NODE_DEFAULTS.clockOffsetMs, -1e12),

@@ -37,6 +37,8 @@ export interface NodeConfig {
   electionTicks: number;
   heartbeatTicks: number;
   snapshotEveryEntries: number;
+  /** Also snapshot once the entries applied since the last snapshot hold this many bytes (see RaftDriver). */
+  snapshotEveryBytes: number;
   requestTimeoutMs: number;
   payloadBytesMax: number;
   /** Added to Date.now() for every leader stamp: lets jepsen-lite run a node with a skewed clock. */
@@ -48,6 +50,8 @@ export const NODE_DEFAULTS = {
   electionTicks: 10,
   heartbeatTicks: 1,
   snapshotEveryEntries: 20_000,
+  /** Bounds the in-memory Raft log however large the entries (a 1,000-job batch is ~130 KB). */
+  snapshotEveryBytes: 64 * 1024 * 1024,
   requestTimeoutMs: 10_000,
   clockOffsetMs: 0,
 } as const;
@@ -100,6 +104,9 @@ function raftOptions(config: NodeConfig): Omit<RaftOptions, 'id'> {
     // Entries kept in memory below a snapshot, for followers slightly behind: never more than a
     // snapshot interval, so a follower further behind gets InstallSnapshot.
     compactTrailingEntries: Math.min(5_000, Math.floor(config.snapshotEveryEntries / 2)),
+    // ... and at most an eighth of a snapshot interval's bytes, so large batched entries do not
+    // keep the log in memory after the snapshot meant to drop it.
+    compactTrailingBytes: Math.floor(config.snapshotEveryBytes / 8),
   };
 }
 
@@ -162,7 +169,7 @@ export async function startNode(config: NodeConfig, logger: Logger, ext: NodeExt
     onSoftState: (soft) => broker.onSoftState(soft),
     onReadStates: (states) => broker.onReadStates(states),
     onPersistSeconds: (seconds, entries) => ext.onPersistSeconds?.(seconds, entries),
-  }, { raft: raftOptions(config), tickMs: config.tickMs, snapshotEveryEntries: config.snapshotEveryEntries }, {
+  }, { raft: raftOptions(config), tickMs: config.tickMs, snapshotEveryEntries: config.snapshotEveryEntries, snapshotEveryBytes: config.snapshotEveryBytes }, {
     hardState: persisted.hardState,
     snapshot: persisted.snapshot,
     entries: persisted.entries,

@@ -5,7 +5,8 @@
 
 import { RaftNode } from '../raft/raft.js';
 import type { LogStorage, PersistBatch } from '../raft/storage.js';
-import type { ClusterConfig, ConfigChange, Entry, Message, NodeId, ProposeResult, RaftOptions, RaftStatus, ReadState, Snapshot, SoftState } from '../raft/types.js';
+import { RELEASED_SNAPSHOT_DATA } from '../raft/types.js';
+import type { ClusterConfig, ConfigChange, Entry, Message, NodeId, ProposeResult, RaftOptions, RaftStatus, ReadState, Snapshot, SnapshotRequest, SoftState } from '../raft/types.js';
 
 export interface DriverApp {
   /** Committed entries, in order, exactly once per process lifetime. */
@@ -30,7 +31,17 @@ export interface DriverOptions {
   tickMs: number;
   /** Take a snapshot and compact the log once this many entries were applied since the last one. */
   snapshotEveryEntries: number;
+  /**
+   * Or once the entries applied since the last one hold this many bytes of data, and at least half
+   * the last snapshot's size: the in-memory log never holds the whole backlog (a million batched
+   * jobs are a thousand entries), while a snapshot, whose cost grows with the state, is taken at
+   * most once per half its own size of new log, so its cost per applied byte stays bounded.
+   */
+  snapshotEveryBytes: number;
 }
+
+/** A snapshot is due by bytes once the log since the last one holds at least this fraction of its size. */
+const SNAPSHOT_SPACING_OF_LAST_SIZE = 0.5;
 
 export class RaftDriver {
   readonly core: RaftNode;
@@ -39,6 +50,9 @@ export class RaftDriver {
   private scheduled = false;
   private stopped = false;
   private lastSnapshotIndex: number;
+  /** Bytes of entry data applied since the last snapshot, and that snapshot's size. */
+  private appliedBytesSinceSnapshot = 0;
+  private lastSnapshotBytes: number;
   private snapshotRequested = false;
   private idleWaiters: (() => void)[] = [];
 
@@ -61,6 +75,9 @@ export class RaftDriver {
       },
     );
     this.lastSnapshotIndex = initial.snapshot?.meta.index ?? 0;
+    this.lastSnapshotBytes = initial.snapshot?.data.byteLength ?? 0;
+    // It is on disk; the core keeps the metadata (the caller restores the state from its own reference).
+    this.core.releaseSnapshotData();
   }
 
   start(): void {
@@ -154,7 +171,7 @@ export class RaftDriver {
     // itself toward a quorum only after its write (advance). Responses and vote requests wait.
     const early = rd.messages.filter(isLeaderMessage);
     const late = early.length === rd.messages.length ? [] : rd.messages.filter((m) => !isLeaderMessage(m));
-    if (early.length > 0) this.send(early);
+    if (early.length > 0) this.sendMessages(early);
     const batch: PersistBatch = {};
     if (rd.snapshot) {
       batch.snapshot = rd.snapshot;
@@ -168,13 +185,20 @@ export class RaftDriver {
       this.app.onPersistSeconds?.(Number(process.hrtime.bigint() - startedNs) / 1e9, rd.entries.length);
       if (this.stopped) return;
     }
-    if (late.length > 0) this.send(late);
+    if (late.length > 0) this.sendMessages(late);
     if (rd.snapshot) {
       this.app.installSnapshot(rd.snapshot);
       this.lastSnapshotIndex = rd.snapshot.meta.index;
+      this.lastSnapshotBytes = rd.snapshot.data.byteLength;
+      this.appliedBytesSinceSnapshot = 0;
     }
-    if (rd.committed.length > 0) this.app.applyEntries(rd.committed);
+    if (rd.committed.length > 0) {
+      this.app.applyEntries(rd.committed);
+      for (const e of rd.committed) this.appliedBytesSinceSnapshot += e.data.byteLength;
+    }
     this.core.advance(rd);
+    // An installed snapshot is durable and applied now: its data need not stay in memory.
+    if (rd.snapshot) this.core.releaseSnapshotData();
     if (rd.softState) this.app.onSoftState(rd.softState);
     if (rd.readStates.length > 0) this.app.onReadStates(rd.readStates);
   }
@@ -182,14 +206,46 @@ export class RaftDriver {
   private async maybeSnapshot(): Promise<void> {
     const applied = this.core.appliedIndex;
     const since = applied - this.lastSnapshotIndex;
-    const due = since >= this.opts.snapshotEveryEntries && since >= (this.app.snapshotSpacingEntries?.() ?? 0);
-    if (!due && !this.snapshotRequested) return;
+    const dueByEntries = since >= this.opts.snapshotEveryEntries && since >= (this.app.snapshotSpacingEntries?.() ?? 0);
+    const bytes = this.appliedBytesSinceSnapshot;
+    const dueByBytes = bytes >= this.opts.snapshotEveryBytes && bytes >= this.lastSnapshotBytes * SNAPSHOT_SPACING_OF_LAST_SIZE;
+    if (!dueByEntries && !dueByBytes && !this.snapshotRequested) return;
     this.snapshotRequested = false;
     if (applied <= this.lastSnapshotIndex) return;
     const snap = this.core.createSnapshot(this.app.snapshotData());
     await this.storage.save({ snapshot: snap, config: snap.meta.config });
     this.lastSnapshotIndex = snap.meta.index;
+    this.lastSnapshotBytes = snap.data.byteLength;
+    this.appliedBytesSinceSnapshot = 0;
+    this.core.releaseSnapshotData();
     this.app.onSnapshotTaken?.(snap);
+  }
+
+  /** Sends messages; a snapshot whose data the core released is read back from storage first. */
+  private sendMessages(messages: Message[]): void {
+    if (!messages.some(isReleasedSnapshot)) {
+      this.send(messages);
+      return;
+    }
+    const now = messages.filter((m) => !isReleasedSnapshot(m));
+    if (now.length > 0) this.send(now);
+    for (const m of messages) if (isReleasedSnapshot(m)) void this.sendStoredSnapshot(m);
+  }
+
+  private async sendStoredSnapshot(m: SnapshotRequest): Promise<void> {
+    let stored: Snapshot | null = null;
+    try {
+      stored = await this.storage.loadSnapshot();
+    } catch {
+      stored = null; // a newer snapshot replaced it meanwhile: the follower is probed again below
+    }
+    if (this.stopped) return;
+    if (stored === null || stored.meta.index !== m.snapshot.meta.index || stored.meta.term !== m.snapshot.meta.term) {
+      this.core.reportSnapshotFailure(m.to);
+      this.kick();
+      return;
+    }
+    this.send([{ ...m, snapshot: stored }]);
   }
 
   get snapshotIndex(): number {
@@ -202,6 +258,10 @@ export class RaftDriver {
     while (this.running) await new Promise((r) => setImmediate(r));
     for (const w of this.idleWaiters.splice(0)) w();
   }
+}
+
+function isReleasedSnapshot(m: Message): m is SnapshotRequest {
+  return m.type === 'snapshot' && m.snapshot.data === RELEASED_SNAPSHOT_DATA;
 }
 
 /** Messages only a leader sends, which carry its log or commit index but vouch for nothing on its disk. */

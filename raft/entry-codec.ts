@@ -161,6 +161,17 @@ export function encodeSnapshotChunk(chunk: Uint8Array): Uint8Array {
   return frameValue(chunk);
 }
 
+/**
+ * encodeSnapshotChunk into `into` (at least FRAME_HEADER_BYTES + chunk.byteLength long); returns
+ * the view holding the framed chunk. Lets a writer reuse one buffer for every chunk of a snapshot.
+ */
+export function encodeSnapshotChunkInto(chunk: Uint8Array, into: Uint8Array): Uint8Array {
+  const framed = into.subarray(0, FRAME_HEADER_BYTES + chunk.byteLength);
+  new DataView(framed.buffer, framed.byteOffset, FRAME_HEADER_BYTES).setUint32(0, crc32(chunk) >>> 0, false);
+  framed.set(chunk, FRAME_HEADER_BYTES);
+  return framed;
+}
+
 export function decodeSnapshotChunk(framed: Uint8Array): Uint8Array {
   return unframeValue(framed);
 }

@@ -189,6 +189,23 @@ export class RaftLog {
     this.persistedTo = meta.index;
   }
 
+  /**
+   * Where to compact to for a snapshot at `index`: the entries after the returned base, up to
+   * `index`, are at most `entriesMax` and hold at most `bytesMax` bytes of data.
+   */
+  trailingBase(index: number, entriesMax: number, bytesMax: number): number {
+    let base = Math.max(index - entriesMax, this.baseIndex);
+    let bytes = 0;
+    for (let i = index; i > base; i--) {
+      bytes += this.entries[i - this.baseIndex - 1]!.data.byteLength;
+      if (bytes > bytesMax) {
+        base = i;
+        break;
+      }
+    }
+    return base;
+  }
+
   /** Drops entries up to and including `index` (they are covered by a snapshot). */
   compactTo(index: number): void {
     if (index <= this.baseIndex) return;

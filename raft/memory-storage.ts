@@ -2,7 +2,7 @@
 // and unit tests. LevelStorage computes every write with the same planSave(), so the two cannot
 // drift apart on what a batch means.
 import { EMPTY_HARD_STATE, type LogStorage, type PersistBatch, type PersistedState } from './storage.js';
-import type { ClusterConfig, Entry, HardState, Snapshot } from './types.js';
+import { RELEASED_SNAPSHOT_DATA, type ClusterConfig, type Entry, type HardState, type Snapshot } from './types.js';
 
 /** A broken caller contract or a broken Raft invariant: a bug to crash on, never to handle. */
 export function invariant(ok: boolean, what: string): asserts ok {
@@ -170,6 +170,7 @@ export class MemoryStorage implements LogStorage {
     const storedTerm = snapshotIndex === undefined ? null : this.termAt(snapshotIndex);
     const plan = planSave(bounds, this.hardState, batch, storedTerm);
     if (batch.snapshot !== undefined) {
+      invariant(batch.snapshot.data !== RELEASED_SNAPSHOT_DATA, 'a snapshot whose data was released cannot be saved');
       const keepsSuffix = storedTerm === batch.snapshot.meta.term;
       this.entries = keepsSuffix ? this.entries.slice(batch.snapshot.meta.index - bounds.snapshotIndex) : [];
       this.snapshot = copySnapshot(batch.snapshot);
@@ -183,6 +184,11 @@ export class MemoryStorage implements LogStorage {
     this.hardState = { ...plan.hardState };
     if (batch.config !== undefined) this.config = copyConfig(batch.config);
     invariant(this.bounds().lastIndex === plan.bounds.lastIndex, 'applied batch disagrees with its plan');
+  }
+
+  async loadSnapshot(): Promise<Snapshot | null> {
+    invariant(this.loaded && !this.closed, 'loadSnapshot before load or after close');
+    return this.snapshot === null ? null : copySnapshot(this.snapshot);
   }
 
   async compact(upToIndex: number): Promise<void> {

@@ -27,6 +27,7 @@ import type {
   VoteRequest,
   VoteResponse,
 } from './types.js';
+import { RELEASED_SNAPSHOT_DATA } from './types.js';
 
 const COMPACT_TRAILING_ENTRIES_DEFAULT = 1024;
 /** Committed entries handed out per Ready, so one Ready never makes the runtime apply for too long. */
@@ -216,9 +217,20 @@ export class RaftNode {
     const snap: Snapshot = { meta: { index, term, config: cloneConfig(this.config) }, data };
     this.snapshot = snap;
     const trailing = this.opts.compactTrailingEntries ?? COMPACT_TRAILING_ENTRIES_DEFAULT;
-    const compactTo = index - trailing;
+    const compactTo = this.log.trailingBase(index, trailing, this.opts.compactTrailingBytes ?? Number.POSITIVE_INFINITY);
     if (compactTo > this.log.firstIndex() - 1) this.log.compactTo(compactTo);
     return snap;
+  }
+
+  /**
+   * The runtime made the latest snapshot durable: the core keeps its metadata only, and a snapshot
+   * it sends from now on carries RELEASED_SNAPSHOT_DATA, for the runtime to read back from storage.
+   * Without this the whole state image would stay in memory beside the state itself.
+   */
+  releaseSnapshotData(): void {
+    const snap = this.snapshot;
+    if (snap === null || snap.data === RELEASED_SNAPSHOT_DATA || this.pendingSnapshot === snap) return;
+    this.snapshot = { meta: snap.meta, data: RELEASED_SNAPSHOT_DATA };
   }
 
   // ---------------------------------------------------------------- outputs

@@ -36,6 +36,12 @@ export interface LogStorage {
    * upToIndex. Log compaction: keeps the log (and restart time) bounded.
    */
   compact(upToIndex: number): Promise<void>;
+  /**
+   * The stored snapshot, data included, or null when none is stored: what a runtime sends a
+   * follower after it released the data from memory (RaftNode.releaseSnapshotData). A read: it
+   * may run beside saves, and answers the snapshot stored when it was called.
+   */
+  loadSnapshot(): Promise<Snapshot | null>;
   close(): Promise<void>;
 }
 

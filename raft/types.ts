@@ -37,9 +37,19 @@ export interface SnapshotMeta {
 
 export interface Snapshot {
   meta: SnapshotMeta;
-  /** The application's state-machine image at meta.index; opaque to raft/. */
+  /**
+   * The application's state-machine image at meta.index; opaque to raft/. RELEASED_SNAPSHOT_DATA
+   * once the runtime made it durable and dropped it from memory (RaftNode.releaseSnapshotData):
+   * such a snapshot must be read back from storage before it is sent.
+   */
   data: Uint8Array;
 }
+
+/**
+ * Stands in for the data of a snapshot held only in storage. Compared by identity: a snapshot
+ * whose data is this very object has data on disk, not in memory.
+ */
+export const RELEASED_SNAPSHOT_DATA: Uint8Array = new Uint8Array(0);
 
 export type Role = 'follower' | 'precandidate' | 'candidate' | 'leader';
 
@@ -183,6 +193,8 @@ export interface RaftOptions {
   maxUncommittedEntries: number;
   /** Entries kept in memory below a new snapshot, so slightly lagging followers catch up without one. Default 1024. */
   compactTrailingEntries?: number;
+  /** And at most this many bytes of their data (large batched entries). Default: no bound. */
+  compactTrailingBytes?: number;
   /** Ticks a follower may stay in snapshot state without answering before the leader sends again. Default 5 × electionTicks. */
   snapshotTimeoutTicks?: number;
   faults?: RaftFaults;

@@ -1,21 +1,45 @@
 // The state machine's image for Raft snapshots. Deterministic: only replicated state goes in, in
-// replicated order (Map insertion order, lane order, log order), as arrays rather than objects
-// keyed by data, so the same applied log gives the same bytes on every replica. Derived indexes
-// (heaps, counts, stale entries) stay out and are rebuilt on restore; that they differ in layout
-// after a restore is harmless because every pop order is a total order over live entries.
+// replicated order (Map insertion order, lane order, log order), so the same applied log gives the
+// same bytes on every replica. Derived indexes (heaps, counts, stale entries) stay out and are
+// rebuilt on restore; that they differ in layout after a restore is harmless because every pop
+// order is a total order over live entries.
+//
+// The image is a stream of small msgpack values, never one value holding every job: encoding
+// writes each job straight into one buffer (msgpack-writer.ts), and decoding handles one job at a
+// time, so neither side builds a second copy of a million jobs as JS arrays. In order:
+//   header   {version, appliedIndex, lastNowMs, finishSeq, leaseRotation, queues, jobs, positions, idempotency, sessions}
+//   queues   one [name, paused, totals[6], virtualTime, passes[10]] each
+//   jobs     one JobImage each (below), in the store's Map order
+//   positions [queue ordinal, list, ids[]]: lane 0..9, DONE_LIST or DEAD_LIST, at most POSITION_IDS_MAX ids each
+//   idempotency [queue, key, jobId, firstAtMs] each, oldest first
+//   sessions [clientId, lastUsedMs, evictedSeqMax, results] each, followed by its `results` [seq, outcome] values
+// Job ids and payload/result bytes are `bin` (ids are ASCII), so restored ids are flat strings of
+// their own, never slices pinning a larger decoded string.
 
-import { Packr } from 'msgpackr';
+import { Unpackr } from 'msgpackr';
 import { BACKOFF_SHARED_DEFAULT, JobRecord, LeaseRecord } from './job-record.js';
+import { MsgpackWriter } from './msgpack-writer.js';
 import { LANE_COUNT } from './priority-lanes.js';
 import { QueueState } from './queue-state.js';
 import { ClientSession } from './sessions.js';
-import { loadBytesOrNull, storeBytesOrNull } from './stored-bytes.js';
+import { storeBytes, storeBytesOrNull } from './stored-bytes.js';
 import { JobStore } from './store.js';
 import { JOB_STATES, type JobState, type Outcome } from './types.js';
 
-export const SNAPSHOT_VERSION = 1;
+export const SNAPSHOT_VERSION = 2;
 
-const packr = new Packr({ useRecords: false });
+/** Ids per positions value: bounds the size of one decoded value. */
+const POSITION_IDS_MAX = 4096;
+/** `list` of a positions value beyond the lanes 0..LANE_COUNT-1. */
+const DONE_LIST = LANE_COUNT;
+const DEAD_LIST = LANE_COUNT + 1;
+/**
+ * A first guess of the image's size beyond the payload bytes, per job (a queued job takes ~110:
+ * its id twice, times, settings), so the buffer rarely has to grow (a copy of the whole image).
+ */
+const IMAGE_BYTES_PER_JOB_ESTIMATE = 128;
+
+const unpackr = new Unpackr({ useRecords: false });
 
 export interface SnapshotMeta {
   appliedIndex: number;
@@ -23,82 +47,157 @@ export interface SnapshotMeta {
 }
 
 type JobImage = [
-  id: string, queue: string, name: string, payload: Uint8Array | null, priority: number, maxAttempts: number,
+  id: Uint8Array, queue: number, name: string, payload: Uint8Array | null, priority: number, maxAttempts: number,
   backoff: [baseMs: number, capMs: number, jitter: number] | null, leaseMs: number, idempotencyKey: string | null,
-  state: JobState, attempts: number, redeliveries: number, lastError: string | null, result: Uint8Array | null,
-  createdAtMs: number, runAtMs: number, startedAtMs: number | null, finishedAtMs: number | null, finishSeq: number,
+  state: number, attempts: number, redeliveries: number, lastError: string | null, result: Uint8Array | null,
+  createdAtMs: number, runAtMs: number | null, startedAtMs: number | null, finishedAtMs: number | null, finishSeq: number,
   lease: [token: string, workerId: string, expiresAtMs: number, grantMs: number] | null,
 ];
+const JOB_IMAGE_FIELDS = 20;
 
-type QueueImage = [
-  name: string, paused: boolean, totals: number[], virtualTime: number, passes: number[],
-  lanes: string[][], done: string[], dead: string[],
-];
+type QueueImage = [name: string, paused: boolean, totals: number[], virtualTime: number, passes: number[]];
+type PositionsImage = [queue: number, list: number, ids: Uint8Array[]];
+type IdempotencyImage = [queue: string, key: string, jobId: string, firstAtMs: number];
+type SessionImage = [clientId: string, lastUsedMs: number, evictedSeqMax: number, results: number];
 
-type SessionImage = [clientId: string, lastUsedMs: number, evictedSeqMax: number, results: [number, Outcome][]];
-
-interface Image {
+interface Header {
   version: number;
   appliedIndex: number;
   lastNowMs: number;
   finishSeq: number;
   leaseRotation: number;
-  queues: QueueImage[];
-  jobs: JobImage[];
-  idempotency: [queue: string, key: string, jobId: string, firstAtMs: number][];
-  sessions: SessionImage[];
+  queues: number;
+  jobs: number;
+  positions: number;
+  idempotency: number;
+  sessions: number;
 }
 
 const TOTAL_KEYS = ['enqueued', 'completed', 'failed', 'retried', 'dead', 'expired'] as const;
 
-function jobImage(rec: JobRecord): JobImage {
+// ---------------------------------------------------------------------------------------------
+// Encoding
+
+function writeJob(w: MsgpackWriter, rec: JobRecord, queueOrdinal: number): void {
   const b = rec.backoff;
-  const l = rec.lease;
-  return [
-    rec.id, rec.queue, rec.name, loadBytesOrNull(rec.payload), rec.priority, rec.maxAttempts,
-    b === BACKOFF_SHARED_DEFAULT ? null : [b.baseMs, b.capMs, b.jitter], rec.leaseMs, rec.idempotencyKey,
-    rec.state, rec.attempts, rec.redeliveries, rec.lastError, loadBytesOrNull(rec.result),
-    rec.createdAtMs, rec.runAtMs, rec.startedAtMs, rec.finishedAtMs, rec.finishSeq,
-    l === null ? null : [l.token, l.workerId, l.expiresAtMs, l.grantMs],
-  ];
-}
-
-function queueImage(q: QueueState): QueueImage {
-  const lanes: string[][] = [];
-  for (let p = 0; p < LANE_COUNT; p++) {
-    const ids = [...q.lanes.live(p)].map((rec) => rec.id);
-    if (ids.length !== q.lanes.waitingAt(p)) throw new Error(`invariant: lane ${p} of ${q.name} holds ${ids.length} live jobs, counts ${q.lanes.waitingAt(p)}`);
-    lanes.push(ids);
+  const lease = rec.lease;
+  w.array(JOB_IMAGE_FIELDS);
+  w.latin1BinOrNil(rec.id);
+  w.number(queueOrdinal);
+  w.str(rec.name);
+  w.latin1BinOrNil(rec.payload);
+  w.number(rec.priority);
+  w.number(rec.maxAttempts);
+  if (b === BACKOFF_SHARED_DEFAULT) w.nil();
+  else {
+    w.array(3);
+    w.number(b.baseMs);
+    w.number(b.capMs);
+    w.number(b.jitter);
   }
-  return [
-    q.name, q.paused, TOTAL_KEYS.map((k) => q.totals[k]), q.lanes.virtualTime, [...q.lanes.passes],
-    lanes, [...q.done.live()].map((rec) => rec.id), [...q.dead.live()].map((rec) => rec.id),
-  ];
+  w.number(rec.leaseMs);
+  w.strOrNil(rec.idempotencyKey);
+  w.number(JOB_STATES.indexOf(rec.state));
+  w.number(rec.attempts);
+  w.number(rec.redeliveries);
+  w.strOrNil(rec.lastError);
+  w.latin1BinOrNil(rec.result);
+  w.number(rec.createdAtMs);
+  // Most jobs run when they were created: nil says so in one byte instead of nine.
+  w.numberOrNil(rec.runAtMs === rec.createdAtMs ? null : rec.runAtMs);
+  w.numberOrNil(rec.startedAtMs);
+  w.numberOrNil(rec.finishedAtMs);
+  w.number(rec.finishSeq);
+  if (lease === null) w.nil();
+  else {
+    w.array(4);
+    w.str(lease.token);
+    w.str(lease.workerId);
+    w.number(lease.expiresAtMs);
+    w.number(lease.grantMs);
+  }
 }
 
+/** The id lists of one queue (lanes, retention logs), in order, cut into values of at most POSITION_IDS_MAX ids. */
+function positionLists(q: QueueState): [list: number, recs: JobRecord[]][] {
+  const lists: [number, JobRecord[]][] = [];
+  for (let p = 0; p < LANE_COUNT; p++) {
+    const recs = [...q.lanes.live(p)];
+    if (recs.length !== q.lanes.waitingAt(p)) throw new Error(`invariant: lane ${p} of ${q.name} holds ${recs.length} live jobs, counts ${q.lanes.waitingAt(p)}`);
+    lists.push([p, recs]);
+  }
+  lists.push([DONE_LIST, [...q.done.live()]], [DEAD_LIST, [...q.dead.live()]]);
+  const chunks: [number, JobRecord[]][] = [];
+  for (const [list, recs] of lists) {
+    for (let i = 0; i < recs.length; i += POSITION_IDS_MAX) chunks.push([list, recs.slice(i, i + POSITION_IDS_MAX)]);
+  }
+  return chunks;
+}
+
+/** About how many bytes the store's image takes (a little more, usually). */
+export function snapshotBytesEstimate(store: JobStore): number {
+  return store.jobs.size * IMAGE_BYTES_PER_JOB_ESTIMATE + store.payloadBytesTotal + 4096;
+}
+
+/** The store's image: a fresh buffer holding the value stream described at the top. */
 export function encodeSnapshot(store: JobStore, meta: SnapshotMeta): Uint8Array {
-  const image: Image = {
+  const w = new MsgpackWriter(snapshotBytesEstimate(store));
+  writeSnapshot(w, store, meta);
+  return w.finish();
+}
+
+/** Writes the store's image into `w` (after whatever the caller wrote there). */
+export function writeSnapshot(w: MsgpackWriter, store: JobStore, meta: SnapshotMeta): void {
+  const queues = [...store.queues.values()];
+  const queueOrdinals = new Map<string, number>(queues.map((q, i) => [q.name, i]));
+  const positions = queues.map(positionLists);
+  const idempotency = [...store.idempotency.live()];
+  const sessions = [...store.sessions.values()];
+  const header: Header = {
     version: SNAPSHOT_VERSION,
     appliedIndex: meta.appliedIndex,
     lastNowMs: meta.lastNowMs,
     finishSeq: store.finishSeq,
     leaseRotation: store.leaseRotation,
-    queues: [...store.queues.values()].map(queueImage),
-    jobs: [...store.jobs.values()].map(jobImage),
-    idempotency: [...store.idempotency.live()].map((e) => [e.queue, e.key, e.jobId, e.firstAtMs]),
-    sessions: [...store.sessions.values()].map((s) => [s.clientId, s.lastUsedMs, s.evictedSeqMax, [...s.results.entries()]]),
+    queues: queues.length,
+    jobs: store.jobs.size,
+    positions: positions.reduce((n, chunks) => n + chunks.length, 0),
+    idempotency: idempotency.length,
+    sessions: sessions.length,
   };
-  return packr.pack(image);
+  w.value(header);
+  for (const q of queues) w.value([q.name, q.paused, TOTAL_KEYS.map((k) => q.totals[k]), q.lanes.virtualTime, [...q.lanes.passes]] satisfies QueueImage);
+  for (const rec of store.jobs.values()) writeJob(w, rec, queueOrdinals.get(rec.queue) as number);
+  positions.forEach((chunks, ordinal) => {
+    for (const [list, recs] of chunks) {
+      w.array(3);
+      w.number(ordinal);
+      w.number(list);
+      w.array(recs.length);
+      for (const rec of recs) w.latin1BinOrNil(rec.id);
+    }
+  });
+  for (const e of idempotency) w.value([e.queue, e.key, e.jobId, e.firstAtMs] satisfies IdempotencyImage);
+  for (const s of sessions) {
+    w.value([s.clientId, s.lastUsedMs, s.evictedSeqMax, s.results.size] satisfies SessionImage);
+    for (const result of s.results.entries()) w.value(result);
+  }
 }
 
-function restoreJob(store: JobStore, img: JobImage): void {
-  const [id, queue, name, payload, priority, maxAttempts, backoff, leaseMs, idempotencyKey, state] = img;
-  if (!JOB_STATES.includes(state)) throw new Error(`invariant: snapshot job ${id} has unknown state ${String(state)}`);
-  const q = store.queue(queue);
-  if (q === undefined) throw new Error(`invariant: snapshot job ${id} names unknown queue ${queue}`);
+// ---------------------------------------------------------------------------------------------
+// Decoding
+
+function restoreJob(store: JobStore, queues: QueueState[], img: JobImage): void {
+  if (!Array.isArray(img) || img.length !== JOB_IMAGE_FIELDS) throw new Error('invariant: snapshot job image is not a 20-field array');
+  const [idBytes, queueOrdinal, name, payload, priority, maxAttempts, backoff, leaseMs, idempotencyKey, stateCode] = img;
+  const id = storeBytes(idBytes);
+  const state: JobState | undefined = JOB_STATES[stateCode];
+  if (state === undefined) throw new Error(`invariant: snapshot job ${id} has unknown state ${String(stateCode)}`);
+  const q = queues[queueOrdinal];
+  if (q === undefined) throw new Error(`invariant: snapshot job ${id} names unknown queue ${queueOrdinal}`);
   const resolvedBackoff = backoff === null ? BACKOFF_SHARED_DEFAULT : { baseMs: backoff[0], capMs: backoff[1], jitter: backoff[2] };
   const settings = q.settingsFor(name, priority, maxAttempts, resolvedBackoff, leaseMs);
-  const rec = new JobRecord(id, settings, storeBytesOrNull(payload), store.stampAt(img[14]), state, img[15], idempotencyKey);
+  const rec = new JobRecord(id, settings, storeBytesOrNull(payload), store.stampAt(img[14]), state, img[15] ?? img[14], idempotencyKey);
   rec.attempts = img[10];
   rec.redeliveries = img[11];
   rec.lastError = img[12];
@@ -111,43 +210,85 @@ function restoreJob(store: JobStore, img: JobImage): void {
   store.adopt(rec, q);
 }
 
-function restoredJob(store: JobStore, id: string, where: string): JobRecord {
+function restoredJob(store: JobStore, idBytes: Uint8Array, where: string): JobRecord {
+  const id = Buffer.from(idBytes.buffer, idBytes.byteOffset, idBytes.byteLength).toString('latin1');
   const rec = store.jobs.get(id);
   if (rec === undefined) throw new Error(`invariant: snapshot ${where} names unknown job ${id}`);
   return rec;
 }
 
-function restoreQueuePositions(store: JobStore, img: QueueImage): void {
-  const q = store.queue(img[0]) as QueueState;
-  img[5].forEach((ids, p) => {
-    for (const id of ids) q.lanes.append(restoredJob(store, id, `lane ${p} of ${q.name}`));
-  });
-  for (const id of img[6]) q.done.push(restoredJob(store, id, `retention log of ${q.name}`));
-  for (const id of img[7]) q.dead.push(restoredJob(store, id, `dead log of ${q.name}`));
+function restorePositions(store: JobStore, queues: QueueState[], [ordinal, list, ids]: PositionsImage): void {
+  const q = queues[ordinal];
+  if (q === undefined) throw new Error(`invariant: snapshot positions name unknown queue ${ordinal}`);
+  if (list < LANE_COUNT) for (const id of ids) q.lanes.append(restoredJob(store, id, `lane ${list} of ${q.name}`));
+  else if (list === DONE_LIST) for (const id of ids) q.done.push(restoredJob(store, id, `retention log of ${q.name}`));
+  else if (list === DEAD_LIST) for (const id of ids) q.dead.push(restoredJob(store, id, `dead log of ${q.name}`));
+  else throw new Error(`invariant: snapshot positions name unknown list ${list}`);
 }
 
+/** Rebuilds the store from an image, one value at a time. */
 export function decodeSnapshot(bytes: Uint8Array): { store: JobStore; meta: SnapshotMeta } {
-  const image = packr.unpack(bytes) as Image;
-  if (image.version !== SNAPSHOT_VERSION) throw new Error(`snapshot version ${String(image.version)} is not ${SNAPSHOT_VERSION}`);
   const store = new JobStore();
-  store.finishSeq = image.finishSeq;
-  store.leaseRotation = image.leaseRotation;
-  for (const [name, paused, totals, virtualTime, passes] of image.queues) {
-    const q = store.queueOrCreate(name);
-    q.paused = paused;
-    TOTAL_KEYS.forEach((k, i) => (q.totals[k] = totals[i] as number));
-    q.lanes.virtualTime = virtualTime;
-    passes.forEach((pass, p) => (q.lanes.passes[p] = pass));
-  }
-  for (const img of image.jobs) restoreJob(store, img);
-  for (const img of image.queues) restoreQueuePositions(store, img);
+  const queues: QueueState[] = [];
+  let header: Header | null = null;
+  let counts: number[] = [];
+  // Where the stream is: the section (index into `readers` and `counts`) and the values it has left.
+  let section = 0;
+  let left = 0;
+  let session: ClientSession | null = null;
+  let sessionResultsLeft = 0;
+  const readers: ((value: unknown) => void)[] = [
+    (value) => {
+      const [name, paused, totals, virtualTime, passes] = value as QueueImage;
+      const q = store.queueOrCreate(name);
+      q.paused = paused;
+      TOTAL_KEYS.forEach((k, i) => (q.totals[k] = totals[i] as number));
+      q.lanes.virtualTime = virtualTime;
+      passes.forEach((pass, p) => (q.lanes.passes[p] = pass));
+      queues.push(q);
+    },
+    (value) => restoreJob(store, queues, value as JobImage),
+    (value) => restorePositions(store, queues, value as PositionsImage),
+    (value) => {
+      const [queue, key, jobId, firstAtMs] = value as IdempotencyImage;
+      store.idempotency.restore(queue, key, jobId, firstAtMs);
+    },
+    (value) => {
+      const [clientId, lastUsedMs, evictedSeqMax, results] = value as SessionImage;
+      session = new ClientSession(clientId, lastUsedMs);
+      session.evictedSeqMax = evictedSeqMax;
+      store.sessions.restore(session);
+      sessionResultsLeft = results;
+    },
+  ];
+  const skipEmptySections = (): void => {
+    while (left === 0 && section < readers.length - 1) left = counts[++section] as number;
+  };
+  unpackr.unpackMultiple(bytes, (value: unknown) => {
+    if (header === null) {
+      header = value as Header;
+      if (header.version !== SNAPSHOT_VERSION) throw new Error(`snapshot version ${String(header.version)} is not ${SNAPSHOT_VERSION}`);
+      counts = [header.queues, header.jobs, header.positions, header.idempotency, header.sessions];
+      left = header.queues;
+      store.finishSeq = header.finishSeq;
+      store.leaseRotation = header.leaseRotation;
+      return;
+    }
+    if (session !== null && sessionResultsLeft > 0) {
+      const [seq, outcome] = value as [number, Outcome];
+      (session as ClientSession).remember(seq, outcome);
+      sessionResultsLeft -= 1;
+      return;
+    }
+    skipEmptySections();
+    if (left === 0) throw new Error('invariant: snapshot holds more values than its header counts');
+    left -= 1;
+    (readers[section] as (value: unknown) => void)(value);
+  });
+  skipEmptySections();
+  if (header === null) throw new Error('invariant: snapshot without a header');
+  if (left !== 0 || sessionResultsLeft !== 0) throw new Error('invariant: snapshot ends before the values its header counts');
+  const done: Header = header;
   store.rescheduleAgeChecks();
-  for (const [queue, key, jobId, firstAtMs] of image.idempotency) store.idempotency.restore(queue, key, jobId, firstAtMs);
-  for (const [clientId, lastUsedMs, evictedSeqMax, results] of image.sessions) {
-    const session = new ClientSession(clientId, lastUsedMs);
-    for (const [seq, outcome] of results) session.remember(seq, outcome);
-    session.evictedSeqMax = evictedSeqMax;
-    store.sessions.restore(session);
-  }
-  return { store, meta: { appliedIndex: image.appliedIndex, lastNowMs: image.lastNowMs } };
+  return { store, meta: { appliedIndex: done.appliedIndex, lastNowMs: done.lastNowMs } };
 }

@@ -13,7 +13,8 @@ import { EntryContext } from './entry-context.js';
 import { compareStrings, toJob } from './job-record.js';
 import { badRequestOutcome } from './outcome.js';
 import { applyAck, applyAckMany, applyFail, applyHeartbeat, applyLease } from './lease.js';
-import { decodeSnapshot, encodeSnapshot } from './snapshot.js';
+import type { MsgpackWriter } from './msgpack-writer.js';
+import { decodeSnapshot, encodeSnapshot, snapshotBytesEstimate, writeSnapshot } from './snapshot.js';
 import { isDueLive, isLeaseLive, JobStore } from './store.js';
 import { applyTick } from './tick.js';
 import type { Command, EntryBatch, Envelope, JobState, Outcome, QueueStats, WireJob } from './types.js';
@@ -223,6 +224,16 @@ export class JobStateMachine {
 
   snapshot(): Uint8Array {
     return encodeSnapshot(this.store, { appliedIndex: this.appliedIndex, lastNowMs: this.lastNowMs });
+  }
+
+  /** Writes the same image as snapshot() into `w`, after what the caller wrote there. */
+  writeSnapshot(w: MsgpackWriter): void {
+    writeSnapshot(w, this.store, { appliedIndex: this.appliedIndex, lastNowMs: this.lastNowMs });
+  }
+
+  /** About how many bytes snapshot() will take: to size its buffer once. */
+  get snapshotBytesEstimate(): number {
+    return snapshotBytesEstimate(this.store);
   }
 
   static restore(bytes: Uint8Array): JobStateMachine {

@@ -69,6 +69,8 @@ export class JobStore {
   finishSeq = 0;
   /** Where the next multi-queue lease starts its round-robin; replicated. */
   leaseRotation = 0;
+  /** Payload bytes of the jobs held (sizes the snapshot buffer up front). */
+  payloadBytesTotal = 0;
   /** The stamp of the latest time jobs were created at: entries of the same millisecond share it. */
   private lastStamp: EntryStamp | null = null;
 
@@ -102,6 +104,7 @@ export class JobStore {
     if (this.jobs.has(rec.id)) throw new Error(`invariant: job id ${rec.id} admitted twice`);
     if (rec.queue !== q.name) throw new Error(`invariant: job ${rec.id} admitted to the wrong queue`);
     this.jobs.set(rec.id, rec);
+    this.payloadBytesTotal += rec.payload?.length ?? 0;
     q.counts[rec.state] += 1;
     q.totals.enqueued += 1;
     if (rec.state === 'waiting') q.lanes.push(rec);
@@ -119,6 +122,7 @@ export class JobStore {
     if (this.jobs.has(rec.id)) throw new Error(`invariant: job id ${rec.id} restored twice`);
     if ((rec.state === 'active') !== (rec.lease !== null)) throw new Error(`invariant: job ${rec.id} is ${rec.state} with lease ${rec.lease?.token}`);
     this.jobs.set(rec.id, rec);
+    this.payloadBytesTotal += rec.payload?.length ?? 0;
     q.counts[rec.state] += 1;
     if (isDueLive(rec)) {
       this.dueCount += 1;
@@ -218,6 +222,7 @@ export class JobStore {
     }
     if (this.jobs.get(rec.id) !== rec) throw new Error(`invariant: removing job ${rec.id} that the store does not hold`);
     this.jobs.delete(rec.id);
+    this.payloadBytesTotal -= rec.payload?.length ?? 0;
     q.counts[rec.state] -= 1;
     rec.finishSeq = 0;
   }

@@ -68,6 +68,39 @@ describe('snapshot catch-up', () => {
   }, 120_000);
 });
 
+describe('snapshots by bytes', () => {
+  it('batched entries are compacted once their bytes pass --snapshot-every-bytes, however few the entries', async () => {
+    const cluster = await startCluster({ size: 3, nodeArgs: ['--snapshot-every-bytes', String(1024 * 1024)], logLevel: 'info' });
+    const leader = await cluster.waitForLeader();
+    const client = testClient(cluster.clientAddresses());
+    try {
+      // 40 entries of 1,000 jobs (~100 KB each): far below --snapshot-every (20,000 entries), ~4 MB of log.
+      const pad = 'x'.repeat(80);
+      const ids: string[] = [];
+      for (let batch = 0; batch < 40; batch++) {
+        ids.push(...(await client.submitMany('bytes', Array.from({ length: 1000 }, (_, k) => ({ payload: { n: batch * 1000 + k, pad } })))));
+      }
+      const hashes = await cluster.stateHashes(30_000);
+      expect(distinctHashes(hashes), describeHashes(hashes)).toHaveLength(1);
+      for (const id of cluster.memberIds()) {
+        const taken = fs.readFileSync(cluster.node(id).logFile, 'utf8').match(/took snapshot and compacted the log/g) ?? [];
+        expect(taken.length, `${id} snapshots by bytes`).toBeGreaterThanOrEqual(2);
+      }
+      // The leader restarts from its snapshot plus the log after it, and serves every job's payload.
+      await cluster.kill(leader, 'SIGKILL');
+      await cluster.restart(leader);
+      await cluster.waitForLeader(20_000);
+      const after = await cluster.stateHashes(30_000);
+      expect(distinctHashes(after), describeHashes(after)).toHaveLength(1);
+      expect((await client.get(ids[0]!))?.payload).toEqual({ n: 0, pad });
+      expect((await client.get(ids[ids.length - 1]!))?.payload).toEqual({ n: ids.length - 1, pad });
+      expect(cluster.unexpectedExits()).toEqual([]);
+    } finally {
+      await client.close();
+    }
+  }, 120_000);
+});
+
 describe('restart time with 100k jobs (benchmark: printed, never asserted)', () => {
   it('restarts a node holding 100k jobs from its log and from a snapshot', async () => {
     const cluster = await startCluster({ size: 1 });

@@ -8,7 +8,7 @@ import * as codec from '../../raft/entry-codec.js';
 import { LevelStorage, SNAPSHOT_CHUNK_BYTES_MAX } from '../../raft/level-storage.js';
 import { MemoryStorage } from '../../raft/memory-storage.js';
 import { EMPTY_HARD_STATE, type LogStorage, type PersistedState } from '../../raft/storage.js';
-import type { ClusterConfig, Entry, HardState, Snapshot } from '../../raft/types.js';
+import { RELEASED_SNAPSHOT_DATA, type ClusterConfig, type Entry, type HardState, type Snapshot } from '../../raft/types.js';
 
 function bytesOf(index: number, lengthBytes = 8): Uint8Array {
   const data = new Uint8Array(lengthBytes);
@@ -183,6 +183,24 @@ for (const impl of implementations) {
       await expect(h.storage.save({ hardState: hardState(2, 1, 'n1') })).rejects.toThrow(/commit goes back/);
       await expect(h.storage.save({ hardState: hardState(2, 4, 'n1') })).rejects.toThrow(/beyond last index/);
       expect((await reloaded(h)).hardState).toEqual(hardState(2, 2, 'n1'));
+    });
+
+    it('loadSnapshot reads the stored snapshot back (null without one), and a released snapshot is never saved', async () => {
+      const h = await fresh();
+      expect(await h.storage.loadSnapshot()).toBeNull();
+      await h.storage.save({ entries: entries(1, 10, 1), hardState: hardState(1, 8) });
+      const big = snapshot(6, 1, SNAPSHOT_CHUNK_BYTES_MAX * 2 + 3);
+      await h.storage.save({ snapshot: big });
+      expectSameSnapshot(await h.storage.loadSnapshot(), big);
+      // Read while a newer snapshot is being saved: the one stored when asked, whole.
+      const newer = snapshot(8, 1, SNAPSHOT_CHUNK_BYTES_MAX + 1);
+      const reading = h.storage.loadSnapshot();
+      const saving = h.storage.save({ snapshot: newer });
+      expectSameSnapshot(await reading, big);
+      await saving;
+      expectSameSnapshot(await h.storage.loadSnapshot(), newer);
+      await expect(h.storage.save({ snapshot: { meta: snapshot(9, 1).meta, data: RELEASED_SNAPSHOT_DATA } })).rejects.toThrow(/released/);
+      expectSameSnapshot((await reloaded(h)).snapshot, newer);
     });
 
     it('a snapshot drops the entries it covers and keeps the matching suffix', async () => {

@@ -1,0 +1,148 @@
+// A msgpack encoder that writes a sequence of values into one buffer of its own, for snapshots.
+//
+// Why not msgpackr's pack: it encodes into a buffer shared by the whole process and grows that
+// buffer to fit the largest value it ever packed, then keeps allocating buffers of that size. One
+// pack of a 150 MB state image would leave every later pack (each Raft entry, each response)
+// writing into 150 MB buffers. Here a snapshot is a stream of small values written straight into
+// a buffer that is dropped with the snapshot, and payload strings (stored-bytes.ts) are written as
+// `bin` without an intermediate Buffer. msgpackr decodes the stream (unpackMultiple).
+
+import { Packr } from 'msgpackr';
+
+/** For the few values of no fixed shape (a session's remembered outcomes): small, packed one at a time. */
+const packr = new Packr({ useRecords: false });
+
+/** Growth factor when the estimate was short: amortized O(1) copies per byte. */
+const GROWTH = 1.5;
+
+export class MsgpackWriter {
+  private buf: Buffer;
+  private pos = 0;
+
+  /** `estimatedBytes`: the expected total, so one allocation usually suffices. */
+  constructor(estimatedBytes: number) {
+    this.buf = Buffer.allocUnsafeSlow(Math.max(64, Math.ceil(estimatedBytes)));
+  }
+
+  get length(): number {
+    return this.pos;
+  }
+
+  /** The bytes written: a view of this writer's buffer, which nothing else shares. */
+  finish(): Uint8Array {
+    return this.buf.subarray(0, this.pos);
+  }
+
+  nil(): void {
+    this.room(1);
+    this.buf[this.pos++] = 0xc0;
+  }
+
+  bool(value: boolean): void {
+    this.room(1);
+    this.buf[this.pos++] = value ? 0xc3 : 0xc2;
+  }
+
+  /** Integers up to 32 bits in the shortest form; any other number as a float64 (exact for safe integers). */
+  number(value: number): void {
+    this.room(9);
+    const buf = this.buf;
+    if (Number.isInteger(value) && value >= -0x8000_0000 && value <= 0xffff_ffff) {
+      if (value >= 0) {
+        if (value < 0x80) buf[this.pos++] = value;
+        else if (value < 0x100) {
+          buf[this.pos++] = 0xcc;
+          buf[this.pos++] = value;
+        } else if (value < 0x10000) {
+          buf[this.pos++] = 0xcd;
+          buf.writeUInt16BE(value, this.pos);
+          this.pos += 2;
+        } else {
+          buf[this.pos++] = 0xce;
+          buf.writeUInt32BE(value, this.pos);
+          this.pos += 4;
+        }
+      } else if (value >= -32) buf[this.pos++] = 0xe0 | (value + 32);
+      else {
+        buf[this.pos++] = 0xd2;
+        buf.writeInt32BE(value, this.pos);
+        this.pos += 4;
+      }
+      return;
+    }
+    buf[this.pos++] = 0xcb;
+    buf.writeDoubleBE(value, this.pos);
+    this.pos += 8;
+  }
+
+  numberOrNil(value: number | null): void {
+    if (value === null) this.nil();
+    else this.number(value);
+  }
+
+  /** A UTF-8 `str`. */
+  str(value: string): void {
+    const bytes = Buffer.byteLength(value, 'utf8');
+    this.header(bytes, 0xa0, 0x1f, 0xd9, 0xda, 0xdb);
+    this.room(bytes);
+    this.pos += this.buf.write(value, this.pos, bytes, 'utf8');
+  }
+
+  strOrNil(value: string | null): void {
+    if (value === null) this.nil();
+    else this.str(value);
+  }
+
+  /** A `bin` whose bytes are the characters of a one-byte string (stored-bytes.ts), or nil. */
+  latin1BinOrNil(value: string | null): void {
+    if (value === null) {
+      this.nil();
+      return;
+    }
+    this.header(value.length, -1, 0, 0xc4, 0xc5, 0xc6);
+    this.room(value.length);
+    this.pos += this.buf.write(value, this.pos, value.length, 'latin1');
+  }
+
+  array(count: number): void {
+    this.header(count, 0x90, 0x0f, -1, 0xdc, 0xdd);
+  }
+
+  map(count: number): void {
+    this.header(count, 0x80, 0x0f, -1, 0xde, 0xdf);
+  }
+
+  /** Any value, through msgpackr (keep it small: see the top of this file). */
+  value(value: unknown): void {
+    const packed = packr.pack(value);
+    this.room(packed.length);
+    packed.copy(this.buf, this.pos);
+    this.pos += packed.length;
+  }
+
+  /** A length header: fix form (`fix` | n for n <= fixMax), else 8-, 16- or 32-bit (-1: no such form). */
+  private header(n: number, fix: number, fixMax: number, code8: number, code16: number, code32: number): void {
+    this.room(5);
+    const buf = this.buf;
+    if (fix >= 0 && n <= fixMax) buf[this.pos++] = fix | n;
+    else if (code8 >= 0 && n < 0x100) {
+      buf[this.pos++] = code8;
+      buf[this.pos++] = n;
+    } else if (n < 0x10000) {
+      buf[this.pos++] = code16;
+      buf.writeUInt16BE(n, this.pos);
+      this.pos += 2;
+    } else {
+      buf[this.pos++] = code32;
+      buf.writeUInt32BE(n, this.pos);
+      this.pos += 4;
+    }
+  }
+
+  private room(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const next = Buffer.allocUnsafeSlow(Math.max(Math.ceil(this.buf.length * GROWTH), this.pos + n));
+    this.buf.copy(next, 0, 0, this.pos);
+    this.buf = next;
+  }
+}
