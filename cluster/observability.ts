@@ -85,7 +85,7 @@ export function observabilityExtension(logger: Logger): NodeExtensions {
   const history = new StatsHistory();
   const events = new EventLog(logger);
   const observer = new AppliedObserver({
-    enqueued: (queue, priority) => metrics.enqueuedJob(queue, priority),
+    enqueued: (queue, priority, count) => metrics.enqueuedJob(queue, priority, count),
     waited: (queue, seconds) => {
       metrics.jobWaited(queue, seconds);
       history.waited(queue, seconds);

@@ -37,7 +37,8 @@ export interface DeadLetter {
 }
 
 export interface AppliedSink {
-  enqueued(queue: string, priority: number): void;
+  /** `count` jobs of one queue and priority (a run of them in one command: one label lookup, not one per job). */
+  enqueued(queue: string, priority: number, count: number): void;
   /** Enqueue (or the time it became eligible again) → lease, in seconds. */
   waited(queue: string, seconds: number): void;
   /** Lease → ack, in seconds. */
@@ -113,11 +114,23 @@ export class AppliedObserver {
   }
 
   private enqueue(cmd: Cmd<'enqueue'>, value: CommandResults['enqueue']): void {
+    let runQueue = '';
+    let runPriority = -1;
+    let runCount = 0;
     for (let j = 0; j < cmd.jobs.length; j++) {
       const spec = cmd.jobs[j]!;
       if (value.duplicate[j] === true) continue;
-      this.sink.enqueued(spec.queue, spec.priority ?? PRIORITY_DEFAULT);
+      const priority = spec.priority ?? PRIORITY_DEFAULT;
+      if (spec.queue === runQueue && priority === runPriority) {
+        runCount += 1;
+        continue;
+      }
+      if (runCount > 0) this.sink.enqueued(runQueue, runPriority, runCount);
+      runQueue = spec.queue;
+      runPriority = priority;
+      runCount = 1;
     }
+    if (runCount > 0) this.sink.enqueued(runQueue, runPriority, runCount);
   }
 
   private lease(cmd: Cmd<'lease'>, value: CommandResults['lease'], nowMs: number, jobs: AppliedJobReader): void {

@@ -94,9 +94,9 @@ export class BrokerMetrics {
 
   // ---- Observations ----
 
-  enqueuedJob(queue: string, priority: number): void {
+  enqueuedJob(queue: string, priority: number, count = 1): void {
     const p = Number.isInteger(priority) && priority >= PRIORITY_MIN && priority <= PRIORITY_MAX ? String(priority) : String(PRIORITY_MIN);
-    this.enqueued.inc({ queue: this.queueLabels.label(queue), priority: p });
+    this.enqueued.inc({ queue: this.queueLabels.label(queue), priority: p }, count);
   }
 
   jobWaited(queue: string, seconds: number): void {

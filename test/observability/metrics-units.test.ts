@@ -18,7 +18,7 @@ const T0 = 1_700_000_000_000;
 /** A state machine fed one command per entry, with an observer watching every entry. */
 class Driven {
   readonly sm = new JobStateMachine();
-  readonly events = { enqueued: [] as [string, number][], waited: [] as [string, number][], ran: [] as [string, number][], expired: [] as LeaseExpiry[], dead: [] as DeadLetter[], untracked: 0 };
+  readonly events = { enqueued: [] as [string, number, number][], waited: [] as [string, number][], ran: [] as [string, number][], expired: [] as LeaseExpiry[], dead: [] as DeadLetter[], untracked: 0 };
   readonly observer: AppliedObserver;
   nowMs = T0;
   private index = 0;
@@ -26,7 +26,7 @@ class Driven {
   constructor() {
     const e = this.events;
     const sink: AppliedSink = {
-      enqueued: (q, p) => e.enqueued.push([q, p]),
+      enqueued: (q, p, n) => e.enqueued.push([q, p, n]),
       waited: (q, s) => e.waited.push([q, s]),
       ran: (q, s) => e.ran.push([q, s]),
       leaseExpired: (x) => e.expired.push(x),
@@ -58,7 +58,7 @@ describe('AppliedObserver', () => {
     const d = new Driven();
     d.apply({ op: 'enqueue', jobs: [{ queue: 'q', priority: 8 }, { queue: 'q' }, { queue: 'q', id: 'fixed' }] });
     d.apply({ op: 'enqueue', jobs: [{ queue: 'q', id: 'fixed' }] }); // duplicate: not counted again
-    expect(d.events.enqueued).toEqual([['q', 8], ['q', 5], ['q', 5]]);
+    expect(d.events.enqueued).toEqual([['q', 8, 1], ['q', 5, 2]]);
     d.nowMs += 500;
     const job = d.lease('q', 10_000);
     expect(d.events.waited).toEqual([['q', 0.5]]);
