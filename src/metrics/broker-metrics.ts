@@ -6,6 +6,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { JOB_STATES, PRIORITY_MAX, PRIORITY_MIN, type QueueStats } from '../jobs/types.js';
 import { APPEND_SECONDS_BUCKETS, JOB_SECONDS_BUCKETS, REQUEST_SECONDS_BUCKETS } from './buckets.js';
+import { LabeledHistogram } from './labeled-histogram.js';
 import { QueueLabeler } from './queue-labels.js';
 
 /** Raft roles exported as one-hot series of raftq_raft_role{role}. */
@@ -53,13 +54,13 @@ export class BrokerMetrics {
   /** The queue stats of the scrape in progress: read once, used by every queue metric. */
   private scrapeQueues: readonly QueueStats[] | null = null;
   private readonly enqueued: Counter<'queue' | 'priority'>;
-  private readonly waitSeconds: Histogram<'queue'>;
-  private readonly runSeconds: Histogram<'queue'>;
+  private readonly waitSeconds: LabeledHistogram;
+  private readonly runSeconds: LabeledHistogram;
   private readonly appendSeconds: Histogram;
   private readonly appendedEntries: Counter;
   private readonly leaderChanges: Counter;
   private readonly requests: Counter<'op' | 'code'>;
-  private readonly requestSeconds: Histogram<'op'>;
+  private readonly requestSeconds: LabeledHistogram;
   private readonly forwarded: Counter;
   private readonly httpRequests: Counter<'route' | 'code'>;
   private readonly snapshots: Counter<'kind'>;
@@ -73,13 +74,13 @@ export class BrokerMetrics {
     collectDefaultMetrics({ register: this.registry });
 
     this.enqueued = new Counter({ name: 'raftq_jobs_enqueued_total', help: 'Jobs enqueued (duplicates excluded), counted from entries applied on this node since it started.', labelNames: ['queue', 'priority'], registers });
-    this.waitSeconds = new Histogram({ name: 'raftq_job_wait_seconds', help: 'Enqueue (or becoming due) to lease, from applied entries.', labelNames: ['queue'], buckets: [...JOB_SECONDS_BUCKETS], registers });
-    this.runSeconds = new Histogram({ name: 'raftq_job_run_seconds', help: 'Lease to ack, from applied entries.', labelNames: ['queue'], buckets: [...JOB_SECONDS_BUCKETS], registers });
+    this.waitSeconds = new LabeledHistogram('raftq_job_wait_seconds', 'Enqueue (or becoming due) to lease, from applied entries.', 'queue', JOB_SECONDS_BUCKETS, registers);
+    this.runSeconds = new LabeledHistogram('raftq_job_run_seconds', 'Lease to ack, from applied entries.', 'queue', JOB_SECONDS_BUCKETS, registers);
     this.appendSeconds = new Histogram({ name: 'raftq_raft_append_seconds', help: 'One fsync\'d Raft log write (entries and/or hard state).', buckets: [...APPEND_SECONDS_BUCKETS], registers });
     this.appendedEntries = new Counter({ name: 'raftq_raft_appended_entries_total', help: 'Log entries written to disk by fsync\'d appends.', registers });
     this.leaderChanges = new Counter({ name: 'raftq_raft_leader_changes_total', help: 'Times this node learned of a new leader (a leader for a term it had not seen one in); the first election counts.', registers });
     this.requests = new Counter({ name: 'raftq_requests_total', help: 'Client requests answered on the TCP protocol, by op and outcome code (OK or an error code).', labelNames: ['op', 'code'], registers });
-    this.requestSeconds = new Histogram({ name: 'raftq_request_seconds', help: 'Client request duration on the TCP protocol, long polls included.', labelNames: ['op'], buckets: [...REQUEST_SECONDS_BUCKETS], registers });
+    this.requestSeconds = new LabeledHistogram('raftq_request_seconds', 'Client request duration on the TCP protocol, long polls included.', 'op', REQUEST_SECONDS_BUCKETS, registers);
     this.forwarded = new Counter({ name: 'raftq_forwarded_requests_total', help: 'Requests this node forwarded to the leader.', registers });
     this.httpRequests = new Counter({ name: 'raftq_http_requests_total', help: 'HTTP requests answered, by route and status code.', labelNames: ['route', 'code'], registers });
     this.snapshots = new Counter({ name: 'raftq_snapshots_total', help: 'State machine snapshots taken here or installed from the leader.', labelNames: ['kind'], registers });
@@ -100,11 +101,11 @@ export class BrokerMetrics {
   }
 
   jobWaited(queue: string, seconds: number): void {
-    this.waitSeconds.observe({ queue: this.queueLabels.label(queue) }, seconds);
+    this.waitSeconds.observe(this.queueLabels.label(queue), seconds);
   }
 
   jobRan(queue: string, seconds: number): void {
-    this.runSeconds.observe({ queue: this.queueLabels.label(queue) }, seconds);
+    this.runSeconds.observe(this.queueLabels.label(queue), seconds);
   }
 
   appended(seconds: number, entries: number): void {
@@ -123,7 +124,7 @@ export class BrokerMetrics {
 
   request(op: string, code: string, seconds: number): void {
     this.requests.inc({ op, code });
-    this.requestSeconds.observe({ op }, seconds);
+    this.requestSeconds.observe(op, seconds);
   }
 
   forwardedRequest(): void {
