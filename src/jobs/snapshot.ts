@@ -17,6 +17,7 @@
 // their own, never slices pinning a larger decoded string.
 
 import { Unpackr } from 'msgpackr';
+import { splitAssignedId } from './job-index.js';
 import { BACKOFF_SHARED_DEFAULT, JobRecord, LeaseRecord } from './job-record.js';
 import { MsgpackWriter } from './msgpack-writer.js';
 import { LANE_COUNT } from './priority-lanes.js';
@@ -197,7 +198,9 @@ function restoreJob(store: JobStore, queues: QueueState[], img: JobImage): void 
   if (q === undefined) throw new Error(`invariant: snapshot job ${id} names unknown queue ${queueOrdinal}`);
   const resolvedBackoff = backoff === null ? BACKOFF_SHARED_DEFAULT : { baseMs: backoff[0], capMs: backoff[1], jitter: backoff[2] };
   const settings = q.settingsFor(name, priority, maxAttempts, resolvedBackoff, leaseMs);
-  const rec = new JobRecord(id, settings, storeBytesOrNull(payload), store.stampAt(img[14]), state, img[15] ?? img[14], idempotencyKey);
+  const assigned = splitAssignedId(id);
+  const stamp = store.restoredStamp(assigned === null ? 0 : assigned[0], img[14]);
+  const rec = new JobRecord(assigned === null ? id : assigned[1], settings, storeBytesOrNull(payload), stamp, state, img[15] ?? img[14], idempotencyKey);
   rec.attempts = img[10];
   rec.redeliveries = img[11];
   rec.lastError = img[12];
