@@ -72,7 +72,7 @@ export class JobIndex {
     return this.get(id) !== undefined;
   }
 
-  /** Adds a job whose id is not held yet. */
+  /** Adds a job; throws when its id is held already (admitted or restored twice). */
   add(rec: JobRecord): void {
     const position = rec.assignedPosition;
     if (position < 0) {
@@ -89,8 +89,9 @@ export class JobIndex {
   }
 
   remove(rec: JobRecord): void {
-    if (this.get(rec.id) !== rec) throw new Error(`invariant: removing job ${rec.id} that the index does not hold`);
     const position = rec.assignedPosition;
+    const held = position < 0 ? this.byClientId.get(rec.id) : this.byEntry.get(rec.created.index)?.jobAt(position);
+    if (held !== rec) throw new Error(`invariant: removing job ${rec.id} that the index does not hold`);
     if (position < 0) this.byClientId.delete(rec.id);
     else if (rec.created.dropJob(position)) this.byEntry.delete(rec.created.index);
     this.count -= 1;

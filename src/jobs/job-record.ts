@@ -1,11 +1,12 @@
 // The state machine's own representation of a job. A queued job is what there are millions of,
-// so its object holds only what a queued job needs, in 7 fields (80 bytes with V8's 8-byte
+// so its object holds only what a queued job needs, in 6 fields (72 bytes with V8's 8-byte
 // fields; the record used to be 22 fields, 184 bytes, plus a 16-byte heap number per timestamp):
 //   - settings most jobs share (queue, name, priority, attempts allowed, backoff, lease length):
 //     one JobSettings per distinct combination, cached per queue (QueueState.settingsFor);
 //   - the creation time as a shared EntryStamp: every job admitted by one entry points to one
 //     stamp, so no job carries a boxed double of its own (ms timestamps are beyond small-integer
-//     range); runAtMs is stored only when it differs from the creation time (delayed, retried);
+//     range); runAtMs is stored only when it differs from the creation time (delayed, retried),
+//     in the field that otherwise points to the details;
 //   - everything that is zero or null until a job is leased, finished or given an idempotency
 //     key (attempts, lease, result, error, start and finish times, finish number) in one
 //     JobDetails, created on first use.
@@ -125,16 +126,20 @@ export class JobDetails {
    * recorded number still equals this one.
    */
   finishSeq = 0;
+  /** runAtMs when it differs from the creation time (see JobRecord.extra). */
+  runAtOverrideMs: number | null = null;
 
   constructor(readonly idempotencyKey: string | null) {}
 }
 
 export class JobRecord {
   state: JobState;
-  /** Null until a field of JobDetails leaves its initial value. */
-  private details: JobDetails | null;
-  /** runAtMs when it differs from the creation time, else null (most jobs run when created). */
-  private runAtOverrideMs: number | null = null;
+  /**
+   * Null for most queued jobs; the runAtMs of a job that runs later than it was created and has
+   * no details yet (a delayed job); or its JobDetails, which then hold that runAtMs. One field for
+   * both, because a queued job needs neither.
+   */
+  private extra: JobDetails | number | null;
 
   constructor(
     /** A client-given id, or the position of an id the entry of `created` assigned (ids.ts). */
@@ -148,7 +153,7 @@ export class JobRecord {
     idempotencyKey: string | null,
   ) {
     this.state = state;
-    this.details = idempotencyKey === null ? null : new JobDetails(idempotencyKey);
+    this.extra = idempotencyKey === null ? null : new JobDetails(idempotencyKey);
     this.runAtMs = runAtMs;
   }
 
@@ -164,9 +169,19 @@ export class JobRecord {
     return typeof ident === 'number' ? ident : -1;
   }
 
-  /** The details, created on first write. */
+  private get details(): JobDetails | null {
+    const extra = this.extra;
+    return typeof extra === 'object' ? extra : null;
+  }
+
+  /** The details, created on first write (taking over a pending runAtMs). */
   private more(): JobDetails {
-    return (this.details ??= new JobDetails(null));
+    const extra = this.extra;
+    if (typeof extra === 'object' && extra !== null) return extra;
+    const details = new JobDetails(null);
+    details.runAtOverrideMs = extra;
+    this.extra = details;
+    return details;
   }
 
   get queue(): string {
@@ -192,10 +207,15 @@ export class JobRecord {
   }
 
   get runAtMs(): number {
-    return this.runAtOverrideMs ?? this.created.nowMs;
+    const extra = this.extra;
+    const overrideMs = typeof extra === 'number' ? extra : extra === null ? null : extra.runAtOverrideMs;
+    return overrideMs ?? this.created.nowMs;
   }
   set runAtMs(ms: number) {
-    this.runAtOverrideMs = ms === this.created.nowMs ? null : ms;
+    const overrideMs = ms === this.created.nowMs ? null : ms;
+    const extra = this.extra;
+    if (typeof extra === 'object' && extra !== null) extra.runAtOverrideMs = overrideMs;
+    else this.extra = overrideMs;
   }
 
   get idempotencyKey(): string | null {

@@ -107,7 +107,6 @@ export class JobStore {
 
   /** A new job (state waiting or delayed) enters the store. */
   admit(rec: JobRecord, q: QueueState): void {
-    if (this.jobs.has(rec.id)) throw new Error(`invariant: job id ${rec.id} admitted twice`);
     if (rec.queue !== q.name) throw new Error(`invariant: job ${rec.id} admitted to the wrong queue`);
     this.jobs.add(rec);
     this.payloadBytesTotal += rec.payload?.length ?? 0;
@@ -125,7 +124,6 @@ export class JobStore {
    * are restored separately, in the snapshot's order; the heaps are rebuilt here.
    */
   adopt(rec: JobRecord, q: QueueState): void {
-    if (this.jobs.has(rec.id)) throw new Error(`invariant: job id ${rec.id} restored twice`);
     if ((rec.state === 'active') !== (rec.lease !== null)) throw new Error(`invariant: job ${rec.id} is ${rec.state} with lease ${rec.lease?.token}`);
     this.jobs.add(rec);
     this.payloadBytesTotal += rec.payload?.length ?? 0;
