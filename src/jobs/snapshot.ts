@@ -17,6 +17,7 @@
 // their own, never slices pinning a larger decoded string.
 
 import { Unpackr } from 'msgpackr';
+import { assignedJobIdCodes } from './ids.js';
 import { splitAssignedId } from './job-index.js';
 import { BACKOFF_SHARED_DEFAULT, JobRecord, LeaseRecord } from './job-record.js';
 import { MsgpackWriter } from './msgpack-writer.js';
@@ -79,11 +80,18 @@ const TOTAL_KEYS = ['enqueued', 'completed', 'failed', 'retried', 'dead', 'expir
 // ---------------------------------------------------------------------------------------------
 // Encoding
 
+/** The id as a bin; an assigned one written from its parts, without building its string. */
+function writeJobId(w: MsgpackWriter, rec: JobRecord): void {
+  const position = rec.assignedPosition;
+  if (position < 0) w.latin1BinOrNil(rec.id);
+  else w.binOfCodes(assignedJobIdCodes(rec.created.index, position));
+}
+
 function writeJob(w: MsgpackWriter, rec: JobRecord, queueOrdinal: number): void {
   const b = rec.backoff;
   const lease = rec.lease;
   w.array(JOB_IMAGE_FIELDS);
-  w.latin1BinOrNil(rec.id);
+  writeJobId(w, rec);
   w.number(queueOrdinal);
   w.str(rec.name);
   w.latin1BinOrNil(rec.payload);
@@ -175,7 +183,7 @@ export function writeSnapshot(w: MsgpackWriter, store: JobStore, meta: SnapshotM
       w.number(ordinal);
       w.number(list);
       w.array(recs.length);
-      for (const rec of recs) w.latin1BinOrNil(rec.id);
+      for (const rec of recs) writeJobId(w, rec);
     }
   });
   for (const e of idempotency) w.value([e.queue, e.key, e.jobId, e.firstAtMs] satisfies IdempotencyImage);
