@@ -22,14 +22,17 @@ export function encodeNodeSnapshot(sm: JobStateMachine, members: [NodeId, Member
 }
 
 export function decodeNodeSnapshot(data: Uint8Array): { members: [NodeId, MemberAddresses][]; sm: JobStateMachine } {
-  let header: { members?: [NodeId, MemberAddresses][] } | null = null;
+  let header: { members?: [NodeId, MemberAddresses][]; sm?: unknown } | null = null;
   let imageStart = 0;
   unpackr.unpackMultiple(data, (value: unknown, _start?: number, end?: number) => {
     header = value as { members?: [NodeId, MemberAddresses][] };
     imageStart = end ?? data.byteLength;
     return false; // the rest is the state machine's image
   });
-  const members = (header as { members?: [NodeId, MemberAddresses][] } | null)?.members;
+  const first = header as { members?: [NodeId, MemberAddresses][]; sm?: unknown } | null;
+  // Format 1 wrapped the whole image in one `sm` bin; this build reads only the streamed format.
+  if (first !== null && first.sm !== undefined) throw new Error('snapshot data of format 1 (written by an older raftq, before snapshots were streamed) cannot be read by this build');
+  const members = first?.members;
   if (!Array.isArray(members)) throw new Error('invariant: node snapshot does not start with {members}');
   return { members, sm: JobStateMachine.restore(data.subarray(imageStart)) };
 }

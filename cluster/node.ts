@@ -50,8 +50,10 @@ export const NODE_DEFAULTS = {
   electionTicks: 10,
   heartbeatTicks: 1,
   snapshotEveryEntries: 20_000,
-  /** Bounds the in-memory Raft log however large the entries (a 1,000-job batch is ~130 KB). */
+  /** Bounds the Raft log on disk (and replay at restart) however large the entries (a 1,000-job batch is ~130 KB). */
   snapshotEveryBytes: 64 * 1024 * 1024,
+  /** The newest applied entries whose data stays in memory; older ones are read from disk when a peer needs them. */
+  entryBytesKeptInMemory: 2 * 1024 * 1024,
   requestTimeoutMs: 10_000,
   clockOffsetMs: 0,
 } as const;
@@ -169,7 +171,7 @@ export async function startNode(config: NodeConfig, logger: Logger, ext: NodeExt
     onSoftState: (soft) => broker.onSoftState(soft),
     onReadStates: (states) => broker.onReadStates(states),
     onPersistSeconds: (seconds, entries) => ext.onPersistSeconds?.(seconds, entries),
-  }, { raft: raftOptions(config), tickMs: config.tickMs, snapshotEveryEntries: config.snapshotEveryEntries, snapshotEveryBytes: config.snapshotEveryBytes }, {
+  }, { raft: raftOptions(config), tickMs: config.tickMs, snapshotEveryEntries: config.snapshotEveryEntries, snapshotEveryBytes: config.snapshotEveryBytes, entryBytesKeptInMemory: NODE_DEFAULTS.entryBytesKeptInMemory }, {
     hardState: persisted.hardState,
     snapshot: persisted.snapshot,
     entries: persisted.entries,

@@ -5,8 +5,8 @@
 
 import { RaftNode } from '../raft/raft.js';
 import type { LogStorage, PersistBatch } from '../raft/storage.js';
-import { RELEASED_SNAPSHOT_DATA } from '../raft/types.js';
-import type { ClusterConfig, ConfigChange, Entry, Message, NodeId, ProposeResult, RaftOptions, RaftStatus, ReadState, Snapshot, SnapshotRequest, SoftState } from '../raft/types.js';
+import { isReleasedEntry, RELEASED_SNAPSHOT_DATA } from '../raft/types.js';
+import type { ClusterConfig, ConfigChange, Entry, Message, NodeId, ProposeResult, RaftOptions, RaftStatus, ReadState, Snapshot, SoftState } from '../raft/types.js';
 
 export interface DriverApp {
   /** Committed entries, in order, exactly once per process lifetime. */
@@ -32,16 +32,23 @@ export interface DriverOptions {
   /** Take a snapshot and compact the log once this many entries were applied since the last one. */
   snapshotEveryEntries: number;
   /**
-   * Or once the entries applied since the last one hold this many bytes of data, and at least half
-   * the last snapshot's size: the in-memory log never holds the whole backlog (a million batched
-   * jobs are a thousand entries), while a snapshot, whose cost grows with the state, is taken at
-   * most once per half its own size of new log, so its cost per applied byte stays bounded.
+   * Or once the entries applied since the last one hold this many bytes of data, and at least the
+   * last snapshot's size: a million batched jobs are a thousand entries, far below any entry
+   * count, and their log would otherwise grow on disk (and be replayed at restart) without bound;
+   * a snapshot, whose cost grows with the state, is taken at most once per its own size of new
+   * log, so its cost per applied byte stays bounded. (Memory does not depend on it: applied
+   * entries' data is released, see entryBytesKeptInMemory.)
    */
   snapshotEveryBytes: number;
+  /**
+   * Bytes of the newest applied entries whose data stays in memory (a follower a little behind is
+   * served without a storage read); older ones are read back from storage when a peer needs them.
+   */
+  entryBytesKeptInMemory: number;
 }
 
 /** A snapshot is due by bytes once the log since the last one holds at least this fraction of its size. */
-const SNAPSHOT_SPACING_OF_LAST_SIZE = 0.5;
+const SNAPSHOT_SPACING_OF_LAST_SIZE = 1;
 
 export class RaftDriver {
   readonly core: RaftNode;
@@ -54,6 +61,8 @@ export class RaftDriver {
   private appliedBytesSinceSnapshot = 0;
   private lastSnapshotBytes: number;
   private snapshotRequested = false;
+  /** Per peer: messages waiting for a read from storage (sendMessages), the first one being read. */
+  private readonly waitingForStorage = new Map<NodeId, Message[]>();
   private idleWaiters: (() => void)[] = [];
 
   constructor(
@@ -197,8 +206,10 @@ export class RaftDriver {
       for (const e of rd.committed) this.appliedBytesSinceSnapshot += e.data.byteLength;
     }
     this.core.advance(rd);
-    // An installed snapshot is durable and applied now: its data need not stay in memory.
+    // An installed snapshot is durable and applied now: its data need not stay in memory. Nor
+    // need entries that are applied and durable (a peer that needs them gets them from disk).
     if (rd.snapshot) this.core.releaseSnapshotData();
+    if (rd.committed.length > 0) this.core.releaseEntryData(this.opts.entryBytesKeptInMemory);
     if (rd.softState) this.app.onSoftState(rd.softState);
     if (rd.readStates.length > 0) this.app.onReadStates(rd.readStates);
   }
@@ -221,31 +232,64 @@ export class RaftDriver {
     this.app.onSnapshotTaken?.(snap);
   }
 
-  /** Sends messages; a snapshot whose data the core released is read back from storage first. */
+  /**
+   * Sends messages. One that carries data the core released from memory (a snapshot's, or log
+   * entries') is read back from storage first; later messages to the same peer wait behind it, so
+   * each peer still gets its messages in order.
+   */
   private sendMessages(messages: Message[]): void {
-    if (!messages.some(isReleasedSnapshot)) {
-      this.send(messages);
-      return;
+    const now: Message[] = [];
+    for (const m of messages) {
+      const waiting = this.waitingForStorage.get(m.to);
+      if (waiting !== undefined) waiting.push(m);
+      else if (needsStorage(m)) {
+        this.waitingForStorage.set(m.to, [m]);
+        void this.sendFromStorage(m.to);
+      } else now.push(m);
     }
-    const now = messages.filter((m) => !isReleasedSnapshot(m));
     if (now.length > 0) this.send(now);
-    for (const m of messages) if (isReleasedSnapshot(m)) void this.sendStoredSnapshot(m);
   }
 
-  private async sendStoredSnapshot(m: SnapshotRequest): Promise<void> {
-    let stored: Snapshot | null = null;
+  private async sendFromStorage(to: NodeId): Promise<void> {
+    const queue = this.waitingForStorage.get(to) as Message[];
+    while (queue.length > 0 && !this.stopped) {
+      const m = queue[0] as Message;
+      const ready = needsStorage(m) ? await this.withStoredData(m) : m;
+      if (this.stopped) return;
+      queue.shift();
+      if (ready !== null) this.send([ready]);
+      else {
+        // Compacted or replaced meanwhile: let the core probe again (it then sends what it holds now).
+        if (m.type === 'snapshot') this.core.reportSnapshotFailure(m.to);
+        else this.core.reportAppendFailure(m.to);
+        this.kick();
+      }
+    }
+    this.waitingForStorage.delete(to);
+  }
+
+  /** The message with its released data read back from storage; null when storage no longer holds it. */
+  private async withStoredData(m: Message): Promise<Message | null> {
     try {
-      stored = await this.storage.loadSnapshot();
+      if (m.type === 'snapshot') {
+        const stored = await this.storage.loadSnapshot();
+        if (stored === null || stored.meta.index !== m.snapshot.meta.index || stored.meta.term !== m.snapshot.meta.term) return null;
+        return { ...m, snapshot: stored };
+      }
+      if (m.type !== 'append') return m;
+      const released = m.entries.filter(isReleasedEntry);
+      const lo = released[0]!.index;
+      const stored = await this.storage.loadEntries(lo, released[released.length - 1]!.index);
+      const entries = m.entries.map((e) => {
+        if (!isReleasedEntry(e)) return e;
+        const found = stored[e.index - lo];
+        if (found === undefined || found.term !== e.term) throw new Error(`stored entry ${e.index} is not the one released`);
+        return found;
+      });
+      return { ...m, entries };
     } catch {
-      stored = null; // a newer snapshot replaced it meanwhile: the follower is probed again below
+      return null;
     }
-    if (this.stopped) return;
-    if (stored === null || stored.meta.index !== m.snapshot.meta.index || stored.meta.term !== m.snapshot.meta.term) {
-      this.core.reportSnapshotFailure(m.to);
-      this.kick();
-      return;
-    }
-    this.send([{ ...m, snapshot: stored }]);
   }
 
   get snapshotIndex(): number {
@@ -260,8 +304,10 @@ export class RaftDriver {
   }
 }
 
-function isReleasedSnapshot(m: Message): m is SnapshotRequest {
-  return m.type === 'snapshot' && m.snapshot.data === RELEASED_SNAPSHOT_DATA;
+/** A message carrying data the core released from memory (see sendMessages). */
+function needsStorage(m: Message): boolean {
+  if (m.type === 'snapshot') return m.snapshot.data === RELEASED_SNAPSHOT_DATA;
+  return m.type === 'append' && m.entries.some(isReleasedEntry);
 }
 
 /** Messages only a leader sends, which carry its log or commit index but vouch for nothing on its disk. */

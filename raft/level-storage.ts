@@ -232,6 +232,29 @@ export class LevelStorage implements LogStorage {
     return this.readSnapshot(this.snapshotRecord);
   }
 
+  /**
+   * Stored entries lo..hi (see LogStorage.loadEntries). Entries up to the commit index are never
+   * rewritten; one cleared by a snapshot meanwhile makes this reject (nothing is marked corrupt).
+   */
+  async loadEntries(lo: number, hi: number): Promise<Entry[]> {
+    invariant(this.phase === 'loaded', `loadEntries on a storage that is ${this.phase}`);
+    const entries: Entry[] = [];
+    const it = this.db.iterator({ gte: logKey(lo), lte: logKey(hi) });
+    try {
+      for (let page = await it.nextv(LOAD_ENTRIES_PER_READ_MAX); page.length > 0; page = await it.nextv(LOAD_ENTRIES_PER_READ_MAX)) {
+        for (const [key, value] of page) {
+          const entry = decodeAt(codec.decodeEntry, value, `log key index ${indexOfLogKey(key) ?? 'malformed'}`);
+          if (entry.index !== lo + entries.length) throw new Error(`log index ${lo + entries.length} is not stored`);
+          entries.push(entry);
+        }
+      }
+    } finally {
+      await it.close();
+    }
+    if (entries.length !== hi - lo + 1) throw new Error(`log ${lo}..${hi}: only ${entries.length} entries are stored`);
+    return entries;
+  }
+
   /** Lets the writes already queued finish, then closes; writes queued after this are refused. */
   close(): Promise<void> {
     this.closing ??= this.writeTail.then(() => {

@@ -1,5 +1,5 @@
 import { assert } from './assert.js';
-import type { Entry, SnapshotMeta } from './types.js';
+import { entryDataBytes, ReleasedEntryData, type Entry, type SnapshotMeta } from './types.js';
 
 /**
  * The core's view of the log: everything after the last compaction point, in memory.
@@ -23,6 +23,8 @@ export class RaftLog {
   handedTo: number;
   /** Highest index the runtime confirmed durable. */
   persistedTo: number;
+  /** Entries up to here hold ReleasedEntryData (their data is in storage only). */
+  releasedTo: number;
 
   constructor(base: { index: number; term: number }, entries: Entry[], committed: number, applied: number) {
     this.baseIndex = base.index;
@@ -38,6 +40,7 @@ export class RaftLog {
     this.appliedHandedTo = this.applied;
     this.handedTo = last;
     this.persistedTo = last;
+    this.releasedTo = base.index;
   }
 
   firstIndex(): number {
@@ -81,7 +84,7 @@ export class RaftLog {
     let bytes = 0;
     for (let i = lo; i <= hi; i++) {
       const e = this.entries[i - this.baseIndex - 1]!;
-      bytes += e.data.byteLength;
+      bytes += entryDataBytes(e);
       if (out.length > 0 && bytes > maxBytes) break;
       out.push(e);
     }
@@ -113,6 +116,7 @@ export class RaftLog {
 
   private truncateFrom(index: number): void {
     if (index > this.lastIndex()) return;
+    assert(index > this.releasedTo, 'a released entry is committed and never truncated');
     this.entries.length = index - this.baseIndex - 1;
     this.handedTo = Math.min(this.handedTo, index - 1);
     this.persistedTo = Math.min(this.persistedTo, index - 1);
@@ -139,6 +143,7 @@ export class RaftLog {
   takeUnstable(): Entry[] {
     const last = this.lastIndex();
     if (this.handedTo >= last) return [];
+    assert(this.handedTo >= this.releasedTo, 'unstable entries are never released');
     const out = this.entries.slice(this.handedTo - this.baseIndex, this.entries.length);
     this.handedTo = last;
     return out;
@@ -162,6 +167,7 @@ export class RaftLog {
     const hi = Math.min(this.committed, this.handedTo);
     if (hi <= this.appliedHandedTo) return [];
     const lo = this.appliedHandedTo + 1;
+    assert(lo > this.releasedTo, 'entries not yet applied are never released');
     const end = Math.min(hi, lo + maxCount - 1);
     const out = this.entries.slice(lo - this.baseIndex - 1, end - this.baseIndex);
     this.appliedHandedTo = end;
@@ -187,6 +193,21 @@ export class RaftLog {
     this.appliedHandedTo = meta.index;
     this.handedTo = meta.index;
     this.persistedTo = meta.index;
+    this.releasedTo = meta.index;
+  }
+
+  /**
+   * Replaces the data of entries up to `index` (applied and durable) by ReleasedEntryData: the
+   * caller has them in storage. Entries without data (no-ops) stay as they are.
+   */
+  releaseData(index: number): void {
+    assert(index <= this.applied && index <= this.persistedTo, 'release only applied, durable entries');
+    for (let i = Math.max(this.releasedTo, this.baseIndex) + 1; i <= index; i++) {
+      const at = i - this.baseIndex - 1;
+      const e = this.entries[at]!;
+      if (e.data.byteLength > 0) this.entries[at] = { index: e.index, term: e.term, kind: e.kind, data: new ReleasedEntryData(e.data.byteLength) };
+    }
+    if (index > this.releasedTo) this.releasedTo = index;
   }
 
   /**
@@ -197,7 +218,7 @@ export class RaftLog {
     let base = Math.max(index - entriesMax, this.baseIndex);
     let bytes = 0;
     for (let i = index; i > base; i--) {
-      bytes += this.entries[i - this.baseIndex - 1]!.data.byteLength;
+      bytes += entryDataBytes(this.entries[i - this.baseIndex - 1]!);
       if (bytes > bytesMax) {
         base = i;
         break;
@@ -213,6 +234,7 @@ export class RaftLog {
     const term = this.term(index);
     this.entries = this.entries.slice(index - this.baseIndex);
     this.baseIndex = index;
+    if (this.releasedTo < index) this.releasedTo = index;
     this.baseTerm = term;
   }
 }

@@ -191,6 +191,13 @@ export class MemoryStorage implements LogStorage {
     return this.snapshot === null ? null : copySnapshot(this.snapshot);
   }
 
+  async loadEntries(lo: number, hi: number): Promise<Entry[]> {
+    invariant(this.loaded && !this.closed, 'loadEntries before load or after close');
+    const bounds = this.bounds();
+    if (lo <= bounds.snapshotIndex || hi > bounds.lastIndex || lo > hi) throw new Error(`log ${lo}..${hi} is not stored (${bounds.snapshotIndex + 1}..${bounds.lastIndex} is)`);
+    return this.entries.slice(lo - bounds.snapshotIndex - 1, hi - bounds.snapshotIndex).map(copyEntry);
+  }
+
   async compact(upToIndex: number): Promise<void> {
     invariant(this.loaded && !this.closed, 'compact before load or after close');
     // Saving the snapshot already dropped every entry it covers: nothing is left at or below it.

@@ -27,7 +27,7 @@ import type {
   VoteRequest,
   VoteResponse,
 } from './types.js';
-import { RELEASED_SNAPSHOT_DATA } from './types.js';
+import { entryDataBytes, RELEASED_SNAPSHOT_DATA } from './types.js';
 
 const COMPACT_TRAILING_ENTRIES_DEFAULT = 1024;
 /** Committed entries handed out per Ready, so one Ready never makes the runtime apply for too long. */
@@ -220,6 +220,25 @@ export class RaftNode {
     const compactTo = this.log.trailingBase(index, trailing, this.opts.compactTrailingBytes ?? Number.POSITIVE_INFINITY);
     if (compactTo > this.log.firstIndex() - 1) this.log.compactTo(compactTo);
     return snap;
+  }
+
+  /**
+   * Drops from memory the data of entries that are applied and durable here, but the newest
+   * `keepBytes` of them (what a follower a little behind asks for next). Their index and term stay
+   * (Log Matching needs them); an AppendEntries that carries one holds ReleasedEntryData, which
+   * the runtime reads back from storage before sending: a follower further behind (down, or
+   * slow) costs disk reads, never memory. Without this every node would hold the log since its
+   * last snapshot (a backlog of batched jobs) in memory, and a leader more while a follower is down.
+   */
+  releaseEntryData(keepBytes: number): void {
+    const upTo = this.log.trailingBase(Math.min(this.log.applied, this.log.persistedTo), Number.POSITIVE_INFINITY, keepBytes);
+    if (upTo > this.log.releasedTo) this.log.releaseData(upTo);
+  }
+
+  /** The runtime could not send an AppendEntries (its data could not be read back): probe again. */
+  reportAppendFailure(to: NodeId): void {
+    const pr = this.progress.get(to);
+    if (this.role === 'leader' && pr && pr.state === 'replicate') pr.becomeProbe();
   }
 
   /**
@@ -694,7 +713,7 @@ export class RaftNode {
     const entries = pr.next <= last ? this.log.slice(pr.next, last, this.opts.maxMsgBytes) : [];
     if (entries.length === 0 && !sendIfEmpty) return false;
     let sizeBytes = 0;
-    for (const e of entries) sizeBytes += e.data.byteLength;
+    for (const e of entries) sizeBytes += entryDataBytes(e);
     this.send({ type: 'append', from: this.id, to, term: this.term, prevIndex, prevTerm, entries, commit: this.log.committed });
     pr.sentEntries(entries.length, entries.length > 0 ? entries[entries.length - 1]!.index : prevIndex, sizeBytes);
     return true;

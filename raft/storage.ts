@@ -42,6 +42,12 @@ export interface LogStorage {
    * may run beside saves, and answers the snapshot stored when it was called.
    */
   loadSnapshot(): Promise<Snapshot | null>;
+  /**
+   * Stored entries lo..hi, for a runtime that released their data from memory
+   * (RaftNode.releaseEntryData). A read, like loadSnapshot; rejects when any of them is not
+   * stored (a snapshot compacted them away meanwhile).
+   */
+  loadEntries(lo: number, hi: number): Promise<Entry[]>;
   close(): Promise<void>;
 }
 

@@ -12,6 +12,28 @@ export interface Entry {
   data: Uint8Array;
 }
 
+/**
+ * Stands in for the data of a log entry that the runtime released from memory because it is
+ * durable, applied, and (on a leader) held by every follower (RaftNode.releaseEntryData). An
+ * AppendEntries message may carry such entries: the runtime reads their data back from storage
+ * before sending it. Keeps the length, for flow control.
+ */
+export class ReleasedEntryData extends Uint8Array {
+  constructor(readonly releasedBytes: number) {
+    super(0);
+  }
+}
+
+/** Bytes of an entry's data, released or not. */
+export function entryDataBytes(e: Entry): number {
+  const data = e.data;
+  return data instanceof ReleasedEntryData ? data.releasedBytes : data.byteLength;
+}
+
+export function isReleasedEntry(e: Entry): boolean {
+  return e.data instanceof ReleasedEntryData;
+}
+
 /** What must be on disk before any message of the same Ready leaves the node. */
 export interface HardState {
   term: number;

@@ -36,11 +36,13 @@ function enqueueOne(store: JobStore, spec: EnqueueSpec, ctx: EntryContext): { id
     const firstId = store.idempotency.lookup(q.name, key, ctx.nowMs);
     if (firstId !== null) return { id: firstId, duplicate: true };
   }
-  const id = spec.id ?? assignedJobId(ctx.index, ctx.assignedIds++);
+  // A client's id is kept as given; an assigned one only as its position in this entry (job-index.ts).
+  const ident = spec.id ?? ctx.assignedIds++;
+  const id = typeof ident === 'string' ? ident : assignedJobId(ctx.index, ident);
   const runAtMs = resolveRunAtMs(spec, ctx.nowMs);
   const settings = q.settingsFor(spec.name ?? JOB_NAME_DEFAULT, spec.priority ?? PRIORITY_DEFAULT, spec.maxAttempts ?? MAX_ATTEMPTS_DEFAULT, resolveBackoff(spec.backoff), spec.leaseMs ?? LEASE_MS_DEFAULT);
   const payload = spec.payload === undefined || spec.payload === null ? null : storeBytes(spec.payload);
-  const rec = new JobRecord(id, settings, payload, store.stampAt(ctx.nowMs), runAtMs > ctx.nowMs ? 'delayed' : 'waiting', runAtMs, key);
+  const rec = new JobRecord(ident, settings, payload, ctx.stamp(), runAtMs > ctx.nowMs ? 'delayed' : 'waiting', runAtMs, key);
   store.admit(rec, q);
   if (key !== null) store.idempotency.record(q.name, key, id, ctx.nowMs);
   return { id, duplicate: false };

@@ -19,16 +19,24 @@ export const ASSIGNED_ID_PATTERN = /^j[0-9a-z]{11}-[0-9a-z]{5}$/;
  * assigned: the log order, which follows the leader's time.
  */
 export function assignedJobId(index: number, position: number): string {
+  // Written digit by digit into one flat string: concatenation would leave a rope of pieces
+  // behind every id (about 80 bytes more per job, measured).
+  return String.fromCharCode.apply(null, assignedJobIdCodes(index, position) as number[]);
+}
+
+/**
+ * The character codes of assignedJobId(index, position), in a scratch array that the next call
+ * overwrites: for writers that copy them at once (snapshots write millions of ids).
+ */
+export function assignedJobIdCodes(index: number, position: number): readonly number[] {
   if (!Number.isSafeInteger(index) || index < 0) throw new Error(`invariant: bad raft index ${index}`);
   if (!Number.isSafeInteger(position) || position < 0 || position >= ASSIGNED_IDS_PER_ENTRY_MAX) {
     throw new Error(`invariant: id position ${position} out of range`);
   }
-  // Written digit by digit into one flat string: concatenation would leave a rope of pieces
-  // behind every id (about 80 bytes more per job, measured), and ids live as long as their jobs.
   const codes = ID_CODES;
   writeBase36(codes, 1, INDEX_DIGITS, index);
   writeBase36(codes, 2 + INDEX_DIGITS, POSITION_DIGITS, position);
-  return String.fromCharCode.apply(null, codes);
+  return codes;
 }
 
 const BASE36_CODES = Array.from('0123456789abcdefghijklmnopqrstuvwxyz', (c) => c.charCodeAt(0));

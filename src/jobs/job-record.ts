@@ -1,17 +1,19 @@
 // The state machine's own representation of a job. A queued job is what there are millions of,
-// so its object holds only what a queued job needs, in 7 fields (80 bytes with V8's 8-byte
+// so its object holds only what a queued job needs, in 6 fields (72 bytes with V8's 8-byte
 // fields; the record used to be 22 fields, 184 bytes, plus a 16-byte heap number per timestamp):
 //   - settings most jobs share (queue, name, priority, attempts allowed, backoff, lease length):
 //     one JobSettings per distinct combination, cached per queue (QueueState.settingsFor);
 //   - the creation time as a shared EntryStamp: every job admitted by one entry points to one
 //     stamp, so no job carries a boxed double of its own (ms timestamps are beyond small-integer
-//     range); runAtMs is stored only when it differs from the creation time (delayed, retried);
+//     range); runAtMs is stored only when it differs from the creation time (delayed, retried),
+//     in the field that otherwise points to the details;
 //   - everything that is zero or null until a job is leased, finished or given an idempotency
 //     key (attempts, lease, result, error, start and finish times, finish number) in one
 //     JobDetails, created on first use.
 // Accessors keep the old field names, so the command handlers read like before.
 
 import { BACKOFF_DEFAULT } from '../limits.js';
+import { assignedJobId } from './ids.js';
 import { loadBytesOrNull } from './stored-bytes.js';
 import type { Backoff, JobState, WireJob } from './types.js';
 
@@ -33,9 +35,60 @@ export class LeaseRecord {
   ) {}
 }
 
-/** The leader's time of one entry, shared by the jobs it created. */
+/**
+ * One entry's Raft index and leader time, shared by the jobs it created, and those of its jobs
+ * whose ids it assigned, by position (job-index.ts): a lone job is held as is, more in an array.
+ */
 export class EntryStamp {
-  constructor(readonly nowMs: number) {}
+  private jobs: JobRecord | (JobRecord | undefined)[] | null = null;
+  private live = 0;
+
+  constructor(
+    /** 0 for a stamp that assigns no ids (a restored job with a client-given id). */
+    readonly index: number,
+    readonly nowMs: number,
+  ) {}
+
+  jobAt(position: number): JobRecord | undefined {
+    const jobs = this.jobs;
+    if (jobs === null) return undefined;
+    if (Array.isArray(jobs)) return jobs[position];
+    return jobs.assignedPosition === position ? jobs : undefined;
+  }
+
+  putJob(position: number, rec: JobRecord): void {
+    const jobs = this.jobs;
+    if (this.jobAt(position) !== undefined) throw new Error(`invariant: entry ${this.index} position ${position} assigned twice`);
+    if (jobs === null) this.jobs = rec;
+    else if (Array.isArray(jobs)) jobs[position] = rec;
+    else {
+      const held: (JobRecord | undefined)[] = [];
+      held[jobs.assignedPosition] = jobs;
+      held[position] = rec;
+      this.jobs = held;
+    }
+    this.live += 1;
+  }
+
+  /** Forgets the job at `position`; true when the stamp holds no job any more. */
+  dropJob(position: number): boolean {
+    const jobs = this.jobs;
+    if (Array.isArray(jobs)) jobs[position] = undefined;
+    this.live -= 1;
+    if (this.live === 0) this.jobs = null;
+    return this.live === 0;
+  }
+
+  /** The jobs held, by position. */
+  *heldJobs(): IterableIterator<JobRecord> {
+    const jobs = this.jobs;
+    if (jobs === null) return;
+    if (!Array.isArray(jobs)) {
+      yield jobs;
+      return;
+    }
+    for (const rec of jobs) if (rec !== undefined) yield rec;
+  }
 }
 
 /** What a job was enqueued with, apart from its id and payload; shared by the jobs that agree. */
@@ -73,19 +126,24 @@ export class JobDetails {
    * recorded number still equals this one.
    */
   finishSeq = 0;
+  /** runAtMs when it differs from the creation time (see JobRecord.extra). */
+  runAtOverrideMs: number | null = null;
 
   constructor(readonly idempotencyKey: string | null) {}
 }
 
 export class JobRecord {
   state: JobState;
-  /** Null until a field of JobDetails leaves its initial value. */
-  private details: JobDetails | null;
-  /** runAtMs when it differs from the creation time, else null (most jobs run when created). */
-  private runAtOverrideMs: number | null = null;
+  /**
+   * Null for most queued jobs; the runAtMs of a job that runs later than it was created and has
+   * no details yet (a delayed job); or its JobDetails, which then hold that runAtMs. One field for
+   * both, because a queued job needs neither.
+   */
+  private extra: JobDetails | number | null;
 
   constructor(
-    readonly id: string,
+    /** A client-given id, or the position of an id the entry of `created` assigned (ids.ts). */
+    private readonly ident: string | number,
     readonly settings: JobSettings,
     /** The payload bytes as a one-byte string (stored-bytes.ts); null when enqueued without one. */
     readonly payload: string | null,
@@ -95,13 +153,35 @@ export class JobRecord {
     idempotencyKey: string | null,
   ) {
     this.state = state;
-    this.details = idempotencyKey === null ? null : new JobDetails(idempotencyKey);
+    this.extra = idempotencyKey === null ? null : new JobDetails(idempotencyKey);
     this.runAtMs = runAtMs;
   }
 
-  /** The details, created on first write. */
+  /** The id: the client's, or built from the entry's index and the position (a fresh string). */
+  get id(): string {
+    const ident = this.ident;
+    return typeof ident === 'string' ? ident : assignedJobId(this.created.index, ident);
+  }
+
+  /** The position within its entry of an assigned id; -1 for a client-given id. */
+  get assignedPosition(): number {
+    const ident = this.ident;
+    return typeof ident === 'number' ? ident : -1;
+  }
+
+  private get details(): JobDetails | null {
+    const extra = this.extra;
+    return typeof extra === 'object' ? extra : null;
+  }
+
+  /** The details, created on first write (taking over a pending runAtMs). */
   private more(): JobDetails {
-    return (this.details ??= new JobDetails(null));
+    const extra = this.extra;
+    if (typeof extra === 'object' && extra !== null) return extra;
+    const details = new JobDetails(null);
+    details.runAtOverrideMs = extra;
+    this.extra = details;
+    return details;
   }
 
   get queue(): string {
@@ -127,10 +207,15 @@ export class JobRecord {
   }
 
   get runAtMs(): number {
-    return this.runAtOverrideMs ?? this.created.nowMs;
+    const extra = this.extra;
+    const overrideMs = typeof extra === 'number' ? extra : extra === null ? null : extra.runAtOverrideMs;
+    return overrideMs ?? this.created.nowMs;
   }
   set runAtMs(ms: number) {
-    this.runAtOverrideMs = ms === this.created.nowMs ? null : ms;
+    const overrideMs = ms === this.created.nowMs ? null : ms;
+    const extra = this.extra;
+    if (typeof extra === 'object' && extra !== null) extra.runAtOverrideMs = overrideMs;
+    else this.extra = overrideMs;
   }
 
   get idempotencyKey(): string | null {
@@ -223,12 +308,24 @@ export function toJob(rec: JobRecord): WireJob {
 /** Orders jobs by when they are due, then by id: a total order, so heap pops are deterministic. */
 export function compareRunAt(a: JobRecord, b: JobRecord): number {
   if (a.runAtMs !== b.runAtMs) return a.runAtMs - b.runAtMs;
-  return compareStrings(a.id, b.id);
+  return compareJobIds(a, b);
 }
 
 export function compareLeaseExpiry(a: LeaseRecord, b: LeaseRecord): number {
   if (a.expiresAtMs !== b.expiresAtMs) return a.expiresAtMs - b.expiresAtMs;
-  return compareStrings(a.job.id, b.job.id);
+  return compareJobIds(a.job, b.job);
+}
+
+/** Orders jobs by id as the id strings compare (code units), without building assigned ids. */
+export function compareJobIds(a: JobRecord, b: JobRecord): number {
+  const pa = a.assignedPosition;
+  const pb = b.assignedPosition;
+  if (pa >= 0 && pb >= 0) {
+    // Zero-padded, equal-length base-36 digits after the same prefix: numeric order is string order.
+    const byIndex = a.created.index - b.created.index;
+    return byIndex !== 0 ? byIndex : pa - pb;
+  }
+  return compareStrings(a.id, b.id);
 }
 
 /** Code-unit order, never locale order: every replica must sort the same way. */

@@ -18,11 +18,12 @@ import type { AckItem, AckItemResult, Outcome, WireLeasedJob } from './types.js'
 function leaseOne(store: JobStore, q: QueueState, rec: JobRecord, cmd: Cmd<'lease'>, ctx: EntryContext): WireLeasedJob {
   const attempt = rec.attempts + 1;
   const leaseMs = cmd.leaseMs ?? rec.leaseMs;
-  const token = leaseToken(rec.id, attempt, ctx.index, ctx.envelopePosition);
+  const id = rec.id; // built from the entry's index and position: once
+  const token = leaseToken(id, attempt, ctx.index, ctx.envelopePosition);
   const lease = new LeaseRecord(rec, token, cmd.workerId, ctx.nowMs + leaseMs, leaseMs);
   store.activate(rec, q, lease, ctx.nowMs);
   return {
-    id: rec.id,
+    id,
     queue: rec.queue,
     name: rec.name,
     payload: rec.payload === null ? null : loadBytes(rec.payload),

@@ -14,6 +14,11 @@ const packr = new Packr({ useRecords: false });
 
 /** Growth factor when the estimate was short: amortized O(1) copies per byte. */
 const GROWTH = 1.5;
+/**
+ * Strings up to this many characters are copied by a JS loop: a call into Buffer's native code
+ * costs more than copying a short id or name byte by byte (a snapshot writes millions of them).
+ */
+const SHORT_STRING_CHARS_MAX = 256;
 
 export class MsgpackWriter {
   private buf: Buffer;
@@ -82,6 +87,7 @@ export class MsgpackWriter {
 
   /** A UTF-8 `str`. */
   str(value: string): void {
+    if (value.length <= SHORT_STRING_CHARS_MAX && this.shortAscii(value)) return;
     const bytes = Buffer.byteLength(value, 'utf8');
     this.header(bytes, 0xa0, 0x1f, 0xd9, 0xda, 0xdb);
     this.room(bytes);
@@ -101,7 +107,30 @@ export class MsgpackWriter {
     }
     this.header(value.length, -1, 0, 0xc4, 0xc5, 0xc6);
     this.room(value.length);
-    this.pos += this.buf.write(value, this.pos, value.length, 'latin1');
+    if (value.length > SHORT_STRING_CHARS_MAX) {
+      this.pos += this.buf.write(value, this.pos, value.length, 'latin1');
+      return;
+    }
+    const buf = this.buf;
+    for (let i = 0; i < value.length; i++) buf[this.pos++] = value.charCodeAt(i);
+  }
+
+  /** Writes `value` as a str when it is all ASCII (then its UTF-8 is its characters); false, writing nothing, when not. */
+  private shortAscii(value: string): boolean {
+    for (let i = 0; i < value.length; i++) if (value.charCodeAt(i) >= 0x80) return false;
+    this.header(value.length, 0xa0, 0x1f, 0xd9, 0xda, 0xdb);
+    this.room(value.length);
+    const buf = this.buf;
+    for (let i = 0; i < value.length; i++) buf[this.pos++] = value.charCodeAt(i);
+    return true;
+  }
+
+  /** A `bin` of these bytes (each 0..255). */
+  binOfCodes(codes: readonly number[]): void {
+    this.header(codes.length, -1, 0, 0xc4, 0xc5, 0xc6);
+    this.room(codes.length);
+    const buf = this.buf;
+    for (let i = 0; i < codes.length; i++) buf[this.pos++] = codes[i] as number;
   }
 
   array(count: number): void {

@@ -17,6 +17,8 @@
 // their own, never slices pinning a larger decoded string.
 
 import { Unpackr } from 'msgpackr';
+import { assignedJobIdCodes } from './ids.js';
+import { splitAssignedId } from './job-index.js';
 import { BACKOFF_SHARED_DEFAULT, JobRecord, LeaseRecord } from './job-record.js';
 import { MsgpackWriter } from './msgpack-writer.js';
 import { LANE_COUNT } from './priority-lanes.js';
@@ -78,11 +80,18 @@ const TOTAL_KEYS = ['enqueued', 'completed', 'failed', 'retried', 'dead', 'expir
 // ---------------------------------------------------------------------------------------------
 // Encoding
 
+/** The id as a bin; an assigned one written from its parts, without building its string. */
+function writeJobId(w: MsgpackWriter, rec: JobRecord): void {
+  const position = rec.assignedPosition;
+  if (position < 0) w.latin1BinOrNil(rec.id);
+  else w.binOfCodes(assignedJobIdCodes(rec.created.index, position));
+}
+
 function writeJob(w: MsgpackWriter, rec: JobRecord, queueOrdinal: number): void {
   const b = rec.backoff;
   const lease = rec.lease;
   w.array(JOB_IMAGE_FIELDS);
-  w.latin1BinOrNil(rec.id);
+  writeJobId(w, rec);
   w.number(queueOrdinal);
   w.str(rec.name);
   w.latin1BinOrNil(rec.payload);
@@ -174,7 +183,7 @@ export function writeSnapshot(w: MsgpackWriter, store: JobStore, meta: SnapshotM
       w.number(ordinal);
       w.number(list);
       w.array(recs.length);
-      for (const rec of recs) w.latin1BinOrNil(rec.id);
+      for (const rec of recs) writeJobId(w, rec);
     }
   });
   for (const e of idempotency) w.value([e.queue, e.key, e.jobId, e.firstAtMs] satisfies IdempotencyImage);
@@ -197,7 +206,9 @@ function restoreJob(store: JobStore, queues: QueueState[], img: JobImage): void 
   if (q === undefined) throw new Error(`invariant: snapshot job ${id} names unknown queue ${queueOrdinal}`);
   const resolvedBackoff = backoff === null ? BACKOFF_SHARED_DEFAULT : { baseMs: backoff[0], capMs: backoff[1], jitter: backoff[2] };
   const settings = q.settingsFor(name, priority, maxAttempts, resolvedBackoff, leaseMs);
-  const rec = new JobRecord(id, settings, storeBytesOrNull(payload), store.stampAt(img[14]), state, img[15] ?? img[14], idempotencyKey);
+  const assigned = splitAssignedId(id);
+  const stamp = store.restoredStamp(assigned === null ? 0 : assigned[0], img[14]);
+  const rec = new JobRecord(assigned === null ? id : assigned[1], settings, storeBytesOrNull(payload), stamp, state, img[15] ?? img[14], idempotencyKey);
   rec.attempts = img[10];
   rec.redeliveries = img[11];
   rec.lastError = img[12];

@@ -13,6 +13,7 @@
 import { RETAIN_COMPLETED_MAX, RETAIN_COMPLETED_MS, RETAIN_DEAD_MAX, RETAIN_DEAD_MS } from '../limits.js';
 import { MinHeap } from './heap.js';
 import { IdempotencyIndex } from './idempotency.js';
+import { JobIndex } from './job-index.js';
 import { compareLeaseExpiry, compareRunAt, compareStrings, EntryStamp, JobRecord, LeaseRecord } from './job-record.js';
 import { QueueState, type RetentionKind } from './queue-state.js';
 import { SessionTable } from './sessions.js';
@@ -55,7 +56,7 @@ export function isLeaseLive(lease: LeaseRecord): boolean {
 }
 
 export class JobStore {
-  readonly jobs = new Map<string, JobRecord>();
+  readonly jobs = new JobIndex();
   readonly queues = new Map<string, QueueState>();
   readonly idempotency = new IdempotencyIndex();
   readonly sessions = new SessionTable();
@@ -71,12 +72,17 @@ export class JobStore {
   leaseRotation = 0;
   /** Payload bytes of the jobs held (sizes the snapshot buffer up front). */
   payloadBytesTotal = 0;
-  /** The stamp of the latest time jobs were created at: entries of the same millisecond share it. */
+  /** The stamp the last restored job got: the next one from the same entry shares it. */
   private lastStamp: EntryStamp | null = null;
 
-  /** The shared creation stamp for jobs created at `nowMs` (memory only; not replicated state). */
-  stampAt(nowMs: number): EntryStamp {
-    if (this.lastStamp === null || this.lastStamp.nowMs !== nowMs) this.lastStamp = new EntryStamp(nowMs);
+  /**
+   * A stamp for a job restored from a snapshot: its entry's (`index` > 0, for an assigned id) or
+   * any with its creation time (`index` 0, a client-given id). Memory only, not replicated state.
+   */
+  restoredStamp(index: number, nowMs: number): EntryStamp {
+    const last = this.lastStamp;
+    if (last !== null && last.nowMs === nowMs && (index === 0 || last.index === index)) return last;
+    this.lastStamp = new EntryStamp(index, nowMs);
     return this.lastStamp;
   }
 
@@ -101,9 +107,8 @@ export class JobStore {
 
   /** A new job (state waiting or delayed) enters the store. */
   admit(rec: JobRecord, q: QueueState): void {
-    if (this.jobs.has(rec.id)) throw new Error(`invariant: job id ${rec.id} admitted twice`);
     if (rec.queue !== q.name) throw new Error(`invariant: job ${rec.id} admitted to the wrong queue`);
-    this.jobs.set(rec.id, rec);
+    this.jobs.add(rec);
     this.payloadBytesTotal += rec.payload?.length ?? 0;
     q.counts[rec.state] += 1;
     q.totals.enqueued += 1;
@@ -119,9 +124,8 @@ export class JobStore {
    * are restored separately, in the snapshot's order; the heaps are rebuilt here.
    */
   adopt(rec: JobRecord, q: QueueState): void {
-    if (this.jobs.has(rec.id)) throw new Error(`invariant: job id ${rec.id} restored twice`);
     if ((rec.state === 'active') !== (rec.lease !== null)) throw new Error(`invariant: job ${rec.id} is ${rec.state} with lease ${rec.lease?.token}`);
-    this.jobs.set(rec.id, rec);
+    this.jobs.add(rec);
     this.payloadBytesTotal += rec.payload?.length ?? 0;
     q.counts[rec.state] += 1;
     if (isDueLive(rec)) {
@@ -220,8 +224,7 @@ export class JobStore {
     if (rec.state !== 'completed' && rec.state !== 'cancelled' && rec.state !== 'dead') {
       throw new Error(`invariant: removing job ${rec.id} while ${rec.state}`);
     }
-    if (this.jobs.get(rec.id) !== rec) throw new Error(`invariant: removing job ${rec.id} that the store does not hold`);
-    this.jobs.delete(rec.id);
+    this.jobs.remove(rec);
     this.payloadBytesTotal -= rec.payload?.length ?? 0;
     q.counts[rec.state] -= 1;
     rec.finishSeq = 0;

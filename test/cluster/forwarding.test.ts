@@ -31,7 +31,8 @@ describe('follower forwarding and NO_LEADER', () => {
     const workers = new WorkerPool([cluster.clientAddresses([survivor])], { queue: 'fwd', concurrency: 4, leaseMs: 5_000 });
     const raw = new Transport({ nodes: cluster.clientAddresses([survivor]), retry: { attempts: 1 }, requestTimeoutMs: 15_000 });
     try {
-      expect((await cluster.status(survivor)).leader).toBe(leader);
+      // waitForLeader returns once the leader knows; the follower learns it with the next heartbeat.
+      await waitUntil(`${survivor} to know the leader`, 10_000, async () => (await cluster.status(survivor)).leader === leader);
       const ids = await Promise.all(Array.from({ length: 20 }, (_, i) => viaFollower.submit('fwd', { i })));
       expect(new Set(ids).size).toBe(20);
       expect((await viaFollower.get(ids[0]!))?.state).toBe('waiting');

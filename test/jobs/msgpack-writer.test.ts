@@ -17,6 +17,7 @@ describe('MsgpackWriter', () => {
     w.strOrNil(null);
     for (const s of ['', latin1, latin1.repeat(300)]) w.latin1BinOrNil(s);
     w.latin1BinOrNil(null);
+    w.binOfCodes([0, 255, 106]);
     w.array(2);
     w.number(1);
     w.array(0);
@@ -30,7 +31,7 @@ describe('MsgpackWriter', () => {
     expect(values).toEqual([
       ...numbers, null, true, false,
       '', 'a', 'é€😀', 'x'.repeat(31), 'x'.repeat(32), 'x'.repeat(300), 'y'.repeat(70_000), null,
-      bin(''), bin(latin1), bin(latin1.repeat(300)), null,
+      bin(''), bin(latin1), bin(latin1.repeat(300)), null, Buffer.from([0, 255, 106]),
       [1, []],
       { k: { nested: [1, 'two', null] } },
       Array.from({ length: 20 }, (_, i) => i),

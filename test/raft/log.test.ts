@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RaftLog } from '../../raft/log.js';
-import type { Entry } from '../../raft/types.js';
+import { entryDataBytes, ReleasedEntryData, type Entry } from '../../raft/types.js';
 
 /** Entries first..last of term 1, entry i holding `bytesOf(i)` bytes. */
 function log(first: number, last: number, bytesOf: (index: number) => number): RaftLog {
@@ -25,5 +25,21 @@ describe('RaftLog.trailingBase', () => {
 
   it('never goes below the current compaction point', () => {
     expect(log(51, 100, () => 1).trailingBase(60, 1_000, 1_000)).toBe(50);
+  });
+});
+
+describe('RaftLog.releaseData', () => {
+  it('drops the data of applied, durable entries but keeps their index, term and length', () => {
+    const l = log(1, 10, (i) => (i === 3 ? 0 : 100));
+    l.releaseData(6);
+    expect(l.releasedTo).toBe(6);
+    expect(l.entry(2)!.data).toBeInstanceOf(ReleasedEntryData);
+    expect(entryDataBytes(l.entry(2)!)).toBe(100);
+    expect(l.entry(3)!.data).not.toBeInstanceOf(ReleasedEntryData); // a no-op holds nothing to release
+    expect(l.entry(7)!.data.byteLength).toBe(100);
+    expect(l.term(4)).toBe(1);
+    // Flow control still counts released bytes: 250 bytes hold entries 1 and 2 (and the empty 3), not 4.
+    expect(l.slice(1, 10, 250).map((e) => e.index)).toEqual([1, 2, 3]);
+    expect(() => l.releaseData(11)).toThrow(/applied, durable/);
   });
 });

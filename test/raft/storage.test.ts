@@ -203,6 +203,16 @@ for (const impl of implementations) {
       expectSameSnapshot((await reloaded(h)).snapshot, newer);
     });
 
+    it('loadEntries reads stored entries back, and rejects a range that is not all stored', async () => {
+      const h = await fresh();
+      await h.storage.save({ entries: entries(1, 10, 1), hardState: hardState(1, 8) });
+      expect(await h.storage.loadEntries(3, 5)).toEqual(entries(3, 5, 1));
+      await h.storage.save({ snapshot: snapshot(6, 1) });
+      expect(await h.storage.loadEntries(7, 10)).toEqual(entries(7, 10, 1));
+      await expect(h.storage.loadEntries(5, 8)).rejects.toThrow();
+      await expect(h.storage.loadEntries(9, 11)).rejects.toThrow();
+    });
+
     it('a snapshot drops the entries it covers and keeps the matching suffix', async () => {
       const h = await fresh();
       await h.storage.save({ entries: entries(1, 10, 1), hardState: hardState(1, 8) });
