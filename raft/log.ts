@@ -197,12 +197,13 @@ export class RaftLog {
   }
 
   /**
-   * Replaces the data of entries up to `index` (applied and durable) by ReleasedEntryData: the
-   * caller has them in storage. Entries without data (no-ops) stay as they are.
+   * Replaces the data of entries after `floor` up to `index` (applied and durable) by
+   * ReleasedEntryData: the caller has them in storage. Entries at or below `floor` (kept in memory
+   * below a snapshot, which storage no longer holds) and entries without data (no-ops) keep theirs.
    */
-  releaseData(index: number): void {
+  releaseData(index: number, floor: number): void {
     assert(index <= this.applied && index <= this.persistedTo, 'release only applied, durable entries');
-    for (let i = Math.max(this.releasedTo, this.baseIndex) + 1; i <= index; i++) {
+    for (let i = Math.max(this.releasedTo, this.baseIndex, floor) + 1; i <= index; i++) {
       const at = i - this.baseIndex - 1;
       const e = this.entries[at]!;
       if (e.data.byteLength > 0) this.entries[at] = { index: e.index, term: e.term, kind: e.kind, data: new ReleasedEntryData(e.data.byteLength) };

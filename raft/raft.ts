@@ -217,7 +217,9 @@ export class RaftNode {
     const snap: Snapshot = { meta: { index, term, config: cloneConfig(this.config) }, data };
     this.snapshot = snap;
     const trailing = this.opts.compactTrailingEntries ?? COMPACT_TRAILING_ENTRIES_DEFAULT;
-    const compactTo = this.log.trailingBase(index, trailing, this.opts.compactTrailingBytes ?? Number.POSITIVE_INFINITY);
+    // Storage drops the entries the snapshot covers: released ones, whose data is nowhere else now,
+    // leave memory too (a follower that needs them gets the snapshot).
+    const compactTo = Math.max(this.log.trailingBase(index, trailing, this.opts.compactTrailingBytes ?? Number.POSITIVE_INFINITY), Math.min(this.log.releasedTo, index));
     if (compactTo > this.log.firstIndex() - 1) this.log.compactTo(compactTo);
     return snap;
   }
@@ -232,7 +234,9 @@ export class RaftNode {
    */
   releaseEntryData(keepBytes: number): void {
     const upTo = this.log.trailingBase(Math.min(this.log.applied, this.log.persistedTo), Number.POSITIVE_INFINITY, keepBytes);
-    if (upTo > this.log.releasedTo) this.log.releaseData(upTo);
+    // Entries kept below the latest snapshot are in memory only (storage dropped them with it).
+    const floor = this.snapshot?.meta.index ?? 0;
+    if (upTo > this.log.releasedTo && upTo > floor) this.log.releaseData(upTo, floor);
   }
 
   /** The runtime could not send an AppendEntries (its data could not be read back): probe again. */

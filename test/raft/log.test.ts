@@ -31,7 +31,7 @@ describe('RaftLog.trailingBase', () => {
 describe('RaftLog.releaseData', () => {
   it('drops the data of applied, durable entries but keeps their index, term and length', () => {
     const l = log(1, 10, (i) => (i === 3 ? 0 : 100));
-    l.releaseData(6);
+    l.releaseData(6, 0);
     expect(l.releasedTo).toBe(6);
     expect(l.entry(2)!.data).toBeInstanceOf(ReleasedEntryData);
     expect(entryDataBytes(l.entry(2)!)).toBe(100);
@@ -40,6 +40,6 @@ describe('RaftLog.releaseData', () => {
     expect(l.term(4)).toBe(1);
     // Flow control still counts released bytes: 250 bytes hold entries 1 and 2 (and the empty 3), not 4.
     expect(l.slice(1, 10, 250).map((e) => e.index)).toEqual([1, 2, 3]);
-    expect(() => l.releaseData(11)).toThrow(/applied, durable/);
+    expect(() => l.releaseData(11, 0)).toThrow(/applied, durable/);
   });
 });

@@ -9,6 +9,7 @@
 
 import { decodeConfigChange } from '../../raft/config.js';
 import { RaftNode } from '../../raft/raft.js';
+import { isReleasedEntry, RELEASED_SNAPSHOT_DATA } from '../../raft/types.js';
 import type { ClusterConfig, ConfigChange, Entry, Message, NodeId, RaftOptions, Ready, Role, SoftState, Snapshot } from '../../raft/types.js';
 import { Invariant, SafetyChecker, SimViolation, type InvariantName } from './checkers.js';
 import { AppState, SimDisk } from './disk.js';
@@ -17,6 +18,9 @@ import { chooseProfile, NEMESIS_ACTIONS, rollConditions, type FaultName, type Ne
 import { CALM, cloneMessage, Network, NODE_SLOTS_MAX, Sent, type InFlight } from './network.js';
 import { Rng } from './rng.js';
 import { DropReason, Ev, roleCode, Trace } from './trace.js';
+
+/** Mixed into the seed for the generator that picks releaseKeepBytes. */
+const RELEASE_SEED_SALT = 0x5e1ea5e;
 
 export const ELECTION_TICKS = 10;
 /** After the nemesis heals everything, a proposal must commit and reach every live voter within this many election timeouts. */
@@ -199,6 +203,8 @@ class Simulation {
     const fault = opts.fault ?? null;
     this.faults = fault === null ? {} : { [fault]: true };
     this.profile = chooseProfile(this.rng, opts.scenario !== undefined ? opts.scenario : fault);
+    // From a generator of its own, so every seed keeps the rest of its run as it was.
+    this.profile.releaseKeepBytes = new Rng(opts.seed ^ RELEASE_SEED_SALT).pick([Number.POSITIVE_INFINITY, 0, 64, 1024]);
     if (opts.membership === false) {
       for (const a of ['add', 'remove', 'removeLeader'] as const) this.profile.weights[NEMESIS_ACTIONS.indexOf(a)] = 0;
     }
@@ -364,6 +370,11 @@ class Simulation {
     }
     raft.advance(rd);
     if (n.appliedSinceSnapshot >= this.profile.snapshotEvery) this.takeSnapshot(n);
+    if (this.profile.releaseKeepBytes !== Number.POSITIVE_INFINITY) {
+      // Everything persisted and applied above is on the node's disk now.
+      raft.releaseEntryData(this.profile.releaseKeepBytes);
+      raft.releaseSnapshotData();
+    }
     if (votedFor && this.now < this.crashAfterVoteUntil && this.rng.chance(this.profile.crashAfterVoteChance) && this.canCrash(n, false)) {
       // Between this Ready and the node's next one: a vote that was sent but not yet durable is lost.
       this.crash(n, CrashKind.afterVote, this.rng.chance(0.7) ? this.rng.range(1, 3) : this.downTicks());
@@ -402,13 +413,41 @@ class Simulation {
     if (was !== soft.role) this.trace.record(this.now, Ev.role, n.idx, -1, soft.term, roleCode(soft.role), null);
   }
 
-  private send(from: SimNode, m: Message): void {
+  private send(from: SimNode, released: Message): void {
+    const m = this.withStoredData(from, released);
+    if (m === null) return;
     this.checker.messageSent(from.idx, m);
     const to = this.byId.get(m.to);
     if (to === undefined) throw new Error(`${from.id} sent ${m.type} to unknown node ${m.to}`);
     const r = this.net.send(m, from.idx, to.idx, this.now);
     if (r > 0) this.traceMessage(Ev.drop, { msg: m, from: from.idx, to: to.idx }, r);
     else if (r === Sent.duplicated) this.traceMessage(Ev.duplicate, { msg: m, from: from.idx, to: to.idx }, 0);
+  }
+
+  /**
+   * A message whose data the core released, with it read back from the sender's disk (the runtime
+   * does so before sending). Null when the disk no longer holds it (compacted meanwhile): the core
+   * is told, as the runtime tells it, and probes again.
+   */
+  private withStoredData(from: SimNode, m: Message): Message | null {
+    const raft = from.raft!;
+    if (m.type === 'snapshot' && m.snapshot.data === RELEASED_SNAPSHOT_DATA) {
+      const stored = from.disk.snapshot;
+      if (stored !== null && stored.meta.index === m.snapshot.meta.index && stored.meta.term === m.snapshot.meta.term) return { ...m, snapshot: stored };
+      raft.reportSnapshotFailure(m.to);
+      return null;
+    }
+    if (m.type !== 'append' || !m.entries.some(isReleasedEntry)) return m;
+    const entries: Entry[] = [];
+    for (const e of m.entries) {
+      const stored = isReleasedEntry(e) ? from.disk.entryAt(e.index) : e;
+      if (stored === undefined || stored.term !== e.term) {
+        raft.reportAppendFailure(m.to);
+        return null;
+      }
+      entries.push(stored);
+    }
+    return { ...m, entries };
   }
 
   private applyEntries(n: SimNode, entries: Entry[]): void {
@@ -965,7 +1004,7 @@ function describeProfile(p: Profile): string {
     .join(' ');
   return (
     `nemesis every ~${p.nemesisGapTicks} ticks [${w}], propose ${p.proposeRate}/tick, read ${p.readRate}/tick, ` +
-    `snapshot every ${p.snapshotEvery} (trailing ${p.compactTrailingEntries}), down ${p.downTicksMin}..${p.downTicksMax} ticks, ` +
+    `snapshot every ${p.snapshotEvery} (trailing ${p.compactTrailingEntries}), release keeping ${p.releaseKeepBytes} B, down ${p.downTicksMin}..${p.downTicksMax} ticks, ` +
     `${p.leaderMessagesFirst ? 'leader sends before its fsync, ' : ''}heartbeat ${p.heartbeatTicks}, inflight ${p.maxInflightMsgs} msgs/${p.maxInflightBytes} B, msg ${p.maxMsgBytes} B, uncommitted ${p.maxUncommittedEntries}`
   );
 }

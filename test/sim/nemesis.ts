@@ -71,6 +71,12 @@ export interface Profile {
   /** Take a snapshot every this many applied entries (Infinity: never). */
   snapshotEvery: number;
   compactTrailingEntries: number;
+  /**
+   * After each Ready, release the data of applied entries but the newest this many bytes, and the
+   * data of a durable snapshot, reading them back from disk to send them (as cluster/raft-driver.ts
+   * does); Infinity: never release.
+   */
+  releaseKeepBytes: number;
 }
 
 const BOOSTS: Record<FaultName, Partial<Record<NemesisAction, number>>> = {
@@ -124,6 +130,7 @@ export function chooseProfile(rng: Rng, fault: FaultName | null): Profile {
     maxUncommittedEntries: rng.pick([16, 64, 256]),
     snapshotEvery: rng.pick([5, 20, 60, 200, Infinity]),
     compactTrailingEntries: rng.pick([0, 3, 20, 200]),
+    releaseKeepBytes: Number.POSITIVE_INFINITY, // chosen by the cluster from its own generator
   };
   if (fault === 'sendVoteBeforePersist') {
     p.crashAfterVoteChance = 1;
