@@ -198,8 +198,9 @@ export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
   }
 
   /**
-   * Stops leasing, waits up to graceMs for running handlers, then aborts the rest and fails
-   * their jobs back as retryable so another worker picks them up. Idempotent.
+   * Stops leasing, waits up to graceMs for running handlers and the jobs leased ahead (they run
+   * as slots free), then aborts the rest and fails their jobs back as retryable so another worker
+   * picks them up. Idempotent.
    */
   close(options: { graceMs?: number } = {}): Promise<void> {
     this.closing ??= this.shutdown(options.graceMs ?? this.shutdownGraceMs);
