@@ -23,10 +23,12 @@ interface PendingForward {
 export class Forwarder {
   private nextId = 1;
   private readonly pending = new Map<number, PendingForward>();
+  /** Leader side: forwarded requests running here, by follower and id, so a follower can cancel one. */
+  private readonly running = new Map<NodeId, Map<number, AbortController>>();
 
   constructor(
     private readonly transport: PeerTransport,
-    private readonly execute: (req: ValidRequest) => Promise<unknown>,
+    private readonly execute: (req: ValidRequest, gone: AbortSignal) => Promise<unknown>,
     private readonly onForwarded: (op: string) => void = () => undefined,
   ) {}
 
@@ -34,11 +36,16 @@ export class Forwarder {
     return this.pending.size;
   }
 
-  forward(to: NodeId, req: ValidRequest, timeoutMs: number): Promise<unknown> {
+  /**
+   * Sends `req` to the leader and relays its answer. When `gone` aborts (the client left), the
+   * leader is told to stop waiting on its behalf, so a long-poll lease does not take jobs for a
+   * client that will never see them.
+   */
+  forward(to: NodeId, req: ValidRequest, timeoutMs: number, gone?: AbortSignal): Promise<unknown> {
     if (this.pending.size >= FORWARDS_INFLIGHT_MAX) return Promise.reject(new RaftqError('OVERLOADED', 'too many requests in flight to the leader'));
     const id = this.nextId++;
     this.onForwarded(req.op);
-    return new Promise<unknown>((resolve, reject) => {
+    const answered = new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
         reject(new RaftqError('TIMEOUT', `the leader ${to} did not answer within ${timeoutMs} ms`));
@@ -50,6 +57,12 @@ export class Forwarder {
         reject(new RaftqError('NO_LEADER', `the leader ${to} is not reachable from this node`));
       }
     });
+    if (gone === undefined || !this.pending.has(id)) return answered;
+    // The answer still comes (a cancelled long poll ends empty at once); the client just is not there.
+    const onGone = (): void => void this.transport.sendForward(to, { t: 'fwdCancel', id });
+    if (gone.aborted) onGone();
+    else gone.addEventListener('abort', onGone, { once: true });
+    return answered.finally(() => gone.removeEventListener('abort', onGone));
   }
 
   onResponse(id: number, res: unknown): void {
@@ -64,7 +77,16 @@ export class Forwarder {
 
   /** Leader side: run a forwarded request and send the answer back on our link to the follower. */
   onRequest(from: NodeId, id: number, req: unknown): void {
-    this.execute(req as ValidRequest).then(
+    const cancel = new AbortController();
+    let ofPeer = this.running.get(from);
+    if (ofPeer === undefined) this.running.set(from, (ofPeer = new Map()));
+    ofPeer.set(id, cancel);
+    this.execute(req as ValidRequest, cancel.signal)
+      .finally(() => {
+        ofPeer.delete(id);
+        if (ofPeer.size === 0 && this.running.get(from) === ofPeer) this.running.delete(from);
+      })
+      .then(
       (result) => this.transport.sendForward(from, { t: 'fwdResp', id, res: { ok: true, result } satisfies ForwardAnswer }),
       (error: unknown) => {
         const wire = error instanceof RaftqError ? error.toWire() : new RaftqError('INTERNAL', String((error as Error)?.message ?? error)).toWire();
@@ -73,11 +95,18 @@ export class Forwarder {
     );
   }
 
+  /** Leader side: the follower's client left; whatever waits on its behalf stops (see forward). */
+  onCancel(from: NodeId, id: number): void {
+    this.running.get(from)?.get(id)?.abort();
+  }
+
   /**
    * Fails what waits on one peer (its link dropped, or it stopped leading) at once instead of at
    * the forward timeout: the clients retry with the same seq, so nothing applies twice.
    */
   failTo(peer: NodeId, reason: string): void {
+    // What we run on that peer's behalf can no longer reach its clients.
+    for (const cancel of this.running.get(peer)?.values() ?? []) cancel.abort();
     for (const [id, p] of this.pending) {
       if (p.to !== peer) continue;
       clearTimeout(p.timer);

@@ -31,15 +31,15 @@ export class NodeHandler implements RequestHandler {
     return this.dispatch(req, true, conn?.signal);
   }
 
-  /** Entry point for requests forwarded by a follower: never forwarded again. */
-  handleForwarded(req: ValidRequest): Promise<unknown> {
-    return this.dispatch(req, false, undefined);
+  /** Entry point for requests forwarded by a follower: never forwarded again. `gone`: its client left. */
+  handleForwarded(req: ValidRequest, gone?: AbortSignal): Promise<unknown> {
+    return this.dispatch(req, false, gone);
   }
 
   private async dispatch(req: ValidRequest, mayForward: boolean, gone: AbortSignal | undefined): Promise<unknown> {
     switch (req.kind) {
       case 'command':
-        return this.onLeader(req, mayForward, () => this.command(req, gone));
+        return this.onLeader(req, mayForward, () => this.command(req, gone), gone);
       case 'read':
         if (req.stale) return this.read(req);
         return this.onLeader(req, mayForward, async () => {
@@ -52,7 +52,7 @@ export class NodeHandler implements RequestHandler {
   }
 
   /** Runs `local` if this node leads, else forwards to the leader, waiting up to an election timeout for one. */
-  private async onLeader(req: ValidRequest, mayForward: boolean, local: () => Promise<unknown>): Promise<unknown> {
+  private async onLeader(req: ValidRequest, mayForward: boolean, local: () => Promise<unknown>, gone?: AbortSignal): Promise<unknown> {
     const broker = this.ctx.broker;
     if (broker.isLeader) return local();
     if (!mayForward) throw broker.noLeader();
@@ -60,7 +60,7 @@ export class NodeHandler implements RequestHandler {
     if (leader === null) throw new RaftqError('NO_LEADER', `no leader elected within ${this.ctx.electionTimeoutMs} ms`);
     if (leader === this.ctx.id) return local();
     const waitMs = req.kind === 'command' ? req.waitMs : req.kind === 'read' && req.op === 'waitResult' ? req.timeoutMs : 0;
-    return this.ctx.forwarder.forward(leader, req, this.ctx.requestTimeoutMs + waitMs);
+    return this.ctx.forwarder.forward(leader, req, this.ctx.requestTimeoutMs + waitMs, gone);
   }
 
   private async command(req: ValidCommandRequest, gone: AbortSignal | undefined): Promise<unknown> {

@@ -190,12 +190,13 @@ export async function startNode(config: NodeConfig, logger: Logger, ext: NodeExt
       onRaft: (m) => driver.step(m),
       onForward: (from, id, req) => forwarder?.onRequest(from, id, req),
       onForwardResponse: (_from, id, res) => forwarder?.onResponse(id, res),
+      onForwardCancel: (from, id) => forwarder?.onCancel(from, id),
       onLinkDown: (peer) => forwarder?.failTo(peer, `lost the connection to ${peer}`),
       onProblem: (reason, peer) => logger.warn({ peer }, reason),
     },
   );
   transport = peers;
-  forwarder = new Forwarder(peers, (req) => handler.handleForwarded(req), (op) => ext.onForwarded?.(op));
+  forwarder = new Forwarder(peers, (req, gone) => handler.handleForwarded(req, gone), (op) => ext.onForwarded?.(op));
   function syncPeers(m: Members): void {
     if (!transport) return;
     for (const [id, addrs] of m.entries()) {

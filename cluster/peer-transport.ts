@@ -22,7 +22,9 @@ export type PeerPayload =
   | { t: 'raft'; m: Message }
   | { t: 'snap'; from: NodeId; to: NodeId; term: number; meta: Snapshot['meta']; seq: number; chunk: Uint8Array; last: boolean }
   | { t: 'fwd'; id: number; req: unknown }
-  | { t: 'fwdResp'; id: number; res: unknown };
+  | { t: 'fwdResp'; id: number; res: unknown }
+  /** The client of a forwarded request left: the leader stops waiting for it (a long poll ends empty). */
+  | { t: 'fwdCancel'; id: number };
 
 /** The first frame on every link: who we are and where clients reach us (the address book learns it). */
 export interface Hello {
@@ -39,6 +41,7 @@ export interface PeerTransportHooks {
   onRaft(m: Message): void;
   onForward(from: NodeId, id: number, req: unknown): void;
   onForwardResponse(from: NodeId, id: number, res: unknown): void;
+  onForwardCancel(from: NodeId, id: number): void;
   onProblem(reason: string, peer: string): void;
 }
 
@@ -198,7 +201,7 @@ export class PeerTransport {
     return { snapshotsFailed };
   }
 
-  sendForward(to: NodeId, payload: Extract<PeerPayload, { t: 'fwd' | 'fwdResp' }>): boolean {
+  sendForward(to: NodeId, payload: Extract<PeerPayload, { t: 'fwd' | 'fwdResp' | 'fwdCancel' }>): boolean {
     const link = this.links.get(to);
     return link ? link.send(payload) : false;
   }
@@ -260,6 +263,9 @@ export class PeerTransport {
         return;
       case 'fwdResp':
         this.hooks.onForwardResponse(from, p.id, p.res);
+        return;
+      case 'fwdCancel':
+        this.hooks.onForwardCancel(from, p.id);
         return;
       default:
         this.hooks.onProblem(`unknown peer payload`, from);
