@@ -495,7 +495,7 @@ export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
     }
   }
 
-  /** Gives an unfinished job back (retryable) and aborts its handler. Never throws. */
+  /** Gives an unfinished job back and aborts its handler, if it has one. Never throws. */
   private async handBack(active: ActiveJob, reason: Error): Promise<void> {
     if (active.phase !== 'running' && active.phase !== 'queued') return;
     const wasQueued = active.phase === 'queued';
@@ -503,7 +503,9 @@ export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
     active.job.abort(reason);
     const { id, token } = active.leased;
     try {
-      await this.transport.call('fail', { jobId: id, token, error: reason.message, retryable: true });
+      // A job no handler started goes back without using an attempt; a started one used its attempt.
+      if (wasQueued) await this.transport.call('release', { jobId: id, token });
+      else await this.transport.call('fail', { jobId: id, token, error: reason.message, retryable: true });
     } catch (error) {
       if (!isLeaseLoss(error)) this.reportError(error);
     } finally {

@@ -113,6 +113,21 @@ export function applyAckMany(store: JobStore, cmd: Cmd<'ackMany'>, ctx: EntryCon
   return ok({ results });
 }
 
+/**
+ * Hands a leased job back untouched (a worker leased it ahead and is shutting down before it
+ * started): it waits again at the tail of its lane, and the attempt the lease counted is undone,
+ * since no handler ran. A job whose handler ran goes back with fail instead, using its attempt.
+ */
+export function applyRelease(store: JobStore, cmd: Cmd<'release'>): Outcome {
+  const held = holder(store, cmd.jobId, cmd.token);
+  if ('ok' in held) return held;
+  const { rec } = held;
+  store.dropLease(rec);
+  rec.attempts -= 1;
+  store.makeWaiting(rec, store.queueOf(rec));
+  return ok({ state: 'waiting' });
+}
+
 export function applyFail(store: JobStore, cmd: Cmd<'fail'>, ctx: EntryContext): Outcome {
   const held = holder(store, cmd.jobId, cmd.token);
   if ('ok' in held) return held;

@@ -12,7 +12,7 @@ import { applyEnqueue } from './enqueue.js';
 import { EntryContext } from './entry-context.js';
 import { compareStrings, toJob } from './job-record.js';
 import { badRequestOutcome } from './outcome.js';
-import { applyAck, applyAckMany, applyFail, applyHeartbeat, applyLease } from './lease.js';
+import { applyAck, applyAckMany, applyFail, applyHeartbeat, applyLease, applyRelease } from './lease.js';
 import type { MsgpackWriter } from './msgpack-writer.js';
 import { decodeSnapshot, encodeSnapshot, snapshotBytesEstimate, writeSnapshot } from './snapshot.js';
 import { isDueLive, isLeaseLive, JobStore } from './store.js';
@@ -110,6 +110,8 @@ export class JobStateMachine {
         return applyAck(store, command, ctx);
       case 'ackMany':
         return applyAckMany(store, command, ctx);
+      case 'release':
+        return applyRelease(store, command);
       case 'fail':
         return applyFail(store, command, ctx);
       case 'cancel':

@@ -89,6 +89,7 @@ export type Command =
   | { op: 'heartbeat'; jobId: string; token: string; leaseMs?: number }
   | { op: 'ack'; jobId: string; token: string; result?: ValueBytes }
   | { op: 'ackMany'; acks: AckItem[] }
+  | { op: 'release'; jobId: string; token: string }
   | { op: 'fail'; jobId: string; token: string; error: string; retryable: boolean }
   | { op: 'cancel'; jobId: string }
   | { op: 'tick' }
@@ -133,6 +134,7 @@ export interface CommandResults {
   heartbeat: { leaseExpiresAtMs: number };
   ack: { state: 'completed' };
   ackMany: { results: AckItemResult[] };
+  release: { state: 'waiting' };
   fail: { state: 'failed' | 'dead'; retryAtMs: number | null };
   cancel: { state: JobState; cancelled: boolean };
   tick: { expired: number; promoted: number; removed: number };

@@ -175,6 +175,8 @@ export function validateCommand(cmd: unknown, nowMs: number): WireError | null {
       return checkLeaseHolder(cmd) ?? optionalBytes('result', cmd.result);
     case 'ackMany':
       return checkAckList(cmd.acks);
+    case 'release':
+      return checkLeaseHolder(cmd);
     case 'fail':
       return (
         checkLeaseHolder(cmd) ??

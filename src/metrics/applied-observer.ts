@@ -100,6 +100,10 @@ export class AppliedObserver {
       }
       case 'fail':
         return this.fail(cmd, value as CommandResults['fail'], nowMs, jobs);
+      case 'release':
+        this.leases.ended(cmd.jobId);
+        if (this.requeuedAtMs.size < this.leases.trackedMax) this.requeuedAtMs.set(cmd.jobId, nowMs);
+        return;
       case 'cancel':
         if ((value as CommandResults['cancel']).cancelled) {
           this.leases.ended(cmd.jobId);

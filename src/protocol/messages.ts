@@ -46,6 +46,7 @@ export interface RequestFields {
   heartbeat: SessionFields & { jobId: string; token: string; leaseMs?: number };
   ack: SessionFields & { jobId: string; token: string; result?: ValueBytes };
   ackMany: SessionFields & { acks: AckItem[] };
+  release: SessionFields & { jobId: string; token: string };
   fail: SessionFields & { jobId: string; token: string; error: string; retryable: boolean };
   cancel: SessionFields & { jobId: string };
   pause: SessionFields & { queue: string };
@@ -75,7 +76,7 @@ export type ReadOp = 'get' | 'stats' | 'queues' | 'dlqList' | 'waitResult';
 export type AdminOp = 'clusterStatus' | 'transferLeader' | 'addNode' | 'removeNode' | 'snapshot' | 'stateHash' | 'hello';
 
 export const MUTATING_OPS: readonly MutatingOp[] = [
-  'enqueue', 'lease', 'heartbeat', 'ack', 'ackMany', 'fail', 'cancel', 'pause', 'resume', 'dlqRetry', 'dlqPurge',
+  'enqueue', 'lease', 'heartbeat', 'ack', 'ackMany', 'release', 'fail', 'cancel', 'pause', 'resume', 'dlqRetry', 'dlqPurge',
 ];
 export const READ_OPS: readonly ReadOp[] = ['get', 'stats', 'queues', 'dlqList', 'waitResult'];
 export const ADMIN_OPS: readonly AdminOp[] = ['clusterStatus', 'transferLeader', 'addNode', 'removeNode', 'snapshot', 'stateHash', 'hello'];
@@ -123,6 +124,7 @@ export interface OpResults {
   heartbeat: CommandResults['heartbeat'];
   ack: CommandResults['ack'];
   ackMany: CommandResults['ackMany'];
+  release: CommandResults['release'];
   fail: CommandResults['fail'];
   cancel: CommandResults['cancel'];
   pause: CommandResults['pause'];

@@ -360,6 +360,10 @@ const OPS: Record<Op, OpSpec> = {
       return command(id, f, cmd);
     },
   },
+  release: {
+    fields: ['jobId', 'token'],
+    validate: (id, f) => command(id, f, { op: 'release', jobId: f.required('jobId', jobId), token: f.required('token', token) }),
+  },
   ackMany: {
     fields: ['acks'],
     validate: (id, f, ctx) => command(id, f, { op: 'ackMany', acks: f.required('acks', list(1, ACK_BATCH_MAX, ackItem(ctx))) }),

@@ -163,6 +163,12 @@ export class FakeBroker implements RequestHandler {
         if (retry) this.waiting.push(job.id);
         return { state: retry ? 'failed' : 'dead', retryAtMs: retry ? Date.now() : null };
       }
+      case 'release': {
+        const job = this.current(cmd.jobId, cmd.token);
+        Object.assign(job, { state: 'waiting', attempts: job.attempts - 1, lease: null });
+        this.waiting.push(job.id);
+        return { state: 'waiting' };
+      }
       case 'cancel':
         return { state: 'cancelled', cancelled: true };
       default:

@@ -76,6 +76,21 @@ describe('leases and fencing', () => {
     expect(h.machine.getJob(job.id)?.state).toBe('active');
   });
 
+  it('release hands a leased job back untouched: waiting again, its attempt undone, the token stale', () => {
+    const h = new Harness();
+    const id = h.enqueueOne({ queue: 'q', maxAttempts: 1 });
+    const first = h.leaseOne('q');
+    expect(value<'release'>(h.apply({ op: 'release', jobId: id, token: first.token }))).toEqual({ state: 'waiting' });
+    expect(h.machine.getJob(id)).toMatchObject({ state: 'waiting', attempts: 0, redeliveries: 0, lease: null });
+    expect(errorCode(h.ack(first))).toBe('STALE_LEASE');
+    expect(errorCode(h.apply({ op: 'release', jobId: id, token: first.token }))).toBe('STALE_LEASE');
+    expect(errorCode(h.apply({ op: 'release', jobId: 'nope', token: 'nope.1.0.0' }))).toBe('NOT_FOUND');
+    // Its one attempt is still there to use.
+    const second = h.leaseOne('q');
+    expect(second.attempt).toBe(1);
+    expect(value<'ack'>(h.ack(second))).toEqual({ state: 'completed' });
+  });
+
   it('a lease that expires on the last attempt sends the job to the dead letters', () => {
     const h = new Harness();
     const id = h.enqueueOne({ queue: 'q', leaseMs: 1000, maxAttempts: 2 });

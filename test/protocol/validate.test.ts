@@ -104,6 +104,7 @@ const bad: BadRow[] = [
   { name: 'payload a deep array, not bytes', request: withJob({ payload: nested(100) }), code: 'BAD_REQUEST', field: 'jobs[0].payload' },
   { name: 'ack result a map, not bytes', request: ack({ result: { sent: true } }), code: 'BAD_REQUEST', field: 'result' },
   { name: 'payload one byte over the limit', request: withJob({ payload: bytesOf(PAYLOAD_BYTES_MAX_DEFAULT + 1) }), code: 'PAYLOAD_TOO_LARGE', field: 'jobs[0].payload' },
+  { name: 'release without a token', request: { id: 1, op: 'release', ...session, jobId: 'j1' }, code: 'BAD_REQUEST', field: 'token' },
   // ackMany.
   { name: 'ackMany without acks', request: { id: 1, op: 'ackMany', ...session, acks: [] }, code: 'BAD_REQUEST', field: 'acks' },
   { name: 'ackMany acks not a list', request: { id: 1, op: 'ackMany', ...session, acks: { jobId: 'j1' } }, code: 'BAD_REQUEST', field: 'acks' },
@@ -229,6 +230,7 @@ describe('validateRequest accepts', () => {
     [{ id: 1, op: 'heartbeat', ...session, jobId: 'j', token: 't', leaseMs: 100 }, { op: 'heartbeat', jobId: 'j', token: 't', leaseMs: 100 }],
     [ack({ result: encodeValue({ sent: true }) }), { op: 'ack', jobId: 'j1', token: 't1', result: encodeValue({ sent: true }) }],
     [ack({}), { op: 'ack', jobId: 'j1', token: 't1' }],
+    [{ id: 1, op: 'release', ...session, jobId: 'j', token: 't' }, { op: 'release', jobId: 'j', token: 't' }],
     [
       { id: 1, op: 'ackMany', ...session, acks: [{ jobId: 'j1', token: 't1', result: encodeValue(7) }, { jobId: 'j2', token: 't2' }] },
       { op: 'ackMany', acks: [{ jobId: 'j1', token: 't1', result: encodeValue(7) }, { jobId: 'j2', token: 't2' }] },
