@@ -87,6 +87,7 @@ const ROUTES: Route[] = [
   },
   { method: 'POST', pattern: /^\/v1\/jobs\/([^/]+)\/ack$/, name: 'ack', build: ([jobId], _q, body) => ({ op: 'ack', fields: withEncoded({ ...object(body), jobId }, 'result', 'result') }) },
   { method: 'POST', pattern: /^\/v1\/jobs\/([^/]+)\/fail$/, name: 'fail', build: ([jobId], _q, body) => ({ op: 'fail', fields: { retryable: true, ...object(body), jobId } }) },
+  { method: 'POST', pattern: /^\/v1\/jobs\/([^/]+)\/release$/, name: 'release', build: ([jobId], _q, body) => ({ op: 'release', fields: { ...object(body), jobId } }) },
   { method: 'POST', pattern: /^\/v1\/jobs\/([^/]+)\/heartbeat$/, name: 'heartbeat', build: ([jobId], _q, body) => ({ op: 'heartbeat', fields: { ...object(body), jobId } }) },
   { method: 'GET', pattern: /^\/v1\/queues$/, name: 'queues', build: (_p, q) => ({ op: 'queues', fields: readFlag(q) }) },
   { method: 'GET', pattern: new RegExp(`^/v1/queues/${Q}$`), name: 'stats', build: ([queue], q) => ({ op: 'stats', fields: { queue, ...readFlag(q) } }) },
@@ -102,7 +103,7 @@ const ROUTES: Route[] = [
   { method: 'GET', pattern: /^\/v1\/cluster\/hash$/, name: 'stateHash', build: () => ({ op: 'stateHash', fields: {} }) },
 ];
 
-const MUTATING = new Set(['enqueue', 'lease', 'heartbeat', 'ack', 'fail', 'cancel', 'pause', 'resume', 'dlqRetry', 'dlqPurge']);
+const MUTATING = new Set(['enqueue', 'lease', 'heartbeat', 'ack', 'release', 'fail', 'cancel', 'pause', 'resume', 'dlqRetry', 'dlqPurge']);
 
 export class HttpApi {
   private readonly server: http.Server;

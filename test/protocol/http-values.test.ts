@@ -49,6 +49,14 @@ describe('HTTP API values', () => {
     expect(decodeValue(result!)).toEqual({ ok: true, value: [1, 'two'] });
   });
 
+  it('routes POST /v1/jobs/{id}/release to the release command', async () => {
+    const { base, seen } = await api(() => ({ state: 'waiting' }));
+    const answer = await call(`${base}/v1/jobs/j7/release`, 'POST', { token: 'j7.1.a.0' });
+    expect(answer).toEqual({ status: 200, json: { state: 'waiting' } });
+    expect((seen[0] as ValidCommandRequest).envelope.cmd).toEqual({ op: 'release', jobId: 'j7', token: 'j7.1.a.0' });
+    expect((await call(`${base}/v1/jobs/j7/release`, 'POST', {})).status).toBe(400);
+  });
+
   it('refuses a payload whose encoding is over the limit, by its byte length', async () => {
     const { base, seen } = await api(() => ({ ids: ['j1'], duplicate: [false] }));
     const answer = await call(`${base}/v1/queues/q/jobs`, 'POST', { payload: 'x'.repeat(1024) });
