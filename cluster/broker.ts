@@ -123,7 +123,6 @@ export class Broker {
 
   /** Proposes one envelope; resolves with its outcome once applied here. Leader only. */
   submit(envelope: Envelope, sizeBytes: number): Promise<Outcome> {
-    if (!this.isLeader) return Promise.reject(this.noLeader());
     return new Promise<Outcome>((resolve, reject) => this.enterTurn({ envelope, sizeBytes, resolve, reject }));
   }
 
@@ -145,6 +144,7 @@ export class Broker {
   private flush(): void {
     this.flushScheduled = false;
     const items = this.turn;
+    const itemsBytes = this.turnBytes;
     this.turn = [];
     this.turnBytes = 0;
     if (items.length === 0) return;
@@ -157,7 +157,7 @@ export class Broker {
     // even across leaders whose clocks disagree.
     const nowMs = Math.max(this.now(), this.lastStampMs);
     this.lastStampMs = nowMs;
-    this.dispatchToWaiters(items, nowMs);
+    this.dispatchToWaiters(items, itemsBytes, nowMs);
     const batch: EntryBatch = { nowMs, envelopes: items.map((p) => p.envelope) };
     const result = driver.propose(encodeBatch(batch));
     if (!result.ok) {
@@ -243,7 +243,7 @@ export class Broker {
    * state machine applies them in order, so the jobs are handed out by the same entry that creates
    * them. Counted per queue so that no more leases ride along than there are new jobs to take.
    */
-  private dispatchToWaiters(items: PendingEnvelope[], nowMs: number): void {
+  private dispatchToWaiters(items: PendingEnvelope[], itemsBytes: number, nowMs: number): void {
     if (this.leaseWaiters.size === 0) return;
     let arriving: Map<string, number> | null = null;
     for (const p of items) {
@@ -257,7 +257,10 @@ export class Broker {
       }
     }
     if (arriving === null) return;
+    let bytes = itemsBytes;
     for (const waiter of this.leaseWaiters) {
+      // The entry keeps its size bound; a waiter left out is proposed once the enqueue applies.
+      if (bytes + waiter.sizeBytes > ENTRY_BYTES_MAX) break;
       let wanted = waiter.envelope.cmd.max;
       let served = false;
       for (const queue of waiter.envelope.cmd.queues) {
@@ -268,7 +271,9 @@ export class Broker {
         wanted -= taken;
         served = true;
       }
-      if (served) items.push(waiter.take());
+      if (!served) continue;
+      bytes += waiter.sizeBytes;
+      items.push(waiter.take());
     }
   }
 

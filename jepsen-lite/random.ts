@@ -3,10 +3,10 @@
 // seed and a label, so that the schedule for a seed is the same whatever the timing of the
 // workload (a shared stream would interleave with network timing and never replay).
 
-const TWO_POW_32 = 0x1_0000_0000;
+export const TWO_POW_32 = 0x1_0000_0000;
 
 /** splitmix32: a good scrambler for seeding, and a fine generator on its own for our needs. */
-function splitmix32(state: { x: number }): number {
+export function splitmix32(state: { x: number }): number {
   state.x = (state.x + 0x9e3779b9) | 0;
   let z = state.x;
   z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);

@@ -2,15 +2,7 @@
 // Every random choice of a simulated run comes from one of these, derived from the run's seed,
 // so a seed replays the whole run exactly. Never use Math.random in the simulator.
 
-const TWO_POW_32 = 4294967296;
-
-function splitmix32(state: { x: number }): number {
-  state.x = (state.x + 0x9e3779b9) | 0;
-  let z = state.x;
-  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-  return (z ^ (z >>> 16)) >>> 0;
-}
+import { splitmix32, TWO_POW_32 } from '../../jepsen-lite/random.js';
 
 export class Rng {
   private s0: number;
