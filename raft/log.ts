@@ -25,6 +25,14 @@ export class RaftLog {
   persistedTo: number;
   /** Entries up to here hold ReleasedEntryData (their data is in storage only). */
   releasedTo: number;
+  /**
+   * The newest applied, durable entries whose data may stay in memory: (keptFrom, keptTo], holding
+   * keptBytes. Kept incrementally so that finding what to release costs O(entries newly applied),
+   * not a walk over the whole kept window on every Ready.
+   */
+  private keptFrom: number;
+  private keptTo: number;
+  private keptBytes = 0;
 
   constructor(base: { index: number; term: number }, entries: Entry[], committed: number, applied: number) {
     this.baseIndex = base.index;
@@ -41,6 +49,8 @@ export class RaftLog {
     this.handedTo = last;
     this.persistedTo = last;
     this.releasedTo = base.index;
+    this.keptFrom = base.index;
+    this.keptTo = base.index;
   }
 
   firstIndex(): number {
@@ -194,6 +204,9 @@ export class RaftLog {
     this.handedTo = meta.index;
     this.persistedTo = meta.index;
     this.releasedTo = meta.index;
+    this.keptFrom = meta.index;
+    this.keptTo = meta.index;
+    this.keptBytes = 0;
   }
 
   /**
@@ -209,6 +222,21 @@ export class RaftLog {
       if (e.data.byteLength > 0) this.entries[at] = { index: e.index, term: e.term, kind: e.kind, data: new ReleasedEntryData(e.data.byteLength) };
     }
     if (index > this.releasedTo) this.releasedTo = index;
+  }
+
+  /**
+   * The index after which the applied, durable entries hold at most `keepBytes` of data: entries
+   * up to it may be released. Amortized O(1) per applied entry.
+   */
+  keepNewestFrom(keepBytes: number): number {
+    const to = Math.min(this.applied, this.persistedTo);
+    for (let i = this.keptTo + 1; i <= to; i++) this.keptBytes += entryDataBytes(this.entries[i - this.baseIndex - 1]!);
+    if (to > this.keptTo) this.keptTo = to;
+    while (this.keptBytes > keepBytes && this.keptFrom < this.keptTo) {
+      this.keptFrom += 1;
+      this.keptBytes -= entryDataBytes(this.entries[this.keptFrom - this.baseIndex - 1]!);
+    }
+    return this.keptFrom;
   }
 
   /**
@@ -237,5 +265,11 @@ export class RaftLog {
     this.baseIndex = index;
     if (this.releasedTo < index) this.releasedTo = index;
     this.baseTerm = term;
+    if (this.keptFrom < index) {
+      this.keptFrom = index;
+      if (this.keptTo < index) this.keptTo = index;
+      this.keptBytes = 0;
+      for (let i = index + 1; i <= this.keptTo; i++) this.keptBytes += entryDataBytes(this.entries[i - index - 1]!);
+    }
   }
 }

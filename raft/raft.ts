@@ -233,7 +233,7 @@ export class RaftNode {
    * last snapshot (a backlog of batched jobs) in memory, and a leader more while a follower is down.
    */
   releaseEntryData(keepBytes: number): void {
-    const upTo = this.log.trailingBase(Math.min(this.log.applied, this.log.persistedTo), Number.POSITIVE_INFINITY, keepBytes);
+    const upTo = this.log.keepNewestFrom(keepBytes);
     // Entries kept below the latest snapshot are in memory only (storage dropped them with it).
     const floor = this.snapshot?.meta.index ?? 0;
     if (upTo > this.log.releasedTo && upTo > floor) this.log.releaseData(upTo, floor);

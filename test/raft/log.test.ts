@@ -43,3 +43,46 @@ describe('RaftLog.releaseData', () => {
     expect(() => l.releaseData(11, 0)).toThrow(/applied, durable/);
   });
 });
+
+describe('RaftLog.keepNewestFrom', () => {
+  it('finds the same base as a walk back from the applied, durable end, as entries apply, release and compact', () => {
+    // Entry sizes vary (0 for no-ops, up to 3,000 bytes) so the kept window moves by uneven steps.
+    const sizeOf = (i: number): number => (i % 7 === 0 ? 0 : ((i * 2654435761) >>> 0) % 3000);
+    const l = new RaftLog({ index: 0, term: 0 }, [], 0, 0);
+    const keepBytes = 10_000;
+    let compactions = 0;
+    for (let last = 1; last <= 600; last++) {
+      l.append({ index: last, term: 1, kind: 'normal', data: new Uint8Array(sizeOf(last)) });
+      const unstable = l.takeUnstable();
+      // Durable and applied in uneven steps: every 3rd entry persists late, every 5th applies late.
+      if (last % 3 !== 0) l.persisted(unstable);
+      else l.persisted([]);
+      l.commitTo(last);
+      if (last % 5 !== 0) for (const e of l.takeCommitted(1_000)) l.appliedTo(e.index);
+      const end = Math.min(l.applied, l.persistedTo);
+      const expected = l.trailingBase(end, Number.POSITIVE_INFINITY, keepBytes);
+      const base = l.keepNewestFrom(keepBytes);
+      expect(base, `at ${last}`).toBe(expected);
+      if (base > l.releasedTo) l.releaseData(base, 0);
+      if (last % 37 === 0) {
+        // Sometimes inside the kept window (it must be recounted), sometimes below it.
+        const inside = last % 2 === 0;
+        l.compactTo(Math.max(l.firstIndex(), inside ? end - 2 : l.applied - 40));
+        compactions += 1;
+      }
+    }
+    expect(compactions).toBeGreaterThan(10);
+  });
+
+  it('starts over from a restored snapshot', () => {
+    const l = log(1, 50, () => 1_000);
+    expect(l.keepNewestFrom(5_000)).toBe(45);
+    l.restore({ index: 80, term: 2, config: { voters: ['a'] } });
+    expect(l.keepNewestFrom(5_000)).toBe(80);
+    for (let i = 81; i <= 90; i++) l.append({ index: i, term: 2, kind: 'normal', data: new Uint8Array(1_000) });
+    l.persisted(l.takeUnstable());
+    l.commitTo(90);
+    for (const e of l.takeCommitted(100)) l.appliedTo(e.index);
+    expect(l.keepNewestFrom(5_000)).toBe(85);
+  });
+});
