@@ -294,7 +294,7 @@ export class RaftNode {
     }
     if (this.role === 'leader') {
       this.progress.get(this.id)?.maybeUpdate(this.log.persistedTo);
-      if (this.maybeCommit()) this.bcastAppend();
+      this.maybeCommit();
     }
   }
 
@@ -663,8 +663,10 @@ export class RaftNode {
       pr.becomeProbe();
       pr.becomeReplicate();
     } else if (pr.state === 'replicate') pr.inflights.freeLE(m.index);
-    if (this.maybeCommit()) this.bcastAppend();
-    else if (wasPaused) this.maybeSendAppend(m.from, true);
+    // A new commit index is not sent on its own: it rides on the next append or heartbeat
+    // (followers only apply with it; answers are the leader's), saving a message each way per entry.
+    this.maybeCommit();
+    if (wasPaused) this.maybeSendAppend(m.from, true);
     while (this.maybeSendAppend(m.from, false)) {
       // pipelining: keep the window full while there is something to send
     }
@@ -772,7 +774,7 @@ export class RaftNode {
       this.becomeFollower(this.term, null);
       return;
     }
-    if (this.maybeCommit()) this.bcastAppend();
+    this.maybeCommit();
   }
 
   // ---------------------------------------------------------------- reads

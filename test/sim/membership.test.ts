@@ -5,66 +5,11 @@
 // real leader kept committing — election safety, log matching, leader completeness all broke
 // (first seen on seeds 2, 9, 10, 12, 18, 19, 23 of the first simulator version).
 //
-// This drives real cores over a perfect in-memory network, step by step.
+// This drives real cores over a perfect in-memory network, step by step (TinyCluster).
 
 import { describe, expect, it } from 'vitest';
-import { RaftNode } from '../../raft/raft.js';
-import type { Message, NodeId, RaftOptions } from '../../raft/types.js';
-import { Rng } from './rng.js';
-
-class TinyCluster {
-  readonly nodes = new Map<NodeId, RaftNode>();
-  private readonly queue: Message[] = [];
-  private readonly rng = new Rng(7);
-  /** Nodes whose messages, both ways, are dropped. */
-  readonly isolated = new Set<NodeId>();
-
-  boot(id: NodeId, voters: NodeId[]): RaftNode {
-    const r = this.rng.fork();
-    const opts: RaftOptions = {
-      id,
-      electionTicks: 10,
-      heartbeatTicks: 1,
-      random: () => r.float(),
-      preVote: true,
-      checkQuorum: true,
-      maxInflightMsgs: 4,
-      maxInflightBytes: 65536,
-      maxMsgBytes: 1024,
-      maxUncommittedEntries: 64,
-    };
-    const node = new RaftNode(opts, { hardState: { term: 0, vote: null, commit: 0 }, snapshot: null, entries: [], bootstrapConfig: { voters }, applied: 0 });
-    this.nodes.set(id, node);
-    return node;
-  }
-
-  /** Drains every Ready and delivers every message until the cluster is quiet. */
-  settle(): void {
-    for (let rounds = 0; rounds < 10_000; rounds++) {
-      let busy = false;
-      for (const node of this.nodes.values()) {
-        while (node.hasReady()) {
-          busy = true;
-          const rd = node.ready();
-          for (const m of rd.messages) if (!this.isolated.has(m.from) && !this.isolated.has(m.to)) this.queue.push(m);
-          node.advance(rd);
-        }
-      }
-      const m = this.queue.shift();
-      if (m !== undefined) {
-        busy = true;
-        this.nodes.get(m.to)?.step(m);
-      }
-      if (!busy) return;
-    }
-    throw new Error('the cluster did not settle');
-  }
-
-  tick(): void {
-    for (const node of this.nodes.values()) node.tick();
-    this.settle();
-  }
-}
+import type { RaftNode } from '../../raft/raft.js';
+import { TinyCluster } from './tiny-cluster.js';
 
 function addedNode(): { c: TinyCluster; joiner: RaftNode; addIndex: number } {
   const c = new TinyCluster();
