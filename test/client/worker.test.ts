@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Worker } from '../../src/client/worker.js';
+import { prefetchFor, Worker } from '../../src/client/worker.js';
 import type { WorkerJob, WorkerOptions } from '../../src/client/worker.js';
 import type { RaftqError } from '../../src/errors.js';
 import type { LeasedJob } from '../../src/jobs/types.js';
@@ -41,6 +41,23 @@ function states(b: FakeBroker): string[] {
   return [...b.jobs.values()].map((job) => job.state);
 }
 
+describe('prefetchFor', () => {
+  it('leases nothing ahead until handlers are measured faster than a lease round trip', () => {
+    expect(prefetchFor(10, 40, Number.NaN, 5)).toBe(0);
+    expect(prefetchFor(10, 40, 1, Number.NaN)).toBe(0);
+    expect(prefetchFor(10, 40, 5, 5)).toBe(0);
+    expect(prefetchFor(10, 40, 8, 5)).toBe(0);
+  });
+
+  it('leases ahead what the slots finish in one round trip, up to the bound', () => {
+    expect(prefetchFor(10, 40, 4, 5)).toBe(13); // 10 slots × 5 ms / 4 ms
+    expect(prefetchFor(10, 40, 2.5, 5)).toBe(20);
+    expect(prefetchFor(10, 40, 0.1, 5)).toBe(40);
+    expect(prefetchFor(10, 40, 0, 5)).toBe(40);
+    expect(prefetchFor(10, 0, 0.1, 5)).toBe(0);
+  });
+});
+
 describe('Worker', () => {
   it('runs at most `concurrency` handlers at once and leases in batches', async () => {
     const { broker: b, address } = await broker();
@@ -73,8 +90,8 @@ describe('Worker', () => {
     release.open();
     await b.until(() => states(b).every((s) => s === 'completed'));
     expect(runningMax).toBe(3);
-    // Once handlers outpace a lease round trip, the worker leases up to `prefetch` (= concurrency) ahead.
-    for (const lease of leaseRequests(b)) expect((lease.envelope.cmd as { max: number }).max).toBeLessThanOrEqual(6);
+    // Once handlers outpace a lease round trip, the worker leases up to `prefetch` (4 × concurrency) ahead.
+    for (const lease of leaseRequests(b)) expect((lease.envelope.cmd as { max: number }).max).toBeLessThanOrEqual(3 + 12);
     expect(b.decoded('job-1')!.result).toEqual({ done: 'job-1' });
     await b.until(() => completed.length === 10);
   });
@@ -88,6 +105,7 @@ describe('Worker', () => {
       nodes: [address],
       queues: 'fast',
       concurrency: 2,
+      prefetch: 2,
       handler: async () => {
         runningMax = Math.max(runningMax, ++running);
         await Promise.resolve();
