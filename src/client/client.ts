@@ -1,14 +1,15 @@
 // The producer-side SDK: submit jobs, read them, manage queues and the dead-letter queue.
-// Every method is one (or, for big batches, a few pipelined) protocol requests; retries,
-// failover and exactly-once sessions live in Transport.
+// Every method is one (or, for big batches, a few pipelined) protocol requests, and the single
+// submits of one event-loop turn share one; retries, failover and exactly-once sessions live in
+// Transport.
 
-import { RaftqError } from '../errors.js';
 import type { Backoff, Job, PriorityName, QueueStats } from '../jobs/types.js';
 import { ENQUEUE_BATCH_MAX, FRAME_BYTES_MAX } from '../limits.js';
 import type { ClusterStatus, NodeAddresses, OpResults, WireEnqueueSpec } from '../protocol/messages.js';
 import { WAIT_RESULT_MS_MAX } from '../protocol/messages.js';
 import { decodeJob, encodeValue } from '../protocol/values.js';
 import type { TransportOptions } from './transport.js';
+import { SubmitCoalescer } from './submit-coalescer.js';
 import { Transport } from './transport.js';
 
 export type ClientOptions = TransportOptions;
@@ -89,8 +90,11 @@ export class Client {
     stateHash: async (): Promise<OpResults['stateHash']> => this.transport.call('stateHash', {}),
   };
 
+  private readonly submits: SubmitCoalescer;
+
   constructor(options: ClientOptions) {
     this.transport = new Transport(options);
+    this.submits = new SubmitCoalescer(async (jobs) => (await this.transport.call('enqueue', { jobs })).ids, splitBatches);
   }
 
   /** The session id this client's mutating requests carry. */
@@ -98,11 +102,13 @@ export class Client {
     return this.transport.clientId;
   }
 
-  /** Enqueues one job; resolves with its id (the existing job's id when it was a duplicate). */
+  /**
+   * Enqueues one job; resolves with its id (the existing job's id when it was a duplicate).
+   * Submits made in the same event-loop turn share one request (see SubmitCoalescer); each still
+   * resolves or fails on its own.
+   */
   async submit(queue: string, payload: unknown, options: SubmitOptions = {}): Promise<string> {
-    const { ids } = await this.transport.call('enqueue', { jobs: [toSpec(queue, { ...options, payload })] });
-    if (ids.length !== 1 || typeof ids[0] !== 'string') throw new RaftqError('INTERNAL', `enqueue of one job answered ${ids.length} ids`);
-    return ids[0];
+    return this.submits.submit(toSpec(queue, { ...options, payload }));
   }
 
   /**
@@ -111,7 +117,7 @@ export class Client {
    * applied, so give jobs ids or idempotency keys when a whole batch must be resubmittable.
    */
   async submitMany(queue: string, jobs: JobToSubmit[]): Promise<string[]> {
-    const batches = splitBatches(jobs.map((job) => toSpec(queue, job)));
+    const batches = splitBatches(jobs.map((job) => toSpec(queue, job)), (spec) => spec);
     const results = await Promise.all(batches.map((batch) => this.transport.call('enqueue', { jobs: batch })));
     return results.flatMap((result) => result.ids);
   }
@@ -180,18 +186,19 @@ function toSpec(queue: string, job: JobToSubmit): WireEnqueueSpec {
   return spec;
 }
 
-function splitBatches(specs: WireEnqueueSpec[]): WireEnqueueSpec[][] {
-  const batches: WireEnqueueSpec[][] = [];
-  let batch: WireEnqueueSpec[] = [];
+/** Groups items, in order, into enqueue requests of at most ENQUEUE_BATCH_MAX jobs and ENQUEUE_REQUEST_BYTES_MAX. */
+function splitBatches<T>(items: T[], specOf: (item: T) => WireEnqueueSpec): T[][] {
+  const batches: T[][] = [];
+  let batch: T[] = [];
   let batchBytes = 0;
-  for (const spec of specs) {
-    const specBytes = (spec.payload?.byteLength ?? 0) + SPEC_BYTES_BEYOND_PAYLOAD_MAX;
+  for (const item of items) {
+    const specBytes = (specOf(item).payload?.byteLength ?? 0) + SPEC_BYTES_BEYOND_PAYLOAD_MAX;
     if (batch.length > 0 && (batch.length >= ENQUEUE_BATCH_MAX || batchBytes + specBytes > ENQUEUE_REQUEST_BYTES_MAX)) {
       batches.push(batch);
       batch = [];
       batchBytes = 0;
     }
-    batch.push(spec);
+    batch.push(item);
     batchBytes += specBytes;
   }
   if (batch.length > 0) batches.push(batch);

@@ -79,6 +79,47 @@ describe('Client', () => {
     expect(await c.submitMany('bulk', [])).toEqual([]);
   });
 
+  it('sends the single submits of one event-loop turn as one request; each resolves with its own id', async () => {
+    const { broker: b, address } = await broker();
+    const c = client([address]);
+    const ids = await Promise.all([c.submit('a', 1), c.submit('b', 2, { priority: 'high' }), c.submit('a', 3)]);
+    const requests = enqueues(b);
+    expect(requests).toHaveLength(1);
+    const cmd = requests[0]!.envelope.cmd;
+    expect(cmd.op === 'enqueue' ? cmd.jobs.map((j) => [j.queue, j.priority ?? null]) : []).toEqual([['a', null], ['b', 8], ['a', null]]);
+    expect(new Set(ids).size).toBe(3);
+    for (const [i, id] of ids.entries()) expect(b.decoded(id)!.payload).toBe(i + 1);
+    // A later turn is a later request.
+    await c.submit('a', 4);
+    expect(enqueues(b)).toHaveLength(2);
+  });
+
+  it('fails only the submit at fault when a shared request is refused for what one job holds', async () => {
+    const { broker: b, address } = await broker();
+    b.intercept = (request) => {
+      const cmd = request.kind === 'command' ? request.envelope.cmd : null;
+      if (cmd?.op === 'enqueue' && cmd.jobs.some((j) => j.queue === 'refused')) throw new RaftqError('BAD_REQUEST', 'queue refused', { field: 'jobs' });
+    };
+    const c = client([address]);
+    const outcomes = await Promise.allSettled([c.submit('ok', 1), c.submit('refused', 2), c.submit('ok', 3)]);
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((outcomes[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'BAD_REQUEST' });
+    // The shared request, then each job on its own.
+    expect(enqueues(b).map((r) => (r.envelope.cmd.op === 'enqueue' ? r.envelope.cmd.jobs.length : 0))).toEqual([3, 1, 1, 1]);
+    expect(b.jobs.size).toBe(2);
+  });
+
+  it('fails the whole shared request, without sending its jobs again, when its outcome is unknown', async () => {
+    const { broker: b, address } = await broker();
+    b.intercept = (request) => {
+      if (request.op === 'enqueue') throw new RaftqError('OVERLOADED', 'busy');
+    };
+    const c = client([address], { retry: { attempts: 2, baseMs: 1, capMs: 2 } });
+    const outcomes = await Promise.allSettled([c.submit('q', 1), c.submit('q', 2)]);
+    expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected']);
+    expect(enqueues(b).every((r) => r.envelope.cmd.op === 'enqueue' && r.envelope.cmd.jobs.length === 2)).toBe(true);
+  });
+
   it('retries with the same seq after the connection drops, so the enqueue applies once', async () => {
     const { broker: b, address } = await broker();
     const proxy = new CuttableProxy(Number(address.split(':')[1]));
