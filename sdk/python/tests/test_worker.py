@@ -44,6 +44,7 @@ class JobsBroker:
             self.changed.notify_all()
 
     def until(self, what: str, predicate: Callable[[], bool]) -> None:
+        """Waits for the broker's own state: every request notifies, nothing else does."""
         with self.changed:
             if not self.changed.wait_for(predicate, timeout=WAIT_S):
                 raise AssertionError(f"timed out waiting for {what}")
@@ -97,6 +98,13 @@ class JobsBroker:
                 "attempt": self.attempts[job_id], "maxAttempts": 3, "token": token, "leaseExpiresAtMs": time.time() * 1000 + request["leaseMs"],
             })
         return {"jobs": jobs}
+
+
+def wait_worker(worker: Worker, what: str, predicate: Callable[[], bool]) -> None:
+    """Waits for the worker's own state, which its condition guards (white box: no public hook)."""
+    with worker._changed:
+        if not worker._changed.wait_for(predicate, timeout=WAIT_S):
+            raise AssertionError(f"timed out waiting for {what}")
 
 
 class WorkerTest(unittest.TestCase):
@@ -199,7 +207,7 @@ class WorkerTest(unittest.TestCase):
         self.assertTrue(returned.wait(WAIT_S))
         self.assertEqual(lost, [("j", "STALE_LEASE")])
         # The worker forgets the job once its handler returns, and never acks it.
-        self.broker.until("the worker to hold nothing", lambda: worker.active_count == 0)
+        wait_worker(worker, "the worker to hold nothing", lambda: not worker._active)
         self.assertEqual((self.broker.acks, self.broker.fails), ({}, {}))
 
     def test_an_ack_answered_stale_lease_is_not_retried_and_the_worker_goes_on(self) -> None:
@@ -232,7 +240,7 @@ class WorkerTest(unittest.TestCase):
         self.assertTrue(started.wait(WAIT_S))
         closing = threading.Thread(target=worker.close)
         closing.start()
-        self.broker.until("the worker to stop leasing", lambda: worker._stopping.is_set())
+        self.assertTrue(worker._stopping.wait(WAIT_S))
         leases = len(self.fake.of_op("lease"))
         may_finish.set()
         closing.join(WAIT_S)
@@ -257,19 +265,21 @@ class WorkerTest(unittest.TestCase):
         self.assertEqual(self.broker.acks, {})
 
     def test_jobs_leased_while_closing_are_released_untouched(self) -> None:
-        may_finish = threading.Event()
+        started, may_finish = threading.Event(), threading.Event()
         ran: list[str] = []
 
         def handler(job: WorkerJob) -> Any:
             ran.append(job.id)
+            started.set()
             return may_finish.wait(WAIT_S) and "ok"
 
         self.broker.add("running", 1)
         worker = self.worker(handler, concurrency=2, poll_wait_ms=10_000)
-        self.broker.until("the handler to start and a lease to wait for the free slot", lambda: ran == ["running"] and self.broker.leases_parked == 1)
+        self.assertTrue(started.wait(WAIT_S))
+        self.broker.until("a lease to wait for the free slot", lambda: self.broker.leases_parked == 1)
         closing = threading.Thread(target=worker.close)
         closing.start()
-        self.broker.until("the worker to stop", lambda: worker._stopping.is_set())
+        self.assertTrue(worker._stopping.wait(WAIT_S))
         self.broker.add("late", 2)  # the parked lease takes it after the worker began closing
         self.broker.until("the release", lambda: self.broker.released == ["late"])
         may_finish.set()
