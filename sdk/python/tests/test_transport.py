@@ -1,0 +1,289 @@
+"""Transport and Client against fake nodes: the same sessions, retries and failover as the
+TypeScript SDK (test/client/client.test.ts proves the same rules for it)."""
+
+import threading
+import time
+import unittest
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
+
+from raftq import BadRequestError, Client, InternalError, JobSpec, NoLeaderError, RequestTimeoutError, RetryOptions
+from raftq.errors import closed_error
+from raftq.session import SessionWindow
+from raftq.transport import Transport
+from raftq.values import decode_value
+
+from .fake_node import Drop, FakeNode, WireError, dead_address
+
+FAST = RetryOptions(attempts=5, base_ms=1, cap_ms=5)
+
+
+class Broker:
+    """Enough of a node for the producer side: sessions answer a retried seq once, enqueue, get."""
+
+    def __init__(self, leader: str | None = None, nodes: list[dict[str, str]] | None = None) -> None:
+        self.jobs: dict[str, dict[str, Any]] = {}
+        self.sessions: dict[tuple[str, int], Any] = {}
+        self.hello = {"nodeId": "n1", "leader": leader, "nodes": nodes or []}
+        # Run first on every request but hello: raise WireError or Drop to answer otherwise.
+        self.intercept: Callable[[dict[str, Any]], Any] = lambda request: None
+        self.lock = threading.Lock()
+
+    def __call__(self, request: dict[str, Any]) -> Any:
+        if request["op"] == "hello":
+            return self.hello
+        self.intercept(request)
+        with self.lock:
+            if "seq" in request:
+                key = (request["clientId"], request["seq"])
+                if key not in self.sessions:
+                    self.sessions[key] = self.apply(request)
+                return self.sessions[key]
+            return self.read(request)
+
+    def apply(self, request: dict[str, Any]) -> Any:
+        if request["op"] == "enqueue":
+            ids = []
+            for spec in request["jobs"]:
+                job_id = spec.get("id") or f"j{len(self.jobs) + 1}"
+                self.jobs[job_id] = spec
+                ids.append(job_id)
+            return {"ids": ids, "duplicate": [False] * len(ids)}
+        return {"paused": request["op"] == "pause"}
+
+    def read(self, request: dict[str, Any]) -> Any:
+        return {"job": None}
+
+
+class Fixture(unittest.TestCase):
+    def setUp(self) -> None:
+        self.cleanups: list[Any] = []
+
+    def tearDown(self) -> None:
+        for cleanup in reversed(self.cleanups):
+            cleanup()
+
+    def node(self, respond: Any) -> FakeNode:
+        fake = FakeNode(respond)
+        self.cleanups.append(fake.close)
+        return fake
+
+    def client(self, nodes: list[str], **options: Any) -> Client:
+        client = Client(nodes, retry=options.pop("retry", FAST), **options)
+        self.cleanups.append(client.close)
+        return client
+
+
+class SessionTest(Fixture):
+    def test_numbers_mutating_requests_with_consecutive_seqs_and_leaves_reads_without_one(self) -> None:
+        broker = Broker()
+        fake = self.node(broker)
+        client = self.client([fake.address])
+        client.submit("q", 1)
+        client.get_job("j1")
+        client.pause("q")
+        self.assertEqual(fake.ops(), ["hello", "enqueue", "get", "pause"])
+        hello, enqueue, get, pause = fake.requests
+        self.assertEqual(hello["clientId"], client.client_id)
+        self.assertEqual([(r["clientId"], r["seq"], r["seqFloor"]) for r in (enqueue, pause)], [(client.client_id, 1, 1), (client.client_id, 2, 2)])
+        self.assertNotIn("seq", get)
+        self.assertNotIn("clientId", get)
+
+    def test_the_window_holds_a_new_seq_back_while_the_oldest_outstanding_one_would_fall_out(self) -> None:
+        window = SessionWindow(3)
+        self.assertEqual([window.acquire(), window.acquire(), window.acquire()], [1, 2, 3])
+        window.release(2)
+        window.release(3)
+        with self.assertRaises(TimeoutError):
+            window.acquire(timeout_s=0.05)  # seq 1 still outstanding: 4 - 1 is not within 3
+        self.assertEqual(window.floor, 1)
+        window.release(1)
+        self.assertEqual(window.acquire(timeout_s=1), 4)
+        window.close()
+        with self.assertRaises(InternalError):
+            window.acquire()
+
+
+class RetryTest(Fixture):
+    def test_retries_with_the_same_seq_after_the_connection_drops_so_the_enqueue_applies_once(self) -> None:
+        broker = Broker()
+        drops = [1]
+
+        def drop_first(request: dict[str, Any]) -> None:
+            if request["op"] == "enqueue" and drops:
+                drops.pop()
+                broker.apply(request)  # applied, but the answer is lost with the connection
+                raise Drop()
+
+        broker.intercept = drop_first
+        fake = self.node(broker)
+        job_id = self.client([fake.address]).submit("q", "once", job_id="only")
+        self.assertEqual(job_id, "only")
+        enqueues = fake.of_op("enqueue")
+        self.assertEqual([r["seq"] for r in enqueues], [1, 1])
+        self.assertEqual(fake.connections_accepted, 2)
+
+    def test_fails_over_to_the_next_node_when_the_first_is_down(self) -> None:
+        fake = self.node(Broker())
+        self.assertEqual(self.client([dead_address(), fake.address]).submit("q", 1), "j1")
+
+    def test_retries_no_leader_with_the_same_seq_until_a_leader_answers(self) -> None:
+        broker = Broker()
+        answers = ["NO_LEADER", "NO_LEADER"]
+
+        def no_leader_twice(request: dict[str, Any]) -> None:
+            if answers:
+                raise WireError(answers.pop(), "election under way", retryable=True)
+
+        broker.intercept = no_leader_twice
+        fake = self.node(broker)
+        self.client([fake.address]).submit("q", 1)
+        self.assertEqual([r["seq"] for r in fake.of_op("enqueue")], [1, 1, 1])
+
+    def test_follows_a_no_leader_hint_to_the_leader_when_the_leader_is_in_its_list(self) -> None:
+        leader = self.node(Broker())
+        follower_broker = Broker()
+
+        def redirect(request: dict[str, Any]) -> None:
+            raise WireError("NO_LEADER", "not me", retryable=True, leader="n2")
+
+        follower_broker.intercept = redirect
+        follower_broker.hello = {"nodeId": "n1", "leader": None, "nodes": [{"id": "n2", "clientAddr": leader.address}]}
+        follower = self.node(follower_broker)
+        third = self.node(Broker())
+        self.client([follower.address, third.address, leader.address]).submit("q", 1)
+        self.assertEqual(len(follower.of_op("enqueue")), 1)
+        self.assertEqual(third.ops(), [])  # the hint, not the next node in the list
+        self.assertEqual(len(leader.of_op("enqueue")), 1)
+
+    def test_moves_to_the_leader_that_hello_names_when_the_leader_is_listed(self) -> None:
+        leader = self.node(Broker())
+        follower_broker = Broker(leader="n2")
+        follower = self.node(follower_broker)
+        follower_broker.hello["nodes"] = [{"id": "n2", "clientAddr": leader.address}]
+        client = self.client([follower.address, leader.address])
+        for n in range(3):
+            client.submit("q", n)
+        # The first submit goes on the connection that said hello; the rest go to the leader.
+        self.assertEqual(len(follower.of_op("enqueue")), 1)
+        self.assertEqual(len(leader.of_op("enqueue")), 2)
+
+    def test_stays_on_a_follower_whose_leader_is_not_in_its_list(self) -> None:
+        follower = self.node(Broker(leader="n9", nodes=[{"id": "n9", "clientAddr": "10.0.0.9:7001"}]))
+        client = self.client([follower.address])
+        client.submit("q", 1)
+        client.submit("q", 2)
+        self.assertEqual(len(follower.of_op("enqueue")), 2)
+
+    def test_does_not_retry_an_error_that_is_not_retryable(self) -> None:
+        broker = Broker()
+
+        def refuse(request: dict[str, Any]) -> None:
+            raise WireError("BAD_REQUEST", "jobs[0].priority: must be in 0..9", field="jobs[0].priority")
+
+        broker.intercept = refuse
+        fake = self.node(broker)
+        with self.assertRaises(BadRequestError) as caught:
+            self.client([fake.address]).submit("q", 1, priority=42)
+        self.assertEqual(caught.exception.field, "jobs[0].priority")
+        self.assertEqual(len(fake.of_op("enqueue")), 1)
+
+    def test_gives_up_after_the_configured_attempts_with_the_last_retryable_error(self) -> None:
+        broker = Broker()
+
+        def always_no_leader(request: dict[str, Any]) -> None:
+            raise WireError("NO_LEADER", "no quorum", retryable=True)
+
+        broker.intercept = always_no_leader
+        fake = self.node(broker)
+        with self.assertRaises(NoLeaderError):
+            self.client([fake.address], retry=RetryOptions(attempts=3, base_ms=1, cap_ms=2)).submit("q", 1)
+        self.assertEqual(len(fake.of_op("enqueue")), 3)
+
+    def test_a_request_with_no_answer_becomes_a_timeout(self) -> None:
+        released = threading.Event()
+        self.cleanups.append(released.set)
+        broker = Broker()
+        broker.intercept = lambda request: released.wait()
+        fake = self.node(broker)
+        client = self.client([fake.address], request_timeout_ms=100, retry=RetryOptions(attempts=1))
+        started = time.monotonic()
+        with self.assertRaises(RequestTimeoutError) as caught:
+            client.submit("q", 1)
+        self.assertTrue(caught.exception.retryable)
+        self.assertLess(time.monotonic() - started, 5)
+
+    def test_pipelines_requests_from_many_threads_on_one_connection_answered_out_of_order(self) -> None:
+        first_may_answer = threading.Event()
+        broker = Broker()
+        broker.intercept = lambda request: first_may_answer.wait(5) if request["jobs"][0].get("id") == "slow" else None
+        fake = self.node(broker)
+        client = self.client([fake.address])
+        slow: list[str] = []
+        thread = threading.Thread(target=lambda: slow.append(client.submit("q", 0, job_id="slow")))
+        thread.start()
+        self.assertEqual(client.submit("q", 1, job_id="fast"), "fast")  # answered while "slow" waits
+        first_may_answer.set()
+        thread.join(5)
+        self.assertEqual(slow, ["slow"])
+        self.assertEqual(fake.connections_accepted, 1)
+
+    def test_calls_after_close_raise_and_close_is_idempotent(self) -> None:
+        fake = self.node(Broker())
+        client = self.client([fake.address])
+        client.close()
+        client.close()
+        with self.assertRaises(InternalError) as caught:
+            client.queues()
+        self.assertEqual(str(caught.exception), str(closed_error()))
+
+    def test_refuses_a_node_list_that_is_not_host_port(self) -> None:
+        with self.assertRaisesRegex(BadRequestError, "host:port"):
+            Transport(["localhost"])
+        with self.assertRaisesRegex(BadRequestError, "at least one"):
+            Transport([])
+        self.assertEqual(Transport("a:1, b:2").nodes, ("a:1", "b:2"))
+        with self.assertRaises(BadRequestError):
+            Transport(["a:1"], client_id="no spaces")
+
+
+class ClientTest(Fixture):
+    def test_submit_maps_options_onto_the_wire_as_the_typescript_sdk_names_them(self) -> None:
+        fake = self.node(Broker())
+        client = self.client([fake.address])
+        run_at = datetime.now(timezone.utc) + timedelta(minutes=1)
+        client.submit(
+            "emails", {"to": "a@b.c"}, name="welcome", priority="high", run_at=run_at, max_attempts=5, idempotency_key="k1",
+            backoff={"base_ms": 10, "jitter": 0.5}, lease_ms=5_000, job_id="mine",
+        )
+        client.submit("emails", None, delay_ms=60 * 24 * 3600 * 1000)
+        first, second = (request["jobs"][0] for request in fake.of_op("enqueue"))
+        self.assertEqual(decode_value(first.pop("payload")), {"to": "a@b.c"})
+        self.assertEqual(first, {
+            "queue": "emails", "name": "welcome", "id": "mine", "priority": "high", "runAtMs": round(run_at.timestamp() * 1000),
+            "maxAttempts": 5, "backoff": {"baseMs": 10, "jitter": 0.5}, "leaseMs": 5_000, "idempotencyKey": "k1",
+        })
+        self.assertEqual(second, {"queue": "emails", "payload": b"\xc0", "delayMs": 60 * 24 * 3600 * 1000})
+        with self.assertRaisesRegex(BadRequestError, "unknown submit option"):
+            client.submit("q", 1, priorty=3)
+
+    def test_submit_many_sends_at_most_1000_jobs_a_request_ids_in_order(self) -> None:
+        fake = self.node(Broker())
+        client = self.client([fake.address])
+        ids = client.submit_many("bulk", [JobSpec(i, job_id=f"b{i}") for i in range(2500)])
+        self.assertEqual(ids, [f"b{i}" for i in range(2500)])
+        self.assertEqual([len(r["jobs"]) for r in fake.of_op("enqueue")], [1000, 1000, 500])
+        self.assertEqual(client.submit_many("bulk", []), [])
+        client.submit_many("plain", ["a", "b"], priority=3)
+        plain = fake.of_op("enqueue")[-1]["jobs"]
+        self.assertEqual([(decode_value(j["payload"]), j["priority"]) for j in plain], [("a", 3), ("b", 3)])
+
+    def test_submit_many_splits_by_bytes_too(self) -> None:
+        fake = self.node(Broker())
+        client = self.client([fake.address])
+        client.submit_many("big", [b"x" * (3 * 1024 * 1024) for _ in range(3)])
+        self.assertEqual([len(r["jobs"]) for r in fake.of_op("enqueue")], [2, 1])
+
+
+if __name__ == "__main__":
+    unittest.main()

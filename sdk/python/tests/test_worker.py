@@ -1,0 +1,318 @@
+"""Worker against a fake node with a small job model: leases with tokens, long polls,
+heartbeats, ack, fail and release (test/client/worker.test.ts proves the same for TypeScript)."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import unittest
+from collections import deque
+from typing import Any, Callable
+
+from raftq import PermanentError, RetryOptions, StaleLeaseError, Worker, WorkerJob
+from raftq.values import decode_value, encode_value
+
+from .fake_node import FakeNode, WireError
+
+FAST = RetryOptions(attempts=3, base_ms=1, cap_ms=5)
+WAIT_S = 5
+
+
+class JobsBroker:
+    def __init__(self) -> None:
+        self.changed = threading.Condition()
+        self.waiting: deque[str] = deque()
+        self.payloads: dict[str, bytes] = {}
+        self.attempts: dict[str, int] = {}
+        self.tokens: dict[str, str] = {}
+        self.acks: dict[str, Any] = {}
+        self.fails: dict[str, list[tuple[str, bool]]] = {}
+        self.released: list[str] = []
+        self.heartbeats: dict[str, int] = {}
+        self.leases_parked = 0
+        self.lease_maxes: list[int] = []
+        # Tokens the node no longer honours (the lease expired and went to another worker).
+        self.stale_tokens: set[str] = set()
+
+    def add(self, job_id: str, payload: Any = None, raw: bytes | None = None) -> None:
+        with self.changed:
+            self.payloads[job_id] = raw if raw is not None else encode_value(payload)
+            self.attempts[job_id] = 0
+            self.waiting.append(job_id)
+            self.changed.notify_all()
+
+    def until(self, what: str, predicate: Callable[[], bool]) -> None:
+        """Waits for the broker's own state: every request notifies, nothing else does."""
+        with self.changed:
+            if not self.changed.wait_for(predicate, timeout=WAIT_S):
+                raise AssertionError(f"timed out waiting for {what}")
+
+    def __call__(self, request: dict[str, Any]) -> Any:
+        with self.changed:
+            try:
+                return self.answer(request)
+            finally:
+                self.changed.notify_all()
+
+    def answer(self, request: dict[str, Any]) -> Any:
+        op = request["op"]
+        if op == "hello":
+            return {"nodeId": "n1", "leader": "n1", "nodes": []}
+        if op == "lease":
+            return self.lease(request)
+        job_id, token = request["jobId"], request["token"]
+        if token in self.stale_tokens or self.tokens.get(job_id) != token:
+            raise WireError("STALE_LEASE", f"job {job_id}: stale token")
+        if op == "heartbeat":
+            self.heartbeats[job_id] = self.heartbeats.get(job_id, 0) + 1
+            return {"leaseExpiresAtMs": time.time() * 1000 + request["leaseMs"]}
+        del self.tokens[job_id]
+        if op == "ack":
+            self.acks[job_id] = decode_value(request["result"]) if "result" in request else None
+            return {"state": "completed"}
+        if op == "fail":
+            self.fails.setdefault(job_id, []).append((request["error"], request["retryable"]))
+            return {"state": "failed" if request["retryable"] else "dead", "retryAtMs": None}
+        if op == "release":
+            self.released.append(job_id)
+            self.attempts[job_id] -= 1
+            return {"state": "waiting"}
+        raise WireError("BAD_REQUEST", f"unexpected op {op}")
+
+    def lease(self, request: dict[str, Any]) -> Any:
+        self.lease_maxes.append(request["max"])
+        self.leases_parked += 1
+        self.changed.notify_all()
+        self.changed.wait_for(lambda: bool(self.waiting), timeout=request["waitMs"] / 1000)
+        self.leases_parked -= 1
+        jobs: list[dict[str, Any]] = []
+        while self.waiting and len(jobs) < request["max"]:
+            job_id = self.waiting.popleft()
+            self.attempts[job_id] += 1
+            token = f"{job_id}:{self.attempts[job_id]}"
+            self.tokens[job_id] = token
+            jobs.append({
+                "id": job_id, "queue": request["queues"][0], "name": "default", "payload": self.payloads[job_id], "priority": 5,
+                "attempt": self.attempts[job_id], "maxAttempts": 3, "token": token, "leaseExpiresAtMs": time.time() * 1000 + request["leaseMs"],
+            })
+        return {"jobs": jobs}
+
+
+def wait_worker(worker: Worker, what: str, predicate: Callable[[], bool]) -> None:
+    """Waits for the worker's own state, which its condition guards (white box: no public hook)."""
+    with worker._changed:
+        if not worker._changed.wait_for(predicate, timeout=WAIT_S):
+            raise AssertionError(f"timed out waiting for {what}")
+
+
+class WorkerTest(unittest.TestCase):
+    def setUp(self) -> None:
+        self.broker = JobsBroker()
+        self.fake = FakeNode(self.broker)
+        self.cleanups: list[Callable[[], None]] = [self.fake.close]
+
+    def tearDown(self) -> None:
+        for cleanup in reversed(self.cleanups):
+            cleanup()
+
+    def worker(self, handler: Callable[[WorkerJob], Any], **options: Any) -> Worker:
+        options.setdefault("poll_wait_ms", 1_000)
+        options.setdefault("shutdown_grace_ms", 2_000)
+        worker = Worker([self.fake.address], "q", handler, retry=FAST, worker_id="w1", **options)
+        self.cleanups.append(lambda: worker.close(grace_ms=0))
+        worker.start()
+        return worker
+
+    def test_runs_at_most_concurrency_handlers_at_once_and_acks_each_result(self) -> None:
+        running = 0
+        most = 0
+        lock = threading.Lock()
+
+        def handler(job: WorkerJob) -> Any:
+            nonlocal running, most
+            with lock:
+                running += 1
+                most = max(most, running)
+            time.sleep(0.01)  # hold the slot a little, so handlers overlap
+            with lock:
+                running -= 1
+            return {"double": job.payload["n"] * 2}
+
+        for n in range(20):
+            self.broker.add(f"j{n}", {"n": n})
+        self.worker(handler, concurrency=3)
+        self.broker.until("20 acks", lambda: len(self.broker.acks) == 20)
+        self.assertEqual(self.broker.acks, {f"j{n}": {"double": n * 2} for n in range(20)})
+        self.assertLessEqual(most, 3)
+        self.assertTrue(all(1 <= m <= 3 for m in self.broker.lease_maxes))
+
+    def test_a_raising_handler_fails_the_job_retryable_unless_the_error_says_otherwise(self) -> None:
+        def handler(job: WorkerJob) -> Any:
+            if job.id == "retry":
+                raise ValueError("boom")
+            raise PermanentError("never works")
+
+        self.broker.add("retry", 1)
+        self.broker.add("permanent", 2)
+        self.worker(handler, concurrency=2)
+        self.broker.until("two fails", lambda: len(self.broker.fails) == 2)
+        self.assertEqual(self.broker.fails, {"retry": [("ValueError: boom", True)], "permanent": [("PermanentError: never works", False)]})
+        self.assertEqual(self.broker.acks, {})
+
+    def test_a_payload_that_is_not_msgpack_fails_without_running_the_handler(self) -> None:
+        ran: list[str] = []
+        self.broker.add("bad", raw=b"\xc1")
+        self.worker(lambda job: ran.append(job.id))
+        self.broker.until("the fail", lambda: "bad" in self.broker.fails)
+        [(message, retryable)] = self.broker.fails["bad"]
+        self.assertIn("not one msgpack value", message)
+        self.assertFalse(retryable)
+        self.assertEqual(ran, [])
+
+    def test_a_result_msgpack_cannot_encode_fails_the_job_without_another_attempt(self) -> None:
+        self.broker.add("j", 1)
+        self.worker(lambda job: object())
+        self.broker.until("the fail", lambda: "j" in self.broker.fails)
+        [(message, retryable)] = self.broker.fails["j"]
+        self.assertIn("handler result rejected", message)
+        self.assertFalse(retryable)
+
+    def test_heartbeats_every_lease_ms_over_3_while_a_handler_runs(self) -> None:
+        def handler(job: WorkerJob) -> Any:
+            self.broker.until("two heartbeats", lambda: self.broker.heartbeats.get(job.id, 0) >= 2)
+            return "done"
+
+        self.broker.add("long", 1)
+        self.worker(handler, lease_ms=300)
+        self.broker.until("the ack", lambda: "long" in self.broker.acks)
+        self.assertEqual(self.broker.acks["long"], "done")
+
+    def test_a_heartbeat_answered_stale_lease_aborts_the_handler_and_nothing_is_acked(self) -> None:
+        lost: list[tuple[str, str]] = []
+        returned = threading.Event()
+
+        def handler(job: WorkerJob) -> Any:
+            with self.broker.changed:
+                self.broker.stale_tokens.add(job.token)  # the lease went to another worker
+            aborted = job.aborted.wait(WAIT_S)
+            with self.assertRaises(StaleLeaseError):
+                job.heartbeat()
+            returned.set()
+            return "too late" if aborted else "never aborted"
+
+        self.broker.add("j", 1)
+        worker = self.worker(handler, lease_ms=300, on_lease_lost=lambda job, error: lost.append((job.id, error.code)))
+        self.assertTrue(returned.wait(WAIT_S))
+        self.assertEqual(lost, [("j", "STALE_LEASE")])
+        # The worker forgets the job once its handler returns, and never acks it.
+        wait_worker(worker, "the worker to hold nothing", lambda: not worker._active)
+        self.assertEqual((self.broker.acks, self.broker.fails), ({}, {}))
+
+    def test_an_ack_answered_stale_lease_is_not_retried_and_the_worker_goes_on(self) -> None:
+        lost: list[str] = []
+
+        def handler(job: WorkerJob) -> Any:
+            if job.id == "first":
+                with self.broker.changed:
+                    self.broker.stale_tokens.add(job.token)
+            return job.id
+
+        self.broker.add("first", 1)
+        self.broker.add("second", 2)
+        self.worker(handler, on_lease_lost=lambda job, error: lost.append(job.id))
+        self.broker.until("the second ack", lambda: "second" in self.broker.acks)
+        self.assertEqual(lost, ["first"])
+        self.assertEqual(list(self.broker.acks), ["second"])
+        self.assertEqual(len([r for r in self.fake.of_op("ack") if r["jobId"] == "first"]), 1)
+
+    def test_close_stops_leasing_and_waits_for_running_handlers_to_finish_and_ack(self) -> None:
+        may_finish = threading.Event()
+        self.broker.add("j", 1)
+        started = threading.Event()
+
+        def handler(job: WorkerJob) -> Any:
+            started.set()
+            return may_finish.wait(WAIT_S) and "finished"
+
+        worker = self.worker(handler)
+        self.assertTrue(started.wait(WAIT_S))
+        closing = threading.Thread(target=worker.close)
+        closing.start()
+        self.assertTrue(worker._stopping.wait(WAIT_S))
+        leases = len(self.fake.of_op("lease"))
+        may_finish.set()
+        closing.join(WAIT_S)
+        self.assertFalse(closing.is_alive())
+        self.assertEqual(self.broker.acks, {"j": "finished"})
+        self.assertEqual(len(self.fake.of_op("lease")), leases)
+
+    def test_after_the_grace_period_unfinished_jobs_are_failed_back_as_retryable_and_aborted(self) -> None:
+        started, aborted = threading.Event(), threading.Event()
+
+        def handler(job: WorkerJob) -> Any:
+            started.set()
+            if job.aborted.wait(WAIT_S):
+                aborted.set()
+
+        self.broker.add("stuck", 1)
+        worker = self.worker(handler)
+        self.assertTrue(started.wait(WAIT_S))
+        worker.close(grace_ms=50)
+        self.assertTrue(aborted.wait(WAIT_S))
+        self.assertEqual(self.broker.fails, {"stuck": [("worker shut down before the handler finished", True)]})
+        self.assertEqual(self.broker.acks, {})
+
+    def test_jobs_leased_while_closing_are_released_untouched(self) -> None:
+        started, may_finish = threading.Event(), threading.Event()
+        ran: list[str] = []
+
+        def handler(job: WorkerJob) -> Any:
+            ran.append(job.id)
+            started.set()
+            return may_finish.wait(WAIT_S) and "ok"
+
+        self.broker.add("running", 1)
+        worker = self.worker(handler, concurrency=2, poll_wait_ms=10_000)
+        self.assertTrue(started.wait(WAIT_S))
+        self.broker.until("a lease to wait for the free slot", lambda: self.broker.leases_parked == 1)
+        closing = threading.Thread(target=worker.close)
+        closing.start()
+        self.assertTrue(worker._stopping.wait(WAIT_S))
+        self.broker.add("late", 2)  # the parked lease takes it after the worker began closing
+        self.broker.until("the release", lambda: self.broker.released == ["late"])
+        may_finish.set()
+        closing.join(WAIT_S)
+        self.assertEqual(ran, ["running"])
+        self.assertEqual(self.broker.acks, {"running": "ok"})
+        self.assertEqual(self.broker.attempts["late"], 0)  # release undid the attempt
+
+    def test_an_idle_worker_closes_without_waiting_for_its_long_poll(self) -> None:
+        worker = self.worker(lambda job: None, poll_wait_ms=30_000)
+        self.broker.until("the long poll", lambda: self.broker.leases_parked == 1)
+        started = time.monotonic()
+        worker.close()
+        self.assertLess(time.monotonic() - started, 2)
+
+    def test_run_closes_gracefully_on_sigterm_and_returns(self) -> None:
+        script = (
+            "import sys; from raftq import Worker; "
+            "Worker([sys.argv[1]], 'q', lambda job: None, poll_wait_ms=30_000, worker_id='w-signal').run(); print('closed')"
+        )
+        sdk_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        child = subprocess.Popen([sys.executable, "-c", script, self.fake.address], cwd=sdk_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.cleanups.append(child.kill)
+        self.broker.until("the worker's long poll", lambda: self.broker.leases_parked == 1)
+        child.send_signal(signal.SIGTERM)
+        stdout, stderr = child.communicate(timeout=WAIT_S)
+        self.assertEqual((child.returncode, stdout.strip()), (0, "closed"), stderr)
+
+    def test_refuses_options_out_of_bounds(self) -> None:
+        for options in ({"concurrency": 0}, {"lease_ms": 50}, {"poll_wait_ms": 60_001}, {"concurrency": 1.5}):
+            with self.assertRaises(Exception, msg=str(options)):
+                Worker([self.fake.address], "q", lambda job: None, **options)
+
+
+if __name__ == "__main__":
+    unittest.main()
