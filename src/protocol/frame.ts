@@ -7,11 +7,16 @@ import { FRAME_BYTES_MAX } from '../limits.js';
 
 const HEADER_BYTES = 4;
 
+/** msgpackr's 'auto' (number while safe, else BigInt); its type declarations omit that value. */
+const INT64_SAFE_AS_NUMBER = 'auto' as unknown as 'number';
+
 /**
  * One codec for the whole process. `useRecords: false` keeps every body self-describing plain
  * msgpack, so a body never depends on structures learned from an earlier frame (or connection).
+ * 64-bit integers (how other languages' msgpack writes a time in ms) decode to numbers while they
+ * are safe integers, BigInt beyond (which validation refuses as not a number).
  */
-export const codec = new Packr({ useRecords: false });
+export const codec = new Packr({ useRecords: false, int64AsType: INT64_SAFE_AS_NUMBER });
 
 /** Encoded size of one value, as it would travel in a frame body. */
 export function encodedBytes(value: unknown): number {

@@ -14,6 +14,16 @@ function header(length: number): Buffer {
 }
 
 describe('FrameDecoder', () => {
+  it("reads other languages' 64-bit integers as numbers while they are safe integers", () => {
+    // {runAtMs: uint64 1795000000000, delta: int64 -1795000000000, huge: uint64 2^60}, as Python's msgpack writes them.
+    const uint64 = (v: bigint): Buffer => Buffer.concat([Buffer.from([0xcf]), Buffer.from(new BigUint64Array([v]).buffer).reverse()]);
+    const int64 = (v: bigint): Buffer => Buffer.concat([Buffer.from([0xd3]), Buffer.from(new BigInt64Array([v]).buffer).reverse()]);
+    const key = (k: string): Buffer => Buffer.concat([Buffer.from([0xa0 | k.length]), Buffer.from(k)]);
+    const body = Buffer.concat([Buffer.from([0x83]), key('runAtMs'), uint64(1795000000000n), key('delta'), int64(-1795000000000n), key('huge'), uint64(2n ** 60n)]);
+    const [decoded] = new FrameDecoder().push(Buffer.concat([header(body.length), body]));
+    expect(decoded).toEqual({ runAtMs: 1795000000000, delta: -1795000000000, huge: 2n ** 60n });
+  });
+
   it('decodes a frame delivered one byte at a time', () => {
     const body = { id: 7, op: 'get', jobId: 'a', nested: { list: [1, 2, 3], text: 'héllo' } };
     const bytes = frame(body);

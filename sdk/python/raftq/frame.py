@@ -1,9 +1,9 @@
 """Framing of the client wire: a 4-byte big-endian body length, then one msgpack map.
 
-The node decodes bodies with msgpackr, which reads a msgpack int64/uint64 as a JavaScript BigInt,
-and every numeric field a node validates must be a plain number: so integers beyond 32 bits (a
-``runAtMs`` of today, a delay of two months) travel as float64, which holds them exactly up to
-2**53, as the TypeScript SDK's encoder does. Payload and result bytes are ``bin`` and untouched.
+Every numeric field a node validates is a JavaScript number, exact up to 2**53: integers beyond
+32 bits (a ``runAtMs`` of today, a delay of two months) travel as float64, as the TypeScript SDK's
+encoder sends them (a node also reads a msgpack int64 as a number while it is that small), and
+larger ones are refused here. Payload and result bytes are ``bin`` and untouched.
 """
 
 from __future__ import annotations
