@@ -416,14 +416,18 @@ export class Broker {
   onSoftState(soft: SoftState): void {
     const wasLeader = this.isLeader;
     this.soft = soft;
-    if (this.leaderWaiters.length > 0) {
-      const ready = this.leaderWaiters.filter((w) => w.accept(soft.leader));
-      this.leaderWaiters = this.leaderWaiters.filter((w) => !ready.includes(w));
-      for (const w of ready) w.done();
-    }
+    this.recheckLeaderWaiters();
     if (wasLeader && !this.isLeader) this.failLeaderWork();
     if (this.isLeader) this.scheduleTick();
     this.hooks.onRoleChanged?.(soft);
+  }
+
+  /** Wakes the leader waiters whose condition holds now (the leader changed, or a link to it came up). */
+  recheckLeaderWaiters(): void {
+    if (this.leaderWaiters.length === 0) return;
+    const ready = this.leaderWaiters.filter((w) => w.accept(this.soft.leader));
+    this.leaderWaiters = this.leaderWaiters.filter((w) => !ready.includes(w));
+    for (const w of ready) w.done();
   }
 
   /** Lost leadership: every client waiting on this node retries (same seq, so nothing applies twice). */

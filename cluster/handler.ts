@@ -51,13 +51,21 @@ export class NodeHandler implements RequestHandler {
     }
   }
 
-  /** Runs `local` if this node leads, else forwards to the leader, waiting up to an election timeout for one. */
+  /**
+   * Runs `local` if this node leads, else forwards to the leader, waiting up to an election
+   * timeout for one it can reach. A leader whose link is down (it crashed, or is cut off) counts as
+   * none: the request is held here until the next leader is known, rather than failed back to a
+   * client whose retries back off further each time (the last backoff, not the election, then
+   * decided when a failover's first submit got through).
+   */
   private async onLeader(req: ValidRequest, mayForward: boolean, local: () => Promise<unknown>, gone?: AbortSignal): Promise<unknown> {
     const broker = this.ctx.broker;
     if (broker.isLeader) return local();
     if (!mayForward) throw broker.noLeader();
-    const leader = await broker.waitForLeader(this.ctx.electionTimeoutMs);
+    const reachable = (id: NodeId | null): boolean => id !== null && (id === this.ctx.id || this.ctx.peerConnected(id));
+    const leader = await broker.waitForLeader(this.ctx.electionTimeoutMs, reachable);
     if (leader === null) throw new RaftqError('NO_LEADER', `no leader elected within ${this.ctx.electionTimeoutMs} ms`);
+    if (!reachable(leader)) throw new RaftqError('NO_LEADER', `the leader ${leader} has not been reachable from this node for ${this.ctx.electionTimeoutMs} ms`);
     if (leader === this.ctx.id) return local();
     const waitMs = req.kind === 'command' ? req.waitMs : req.kind === 'read' && req.op === 'waitResult' ? req.timeoutMs : 0;
     return this.ctx.forwarder.forward(leader, req, this.ctx.requestTimeoutMs + waitMs, gone);

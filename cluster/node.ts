@@ -192,6 +192,8 @@ export async function startNode(config: NodeConfig, logger: Logger, ext: NodeExt
       onForwardResponse: (_from, id, res) => forwarder?.onResponse(id, res),
       onForwardCancel: (from, id) => forwarder?.onCancel(from, id),
       onLinkDown: (peer) => forwarder?.failTo(peer, `lost the connection to ${peer}`),
+      // A request held for a leader this node can reach (handler.ts onLeader) may go now.
+      onLinkUp: () => broker.recheckLeaderWaiters(),
       onProblem: (reason, peer) => logger.warn({ peer }, reason),
     },
   );
@@ -212,7 +214,7 @@ export async function startNode(config: NodeConfig, logger: Logger, ext: NodeExt
     requestTimeoutMs: config.requestTimeoutMs,
     tickMs: config.tickMs,
     self: () => self,
-    peerConnected: (id) => peers.peers().get(id)?.connected ?? false,
+    peerConnected: (id) => peers.isConnected(id),
   });
 
   const peerHp = requireHostPort(config.peerListen, '--peer-listen');

@@ -38,6 +38,8 @@ export interface PeerTransportHooks {
   onHello(hello: Hello): void;
   /** Our link to this peer closed (the peer died, or the network cut it). */
   onLinkDown(peer: NodeId): void;
+  /** Our link to this peer is connected (again). */
+  onLinkUp?(peer: NodeId): void;
   onRaft(m: Message): void;
   onForward(from: NodeId, id: number, req: unknown): void;
   onForwardResponse(from: NodeId, id: number, res: unknown): void;
@@ -59,6 +61,7 @@ class OutboundLink {
     public address: string,
     private readonly onProblem: (reason: string) => void,
     private readonly onDown: () => void,
+    private readonly onUp: () => void,
   ) {}
 
   get connected(): boolean {
@@ -93,6 +96,7 @@ class OutboundLink {
       const writer = new FrameWriter(socket, { frameBytesMax: PEER_FRAME_BYTES_MAX });
       writer.write(this.hello);
       this.writer = writer;
+      this.onUp();
     });
     // We never expect data back on an outbound link; reading keeps the socket from stalling.
     socket.on('data', () => undefined);
@@ -170,7 +174,13 @@ export class PeerTransport {
       existing.reset();
       return;
     }
-    const link = new OutboundLink(this.hello, address, (reason) => this.hooks.onProblem(reason, id), () => this.hooks.onLinkDown(id));
+    const link = new OutboundLink(
+      this.hello,
+      address,
+      (reason) => this.hooks.onProblem(reason, id),
+      () => this.hooks.onLinkDown(id),
+      () => this.hooks.onLinkUp?.(id),
+    );
     this.links.set(id, link);
     link.connect();
   }
@@ -178,6 +188,11 @@ export class PeerTransport {
   removePeer(id: NodeId): void {
     this.links.get(id)?.close();
     this.links.delete(id);
+  }
+
+  /** Whether our link to this peer is connected now. */
+  isConnected(id: NodeId): boolean {
+    return this.links.get(id)?.connected ?? false;
   }
 
   peers(): Map<NodeId, { address: string; connected: boolean }> {

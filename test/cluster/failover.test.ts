@@ -4,6 +4,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { waitUntil } from '../../jepsen-lite/processes.js';
+import { Client } from '../../src/client/client.js';
 import { describeHashes, distinctHashes, lostOrUnfinished, Producers, readJobs, report, rotated, testClient, useClusters, waitDrained, WorkerPool } from './load.js';
 
 const startCluster = useClusters();
@@ -65,4 +66,26 @@ describe('failover under load', () => {
       await Promise.all(clients.map((c) => c.close()));
     }
   }, 150_000);
+
+  it('a follower holds a request while its leader is gone and forwards it to the next one, instead of failing it back', async () => {
+    const cluster = await startCluster({ size: 3 });
+    const leader = await cluster.waitForLeader();
+    const follower = cluster.memberIds().find((id) => id !== leader)!;
+    await waitUntil(`${follower} to know the leader`, 10_000, async () => (await cluster.status(follower)).leader === leader);
+    // Only the follower, and almost no retries: the submit must get through on the follower's own.
+    // (Before, the follower forwarded to the dead leader, failed at once, and three tries spent
+    // ~150 ms of backoff against an election that takes 0.5–1 s.)
+    const client = new Client({ nodes: cluster.clientAddresses([follower]), retry: { attempts: 3, baseMs: 50, capMs: 100 }, requestTimeoutMs: 10_000 });
+    try {
+      await client.submit('hold', 'before');
+      await cluster.kill(leader, 'SIGKILL');
+      const killedAtMs = Date.now();
+      const id = await client.submit('hold', 'after');
+      const newLeader = await cluster.waitForLeader(20_000, { excluding: leader });
+      report('follower holds through failover', { killed: leader, newLeader, submitAfterKillMs: Date.now() - killedAtMs });
+      expect((await client.get(id))?.state).toBe('waiting');
+    } finally {
+      await client.close();
+    }
+  }, 60_000);
 });
