@@ -31,6 +31,12 @@ export class NodeHandler implements RequestHandler {
     return this.dispatch(req, true, conn?.signal);
   }
 
+  leaderHint(): string | null {
+    const leader = this.ctx.broker.soft.leader;
+    if (this.ctx.broker.isLeader || leader === null || !this.ctx.peerConnected(leader)) return null;
+    return leader;
+  }
+
   /** Entry point for requests forwarded by a follower: never forwarded again. `gone`: its client left. */
   handleForwarded(req: ValidRequest, gone?: AbortSignal): Promise<unknown> {
     return this.dispatch(req, false, gone);

@@ -28,6 +28,8 @@ export class Connection {
   private closedError: RaftqError | null = null;
   /** Called once, when the connection is gone for any reason. */
   onClose: (() => void) | null = null;
+  /** Called with the leader a follower named in an answer (see Response in messages.ts). */
+  onLeaderHint: ((leader: string) => void) | null = null;
 
   private constructor(address: string, socket: net.Socket) {
     this.address = address;
@@ -118,8 +120,9 @@ export class Connection {
   /** Settles the request a response answers; false when the response is malformed. */
   private onResponse(body: unknown): boolean {
     if (typeof body !== 'object' || body === null) return false;
-    const { id, ok, result, error } = body as Record<string, unknown>;
+    const { id, ok, result, error, leader } = body as Record<string, unknown>;
     if (typeof id !== 'number' || typeof ok !== 'boolean') return false;
+    if (typeof leader === 'string') this.onLeaderHint?.(leader);
     const pending = this.pending.get(id);
     if (pending === undefined) return true; // answered after its timeout: nobody waits for it
     this.pending.delete(id);

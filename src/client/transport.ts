@@ -23,6 +23,8 @@ export interface RetryOptions {
 }
 
 export const RETRY_DEFAULT: Readonly<RetryOptions> = { attempts: 10, baseMs: 50, capMs: 2_000 };
+/** A leader hint naming a node that failed a request this recently is not followed. */
+const HINT_IGNORED_AFTER_FAILURE_MS = 5_000;
 /** Long enough to ride out a leader election, short enough to fail over from a dead node. */
 export const REQUEST_TIMEOUT_MS_DEFAULT = 10_000;
 
@@ -59,6 +61,8 @@ export class Transport {
   private readonly connections = new Map<number, Promise<Connection>>();
   /** Node id -> client address, learned from hello, to follow leader hints given as ids. */
   private readonly addressById = new Map<string, string>();
+  /** When a request last failed at each node (by index into nodes), for followLeaderHint. */
+  private readonly failedAtMs = new Map<number, number>();
   private readonly window = new SessionWindow(SESSION_RESULTS_MAX);
   private readonly closing = newUnboundedAbortController();
 
@@ -118,6 +122,7 @@ export class Transport {
         if (this.closed) throw closedError();
         const failure = error instanceof RaftqError ? error : new RaftqError('INTERNAL', error instanceof Error ? error.message : String(error));
         if (!failure.retryable || attempt >= this.retry.attempts) throw failure;
+        this.failedAtMs.set(index, Date.now());
         this.steer(failure, index);
         await this.backoff(attempt);
       }
@@ -166,6 +171,7 @@ export class Transport {
     };
     opening.then((conn) => {
       conn.onClose = forget;
+      conn.onLeaderHint = (leader) => this.followLeaderHint(leader, index);
       if (conn.closed) forget();
     }, forget);
     return opening;
@@ -202,6 +208,20 @@ export class Transport {
     const leaderIndex = typeof hello?.leader === 'string' ? this.indexOfHint(hello.leader) : -1;
     // Talking to the leader saves a forwarding hop; addresses not listed may be unreachable from here.
     if (leaderIndex >= 0 && this.current === index) this.current = leaderIndex;
+  }
+
+  /**
+   * A follower answered and named its leader: send later requests there (one hop less), when the
+   * caller listed it and it has not just failed us (a leader the follower reaches may be cut off
+   * from here; without the pause we would bounce between the two).
+   */
+  private followLeaderHint(leader: string, fromIndex: number): void {
+    if (this.current !== fromIndex) return;
+    const hinted = this.indexOfHint(leader);
+    if (hinted < 0 || hinted === fromIndex) return;
+    const failedAtMs = this.failedAtMs.get(hinted);
+    if (failedAtMs !== undefined && Date.now() - failedAtMs < HINT_IGNORED_AFTER_FAILURE_MS) return;
+    this.current = hinted;
   }
 
   /** A connection to a node we moved away from is closed once its last answer is in. */

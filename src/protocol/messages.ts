@@ -149,7 +149,11 @@ export interface OpResults {
   hello: { nodeId: string; leader: string | null; nodes: { id: string; clientAddr: string }[] };
 }
 
-export type Response<T = unknown> = { id: number; ok: true; result: T } | { id: number; ok: false; error: WireError };
+/**
+ * A success answered by a follower carries `leader`, the id of the leader it forwarded to, so a
+ * client that can reach that leader talks to it directly from then on (one hop less).
+ */
+export type Response<T = unknown> = { id: number; ok: true; result: T; leader?: string } | { id: number; ok: false; error: WireError };
 
 /** A mutating request after validation: its Envelope is what the node proposes to Raft. */
 export type ValidCommandRequest = {

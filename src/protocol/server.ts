@@ -35,6 +35,8 @@ export interface ConnectionInfo {
  */
 export interface RequestHandler {
   handle(request: ValidRequest, conn: ConnectionInfo): Promise<unknown>;
+  /** When this node forwards to a leader it can reach: that leader's id, sent with each success. */
+  leaderHint?(): string | null;
 }
 
 /** 'OK' for a success, else the error code answered. */
@@ -187,7 +189,11 @@ class ServerConnection {
   }
 
   private answer(id: number, op: string, startedMs: number, outcome: Outcome): void {
-    const response: Response = outcome.ok ? { id, ok: true, result: outcome.result } : { id, ok: false, error: outcome.error };
+    let response: Response;
+    if (outcome.ok) {
+      const leader = this.options.handler.leaderHint?.() ?? null;
+      response = leader === null ? { id, ok: true, result: outcome.result } : { id, ok: true, result: outcome.result, leader };
+    } else response = { id, ok: false, error: outcome.error };
     let code: RequestOutcome = outcome.ok ? 'OK' : outcome.error.code;
     if (!this.socket.destroyed) {
       try {

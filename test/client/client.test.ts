@@ -188,6 +188,38 @@ describe('Client', () => {
     expect(enqueues(leader.broker)).toHaveLength(2);
   });
 
+  it('moves to the leader a follower names in its answers when the leader is in its list', async () => {
+    const follower = await broker();
+    const leader = await broker();
+    follower.broker.hello = { leader: null, nodes: [{ id: 'n1', clientAddr: follower.address }, { id: 'n2', clientAddr: leader.address }] };
+    follower.broker.forwardsTo = 'n2';
+    const c = client([follower.address, leader.address]);
+    await c.submit('q', 1); // hello named no leader yet; the answer names n2
+    await c.submit('q', 2);
+    await c.submit('q', 3);
+    expect(enqueues(follower.broker)).toHaveLength(1);
+    expect(enqueues(leader.broker)).toHaveLength(2);
+  });
+
+  it('does not go back to a named leader that just failed it', async () => {
+    const follower = await broker();
+    // A "leader" this client cannot use: every connection is cut at once.
+    let connections = 0;
+    const unusable = net.createServer((socket) => {
+      connections++;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => unusable.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => unusable.close(() => resolve())));
+    const unusableAddress = `127.0.0.1:${(unusable.address() as net.AddressInfo).port}`;
+    follower.broker.hello = { leader: null, nodes: [{ id: 'n1', clientAddr: follower.address }, { id: 'n2', clientAddr: unusableAddress }] };
+    follower.broker.forwardsTo = 'n2';
+    const c = client([follower.address, unusableAddress]);
+    for (let i = 0; i < 5; i++) await c.submit('q', i);
+    expect(enqueues(follower.broker)).toHaveLength(5);
+    expect(connections).toBe(1);
+  });
+
   it('does not retry an error that is not retryable', async () => {
     const { broker: b, address } = await broker();
     b.intercept = (request) => {

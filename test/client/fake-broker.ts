@@ -31,7 +31,13 @@ export class FakeBroker implements RequestHandler {
   intercept: ((request: ValidRequest, conn: ConnectionInfo) => Promise<void> | void) | null = null;
   nodeId = 'n1';
   hello: { leader: string | null; nodes: { id: string; clientAddr: string }[] } = { leader: null, nodes: [] };
+  /** The leader this node names in its successful answers, as a forwarding follower does. */
+  forwardsTo: string | null = null;
   server: ProtocolServer | null = null;
+
+  leaderHint(): string | null {
+    return this.forwardsTo;
+  }
 
   async listen(): Promise<string> {
     this.server = new ProtocolServer({ handler: this });

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { waitUntil } from '../../jepsen-lite/processes.js';
 import { Transport } from '../../src/client/transport.js';
 import { RaftqError } from '../../src/errors.js';
+import { WireClient } from '../protocol/wire-client.js';
 import { report, testClient, useClusters, WorkerPool } from './load.js';
 
 const startCluster = useClusters();
@@ -33,6 +34,15 @@ describe('follower forwarding and NO_LEADER', () => {
     try {
       // waitForLeader returns once the leader knows; the follower learns it with the next heartbeat.
       await waitUntil(`${survivor} to know the leader`, 10_000, async () => (await cluster.status(survivor)).leader === leader);
+      // A follower's answers name the leader (a client that can reach it goes there); the leader's do not.
+      const portOf = (id: string): number => Number(cluster.clientAddresses([id])[0]!.split(':').pop());
+      for (const [id, named] of [[survivor, leader], [leader, undefined]] as const) {
+        const wire = await WireClient.connect(portOf(id));
+        const answer = await wire.request({ id: 1, op: 'queues' });
+        wire.close();
+        expect(answer.ok, JSON.stringify(answer)).toBe(true);
+        expect(answer.ok ? answer.leader : 'error').toBe(named);
+      }
       const ids = await Promise.all(Array.from({ length: 20 }, (_, i) => viaFollower.submit('fwd', { i })));
       expect(new Set(ids).size).toBe(20);
       expect((await viaFollower.get(ids[0]!))?.state).toBe('waiting');
