@@ -1,5 +1,6 @@
 // `raftq bench --json` prints one JSON object of the documented shape. Correctness only: the
 // figures depend on the machine, so nothing here asserts a speed beyond "some jobs went through".
+// The bin is run as `npx raftq` runs it, as an executable file (shebang and mode), not through node.
 
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -15,7 +16,7 @@ function runBench(): Promise<{ code: number | null; stdout: string; stderr: stri
     // RAFTQ_NODES must not steer the benchmark to a developer's running cluster.
     const env = { ...process.env };
     delete env['RAFTQ_NODES'];
-    const child = spawn(process.execPath, [MAIN_JS, ...ARGS], { stdio: ['ignore', 'pipe', 'pipe'], env });
+    const child = spawn(MAIN_JS, ARGS, { stdio: ['ignore', 'pipe', 'pipe'], env });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -40,9 +41,10 @@ function expectPercentiles(value: unknown): void {
 
 describe('raftq bench', () => {
   it('prints one JSON object with the documented keys for a spawned one-node enqueue run', async () => {
-    expect(fs.existsSync(MAIN_JS), `build first: ${MAIN_JS} is missing (npx tsc -p tsconfig.json)`).toBe(true);
+    expect(fs.existsSync(MAIN_JS), `build first: ${MAIN_JS} is missing (npm run build)`).toBe(true);
+    expect(fs.statSync(MAIN_JS).mode & 0o111, `${MAIN_JS} must be executable (npm run build sets its mode)`).not.toBe(0);
     const { code, stdout, stderr } = await runBench();
-    expect(code, `node dist/cluster/main.js ${ARGS.join(' ')} failed:\n${stderr}`).toBe(0);
+    expect(code, `dist/cluster/main.js ${ARGS.join(' ')} failed:\n${stderr}`).toBe(0);
     const lines = stdout.trim().split('\n');
     expect(lines, `stdout must be exactly one JSON line, got:\n${stdout}`).toHaveLength(1);
     const result = JSON.parse(lines[0]!) as Record<string, unknown>;
