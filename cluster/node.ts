@@ -8,7 +8,7 @@ import { LevelStorage } from '../raft/level-storage.js';
 import type { ClusterConfig, Message, NodeId, RaftOptions } from '../raft/types.js';
 import { parseHostPort } from '../src/protocol/address.js';
 import type { NodeAddresses } from '../src/protocol/messages.js';
-import { ProtocolServer, type RequestOutcome } from '../src/protocol/server.js';
+import { ProtocolServer, type InternalFailure, type RequestOutcome } from '../src/protocol/server.js';
 import type { EntryBatch, Outcome } from '../src/jobs/types.js';
 import type { SoftState } from '../raft/types.js';
 import { Broker } from './broker.js';
@@ -84,8 +84,8 @@ export interface NodeExtensions {
   onApplied?(batch: EntryBatch, outcomes: Outcome[], node: RunningNode): void;
   onRoleChanged?(soft: SoftState, node: RunningNode): void;
   onMembersChanged?(members: Members, node: RunningNode): void;
-  /** Every answered client request on the TCP protocol. */
-  onRequest?(op: string, outcome: RequestOutcome, durationMs: number): void;
+  /** Every answered client request on the TCP protocol (an INTERNAL one with what was thrown). */
+  onRequest?(op: string, outcome: RequestOutcome, durationMs: number, internal?: InternalFailure): void;
   /** A request this follower forwarded to the leader. */
   onForwarded?(op: string): void;
   onSnapshot?(event: { kind: 'taken' | 'installed'; index: number; bytes: number }, node: RunningNode): void;
@@ -224,7 +224,7 @@ export async function startNode(config: NodeConfig, logger: Logger, ext: NodeExt
     handler,
     payloadBytesMax: config.payloadBytesMax,
     onConnectionError: (reason, remote) => logger.warn({ remote }, `closed client connection: ${reason}`),
-    onRequest: (op, outcome, durationMs) => ext.onRequest?.(op, outcome, durationMs),
+    onRequest: (op, outcome, durationMs, internal) => ext.onRequest?.(op, outcome, durationMs, internal),
   });
   const clientHp = requireHostPort(config.listen, '--listen');
   await protocol.listen(clientHp.port, clientHp.host);

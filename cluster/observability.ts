@@ -136,10 +136,11 @@ export function observabilityExtension(logger: Logger): NodeExtensions {
       bind(node);
       events.members(members);
     },
-    onRequest: (op, outcome, durationMs) => {
+    onRequest: (op, outcome, durationMs, internal) => {
       metrics.request(op, outcome, durationMs / 1000);
-      // INTERNAL is a bug on our side; every other code is a normal answer a client handles.
-      if (outcome === 'INTERNAL') logger.error({ op, code: outcome, durationMs: Math.round(durationMs) }, 'request failed with INTERNAL');
+      // INTERNAL is a bug on our side; every other code is a normal answer a client handles. The
+      // ref is in the message the client got, so its error leads to this line (and its stack).
+      if (outcome === 'INTERNAL') logger.error({ op, code: outcome, durationMs: Math.round(durationMs), ref: internal?.ref, err: internal?.error }, 'request failed with INTERNAL');
       else logger.trace({ op, code: outcome, durationMs: Math.round(durationMs) }, 'request');
     },
     onForwarded: () => metrics.forwardedRequest(),

@@ -51,8 +51,19 @@ export interface ProtocolServerOptions {
   connectionsMax?: number;
   /** A connection was closed for a protocol violation (malformed frame or request header). */
   onConnectionError?: (reason: string, remoteAddress: string) => void;
-  /** Every answered request. `op` is 'unknown' for ops outside the protocol (bounded label set). */
-  onRequest?: (op: string, outcome: RequestOutcome, durationMs: number) => void;
+  /**
+   * Every answered request. `op` is 'unknown' for ops outside the protocol (bounded label set).
+   * An INTERNAL answer (a bug on our side) comes with what was thrown and the `ref` its message
+   * quoted to the client, so the client's error and the node's log line can be matched.
+   */
+  onRequest?: (op: string, outcome: RequestOutcome, durationMs: number, internal?: InternalFailure) => void;
+}
+
+/** What an INTERNAL answer hides from the client: the thrown value, under a reference it was told. */
+export interface InternalFailure {
+  /** `c<connection>.<request id>`: unique in this process, quoted in the answer's message. */
+  ref: string;
+  error: unknown;
 }
 
 export class ProtocolServer {
@@ -170,7 +181,7 @@ class ServerConnection {
       validation = validateRequestBody(id, op, body, { payloadBytesMax: this.options.payloadBytesMax });
     } catch (error) {
       // A bug in validation must cost one request, not the process.
-      return this.answer(id, op, startedMs, { ok: false, error: toWireError(error) });
+      return this.answer(id, op, startedMs, this.failure(id, error));
     }
     if (!validation.ok) return this.answer(id, op, startedMs, { ok: false, error: validation.error });
     this.inflight++;
@@ -178,7 +189,7 @@ class ServerConnection {
     const run = async (): Promise<unknown> => this.options.handler.handle(validation.request, this.info);
     run().then(
       (result) => this.settle(id, op, startedMs, { ok: true, result }),
-      (error: unknown) => this.settle(id, op, startedMs, { ok: false, error: toWireError(error) }),
+      (error: unknown) => this.settle(id, op, startedMs, this.failure(id, error)),
     );
   }
 
@@ -195,17 +206,28 @@ class ServerConnection {
       response = leader === null ? { id, ok: true, result: outcome.result } : { id, ok: true, result: outcome.result, leader };
     } else response = { id, ok: false, error: outcome.error };
     let code: RequestOutcome = outcome.ok ? 'OK' : outcome.error.code;
+    let internal = outcome.ok ? undefined : outcome.internal;
     if (!this.socket.destroyed) {
       try {
         this.writer.write(response);
       } catch (error) {
         // An answer that cannot be encoded (too large, unencodable) still owes the client an answer.
-        const wire = new RaftqError('INTERNAL', `answer not sent: ${error instanceof Error ? error.message : String(error)}`).toWire();
+        const failed = this.failure(id, new Error(`answer not sent: ${error instanceof Error ? error.message : String(error)}`, { cause: error }));
         code = 'INTERNAL';
-        this.writer.write({ id, ok: false, error: wire } satisfies Response);
+        internal = failed.internal;
+        this.writer.write({ id, ok: false, error: failed.error } satisfies Response);
       }
     }
-    this.options.onRequest?.(isOp(op) ? op : 'unknown', code, performance.now() - startedMs);
+    this.options.onRequest?.(isOp(op) ? op : 'unknown', code, performance.now() - startedMs, internal);
+  }
+
+  /** The answer for a thrown value: a RaftqError as it is; anything else INTERNAL, with a ref for the logs. */
+  private failure(id: number, error: unknown): Outcome & { ok: false } {
+    if (error instanceof RaftqError) return { ok: false, error: error.toWire() };
+    const ref = `c${this.info.id}.${id}`;
+    const suffix = ` (ref ${ref})`;
+    const message = (error instanceof Error ? error.message : String(error)).slice(0, ERROR_MESSAGE_LENGTH_MAX - suffix.length);
+    return { ok: false, error: new RaftqError('INTERNAL', message + suffix).toWire(), internal: { ref, error } };
   }
 
   private updateFlow(): void {
@@ -222,10 +244,4 @@ class ServerConnection {
   }
 }
 
-type Outcome = { ok: true; result: unknown } | { ok: false; error: WireError };
-
-function toWireError(error: unknown): WireError {
-  if (error instanceof RaftqError) return error.toWire();
-  const message = error instanceof Error ? error.message : String(error);
-  return new RaftqError('INTERNAL', message.slice(0, ERROR_MESSAGE_LENGTH_MAX)).toWire();
-}
+type Outcome = { ok: true; result: unknown } | { ok: false; error: WireError; internal?: InternalFailure };

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { RaftqError } from '../../src/errors.js';
 import { codec } from '../../src/protocol/frame.js';
 import type { ValidRequest } from '../../src/protocol/messages.js';
-import type { ConnectionInfo, RequestHandler, RequestOutcome } from '../../src/protocol/server.js';
+import type { ConnectionInfo, InternalFailure, RequestHandler, RequestOutcome } from '../../src/protocol/server.js';
 import { ProtocolServer } from '../../src/protocol/server.js';
 import { WireClient } from './wire-client.js';
 
@@ -158,23 +158,34 @@ describe('ProtocolServer', () => {
     expect(rest.every((r) => r.ok)).toBe(true);
   });
 
-  it('answers a plain handler exception as INTERNAL, keeping its message, and keeps serving', async () => {
+  it('answers a plain handler exception as INTERNAL, keeping its message with a ref the log line carries, and keeps serving', async () => {
     const handler = new FakeHandler();
+    const boom = new TypeError('cannot read properties of undefined');
     handler.behaviour = async (request) => {
-      if (request.op === 'get' && request.jobId === 'boom') throw new TypeError('cannot read properties of undefined');
+      if (request.op === 'get' && request.jobId === 'boom') throw boom;
       if (request.op === 'get' && request.jobId === 'sync') return (() => { throw new Error('thrown synchronously'); })();
       if (request.op === 'get' && request.jobId === 'weird') throw 'a string'; // eslint-disable-line no-throw-literal
       return { job: null };
     };
-    const client = await connect(await start(handler));
-    expect(await client.request({ id: 1, op: 'get', jobId: 'boom' })).toEqual({
+    const logged: { op: string; outcome: string; internal: InternalFailure | undefined }[] = [];
+    const client = await connect(await start(handler, { onRequest: (op, outcome, _ms, internal) => logged.push({ op, outcome, internal }) }));
+    const answer = await client.request({ id: 1, op: 'get', jobId: 'boom' });
+    expect(answer).toEqual({
       id: 1,
       ok: false,
-      error: { code: 'INTERNAL', message: 'cannot read properties of undefined', retryable: false },
+      error: { code: 'INTERNAL', message: expect.stringMatching(/^cannot read properties of undefined \(ref c\d+\.1\)$/), retryable: false },
     });
-    expect(await client.request({ id: 2, op: 'get', jobId: 'sync' })).toMatchObject({ ok: false, error: { code: 'INTERNAL', message: 'thrown synchronously' } });
-    expect(await client.request({ id: 3, op: 'get', jobId: 'weird' })).toMatchObject({ ok: false, error: { code: 'INTERNAL', message: 'a string' } });
+    const ref = /\(ref (c\d+\.1)\)/.exec(answer.ok ? '' : answer.error.message)![1];
+    expect(logged[0]).toEqual({ op: 'get', outcome: 'INTERNAL', internal: { ref, error: boom } });
+    expect(await client.request({ id: 2, op: 'get', jobId: 'sync' })).toMatchObject({ ok: false, error: { code: 'INTERNAL', message: expect.stringMatching(/^thrown synchronously \(ref c\d+\.2\)$/) } });
+    expect(await client.request({ id: 3, op: 'get', jobId: 'weird' })).toMatchObject({ ok: false, error: { code: 'INTERNAL', message: expect.stringMatching(/^a string \(ref c\d+\.3\)$/) } });
     expect(await client.request({ id: 4, op: 'get', jobId: 'fine' })).toEqual({ id: 4, ok: true, result: { job: null } });
+    expect(logged.map((l) => [l.outcome, l.internal?.ref ?? null])).toEqual([
+      ['INTERNAL', ref],
+      ['INTERNAL', expect.stringMatching(/^c\d+\.2$/)],
+      ['INTERNAL', expect.stringMatching(/^c\d+\.3$/)],
+      ['OK', null],
+    ]);
   });
 
   it('a handler that throws synchronously (not async) is caught too', async () => {
@@ -184,7 +195,7 @@ describe('ProtocolServer', () => {
       },
     };
     const client = await connect(await start(handler));
-    expect(await client.request({ id: 1, op: 'queues' })).toMatchObject({ ok: false, error: { code: 'INTERNAL', message: 'not even a promise' } });
+    expect(await client.request({ id: 1, op: 'queues' })).toMatchObject({ ok: false, error: { code: 'INTERNAL', message: expect.stringMatching(/^not even a promise \(ref /) } });
     expect(await client.request({ id: 2, op: 'queues' })).toMatchObject({ ok: false, error: { code: 'INTERNAL' } });
   });
 
