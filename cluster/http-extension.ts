@@ -8,6 +8,7 @@ import { mergeClusterViews } from '../src/http/dashboard/cluster-view.js';
 import { HttpApi, jsonResponse, type ExtraRoute, type HttpResponse } from '../src/http/server.js';
 import { parseHostPort } from '../src/protocol/address.js';
 import type { ClusterStatus } from '../src/protocol/messages.js';
+import type { InternalFailure } from '../src/protocol/server.js';
 import type { NodeExtensions, RunningNode } from './node.js';
 
 /** How long GET /v1/cluster/nodes waits for each peer's own status. */
@@ -87,8 +88,8 @@ export function clusterViewRoute(node: RunningNode): ExtraRoute {
 }
 
 export interface HttpExtensionOptions {
-  /** Every answered HTTP request (route name or path, status). */
-  onRequest?(route: string, status: number, durationMs: number): void;
+  /** Every answered HTTP request (route name or path, status; a 500 with what was thrown). */
+  onRequest?(route: string, status: number, durationMs: number, internal?: InternalFailure): void;
 }
 
 export function httpExtension(logger: Logger, more: (node: RunningNode) => ExtraRoute[] = () => [], options: HttpExtensionOptions = {}): NodeExtensions {

@@ -107,7 +107,10 @@ export function observabilityExtension(logger: Logger): NodeExtensions {
     events.bind(node);
   };
   const http = httpExtension(logger, () => [metricsRoute(metrics), historyRoute(history), dashboardRoute()], {
-    onRequest: (route, status) => metrics.httpRequest(route, status),
+    onRequest: (route, status, durationMs, internal) => {
+      metrics.httpRequest(route, status);
+      if (internal) logger.error({ route, status, durationMs: Math.round(durationMs), ref: internal.ref, err: internal.error }, 'HTTP request failed with INTERNAL');
+    },
   });
 
   return {

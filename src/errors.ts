@@ -86,3 +86,13 @@ export class RaftqError extends Error {
 export function badRequest(field: string, message: string): RaftqError {
   return new RaftqError('BAD_REQUEST', `${field}: ${message}`, { field });
 }
+
+/**
+ * INTERNAL for something thrown that is not a RaftqError (a bug on our side): its message, and the
+ * reference of the node's log line about it, so the client's error leads to that line.
+ */
+export function internalErrorWithRef(thrown: unknown, ref: string, messageLengthMax: number): WireError {
+  const suffix = ` (ref ${ref})`;
+  const message = (thrown instanceof Error ? thrown.message : String(thrown)).slice(0, Math.max(0, messageLengthMax - suffix.length));
+  return new RaftqError('INTERNAL', message + suffix).toWire();
+}

@@ -3,8 +3,9 @@
 // and one set of error codes. Errors are `{error: {code, message, field?}}` with fitting statuses.
 
 import http from 'node:http';
-import { HTTP_STATUS, RaftqError, type WireError } from '../errors.js';
-import { FRAME_BYTES_MAX } from '../limits.js';
+import { HTTP_STATUS, internalErrorWithRef, RaftqError, type WireError } from '../errors.js';
+import { ERROR_MESSAGE_LENGTH_MAX, FRAME_BYTES_MAX } from '../limits.js';
+import type { InternalFailure } from '../protocol/server.js';
 import type { HostPort } from '../protocol/address.js';
 import type { ValidRequest } from '../protocol/messages.js';
 import { validateRequest } from '../protocol/validate.js';
@@ -29,7 +30,8 @@ export interface HttpApiOptions {
   execute(request: ValidRequest): Promise<unknown>;
   payloadBytesMax: number;
   extraRoutes?: ExtraRoute[];
-  onRequest?(route: string, status: number, durationMs: number): void;
+  /** Every answered request; a 500 with what was thrown and the `ref` its message quoted. */
+  onRequest?(route: string, status: number, durationMs: number, internal?: InternalFailure): void;
 }
 
 interface Route {
@@ -110,6 +112,8 @@ export class HttpApi {
   /** HTTP calls carry no client session; each gets a fresh seq in this server's own session. */
   private readonly clientId: string;
   private seq = 0;
+  /** Numbers the INTERNAL answers, for the ref their message and the log line share. */
+  private nextRequestRef = 1;
 
   constructor(private readonly options: HttpApiOptions) {
     this.clientId = `http-${options.nodeId}-${process.pid}-${Date.now().toString(36)}`;
@@ -141,6 +145,7 @@ export class HttpApi {
     const url = new URL(req.url ?? '/', 'http://localhost');
     let routeName = 'unknown';
     let response: HttpResponse;
+    let internal: InternalFailure | undefined;
     try {
       const found = this.match(method, url.pathname);
       if (found) {
@@ -151,11 +156,15 @@ export class HttpApi {
         if (response.status !== 404) routeName = url.pathname;
       }
     } catch (error) {
-      response = errorResponse(toWire(error));
+      if (error instanceof RaftqError) response = errorResponse(error.toWire());
+      else {
+        internal = { ref: `h${this.nextRequestRef++}`, error };
+        response = errorResponse(internalErrorWithRef(error, internal.ref, ERROR_MESSAGE_LENGTH_MAX));
+      }
     }
     res.writeHead(response.status, { 'content-type': response.contentType, ...(response.headers ?? {}) });
     res.end(response.body);
-    this.options.onRequest?.(routeName, response.status, performance.now() - started);
+    this.options.onRequest?.(routeName, response.status, performance.now() - started, internal);
   }
 
   private match(method: string, pathname: string): { route: Route; params: string[] } | null {
@@ -285,7 +294,3 @@ export function errorResponse(error: WireError): HttpResponse {
   return jsonResponse(HTTP_STATUS[error.code], { error: body });
 }
 
-function toWire(error: unknown): WireError {
-  if (error instanceof RaftqError) return error.toWire();
-  return new RaftqError('INTERNAL', error instanceof Error ? error.message : String(error)).toWire();
-}

@@ -2,7 +2,9 @@
 // bytes: the API encodes at its edge on the way in and decodes on the way out.
 
 import { afterEach, describe, expect, it } from 'vitest';
+import { RaftqError } from '../../src/errors.js';
 import { HttpApi } from '../../src/http/server.js';
+import type { InternalFailure } from '../../src/protocol/server.js';
 import type { WireJob, WireLeasedJob } from '../../src/jobs/types.js';
 import type { ValidCommandRequest, ValidRequest } from '../../src/protocol/messages.js';
 import { decodeValue, encodeValue } from '../../src/protocol/values.js';
@@ -88,5 +90,28 @@ describe('HTTP API values', () => {
     expect((await call(`${base}/v1/queues/q/lease`, 'POST', {})).json).toEqual({ jobs: [{ ...leased, payload: [1, 2] }] });
     expect((await call(`${base}/v1/jobs/j1/result?timeoutMs=0`)).json).toMatchObject({ job: { payload: { n: 1 }, result: 'ok' }, final: true });
     expect((await call(`${base}/v1/queues/q/dead`)).json).toMatchObject({ jobs: [{ id: 'j2', payload: { base64: 'wf8=' } }], total: 1 });
+  });
+
+  it('answers a bug as 500 INTERNAL whose message quotes the ref handed to the log; a RaftqError as itself', async () => {
+    const bug = new TypeError('x is undefined');
+    const logged: { route: string; status: number; internal: InternalFailure | undefined }[] = [];
+    const server = new HttpApi({
+      nodeId: 'n1',
+      payloadBytesMax: 1024,
+      execute: async (request) => {
+        if (request.op === 'stats') throw bug;
+        throw new RaftqError('NOT_FOUND', 'no such job');
+      },
+      onRequest: (route, status, _ms, internal) => logged.push({ route, status, internal }),
+    });
+    apis.push(server);
+    const { port } = await server.listen(0, '127.0.0.1');
+    const failed = await call(`http://127.0.0.1:${port}/v1/queues/q`);
+    expect(failed).toEqual({ status: 500, json: { error: { code: 'INTERNAL', message: 'x is undefined (ref h1)' } } });
+    expect((await call(`http://127.0.0.1:${port}/v1/jobs/j9`)).status).toBe(404);
+    expect(logged.map((l) => [l.status, l.internal])).toEqual([
+      [500, { ref: 'h1', error: bug }],
+      [404, undefined],
+    ]);
   });
 });
