@@ -8,12 +8,15 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { freePort, repoRoot, waitUntil } from '../../jepsen-lite/processes.js';
 import { testClient, useClusters } from '../cluster/load.js';
+import { parseExposition, value } from '../observability/prom-text.js';
 
 const PYTHON = process.env.RAFTQ_PYTHON ?? '/usr/bin/python3';
 const SDK_DIR = path.join(repoRoot(), 'sdk', 'python');
 const SCENARIO = path.join(repoRoot(), 'test', 'python', 'scenario.py');
 /** Bounds one Python run; the suite and the scenario each take about a second. */
 const PYTHON_RUN_TIMEOUT_MS = 45_000;
+/** The scenario worker's handler threads (CONCURRENCY in scenario.py). */
+const SCENARIO_CONCURRENCY = 4;
 
 const startCluster = useClusters();
 
@@ -66,6 +69,9 @@ interface ScenarioReport {
   acks: Record<string, number>;
   failures: { id: string; attempt: number; error: string; state: string }[];
   workerErrors: string[];
+  /** The worker's requests by op, and the most jobs one of its leases asked for. */
+  workerRequests: Record<string, number>;
+  leaseMaxMost: number;
   states: Record<string, string>;
   results: Record<string, unknown>;
   attempts: Record<string, number>;
@@ -100,6 +106,12 @@ describe('the Python SDK', () => {
       expect(report.answeredBy).toBe(follower);
       expect(report.leader).toBe(leader);
       expect(report.workerErrors).toEqual([]);
+      // Its handlers (instant) outpace a lease round trip: it leased ahead of its free threads.
+      expect(report.leaseMaxMost).toBeGreaterThan(SCENARIO_CONCURRENCY);
+      // Acks that finished while one was under way went together, and the follower answered them.
+      expect(report.workerRequests.ackMany ?? 0).toBeGreaterThan(0);
+      const metrics = parseExposition(await (await fetch(`http://${cluster.addresses(follower).httpAddr}/metrics`)).text());
+      expect(value(metrics, 'raftq_requests_total', { op: 'ackMany', code: 'OK' })).toBeGreaterThanOrEqual(report.workerRequests.ackMany!);
       expect(report.keyed[0]).toBe(report.keyed[1]);
       expect(report.later).toEqual({ state: 'delayed', runAtMsOff: 0, paused: [true, false], cancel: { state: 'cancelled', cancelled: true }, missing: null });
       const done = [...report.ids, report.keyed[0]!, ...tsIds];

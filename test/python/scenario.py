@@ -2,8 +2,9 @@
 against a real cluster, through the nodes named on the command line (a follower in the test).
 
 Submits jobs (one by one, in a batch, by idempotency key), processes them and the jobs the
-TypeScript side submitted, takes one job through retries to success and one to the dead-letter
-queue, and prints one JSON line with what it saw; the test checks it against the cluster.
+TypeScript side submitted with a worker that leases ahead (prefetch) and acks in groups (ackMany),
+takes one job through retries to success and one to the dead-letter queue, and prints one JSON
+line with what it saw; the test checks it against the cluster.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import sys
 import threading
 from collections import Counter
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Mapping
 
 from raftq import Backoff, Client, JobSpec, RetryOptions, Worker, WorkerJob
+from raftq.transport import Transport
 
 QUEUE = "py-e2e"
 RETRY_QUEUE = "py-retry"
@@ -24,6 +26,27 @@ LATER_QUEUE = "py-later"
 JOBS_ONE_BY_ONE = 10
 JOBS_IN_A_BATCH = 30
 WAIT_MS = 20_000
+CONCURRENCY = 4
+PREFETCH = 16
+
+
+class RequestLog:
+    """What a worker asked the cluster: its requests by op, and the most jobs one lease asked for.
+    Wraps the worker's transport (white box: the SDK has no hook for this, nor needs one)."""
+
+    def __init__(self, transport: Transport) -> None:
+        self.ops: Counter[str] = Counter()
+        self.lease_max_most = 0
+        self._lock = threading.Lock()
+        self._call = transport.call
+        transport.call = self._record  # type: ignore[method-assign]
+
+    def _record(self, op: str, fields: Mapping[str, Any], *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            self.ops[op] += 1
+            if op == "lease":
+                self.lease_max_most = max(self.lease_max_most, fields["max"])
+        return self._call(op, fields, *args, **kwargs)
 
 
 def handler(job: WorkerJob) -> Any:
@@ -82,9 +105,10 @@ def main() -> None:
 
     worker_errors: list[str] = []
     worker = Worker(
-        client, [QUEUE, RETRY_QUEUE], handler, concurrency=4, lease_ms=5_000, poll_wait_ms=500, shutdown_grace_ms=2_000,
-        on_completed=completed, on_failed=failed, on_error=lambda error: worker_errors.append(str(error)),
+        client, [QUEUE, RETRY_QUEUE], handler, concurrency=CONCURRENCY, prefetch=PREFETCH, lease_ms=5_000, poll_wait_ms=500,
+        shutdown_grace_ms=2_000, on_completed=completed, on_failed=failed, on_error=lambda error: worker_errors.append(str(error)),
     )
+    requests = RequestLog(worker._transport)
     ts_ids = [job_id for job_id in args.ts_jobs.split(",") if job_id]
     with worker:
         finals = {job_id: client.wait_for_result(job_id, timeout_ms=WAIT_MS) for job_id in [*ids, keyed[0], *ts_ids, "flaky", "doomed"]}
@@ -100,6 +124,8 @@ def main() -> None:
         "acks": dict(acks),
         "failures": failures,
         "workerErrors": worker_errors,
+        "workerRequests": dict(requests.ops),
+        "leaseMaxMost": requests.lease_max_most,
         "states": {job_id: job.state for job_id, job in finals.items()},
         "results": {job_id: job.result for job_id, job in finals.items()},
         "attempts": {job_id: job.attempts for job_id, job in finals.items()},

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any, Iterable, Mapping, Sequence
 
+from .batches import split_batches
 from .errors import BadRequestError, InternalError
 from .jobs import (
     Backoff,
@@ -199,17 +200,4 @@ def _backoff_of(backoff: Backoff | Mapping[str, Any]) -> Backoff:
 
 
 def _split_batches(specs: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    batches: list[list[dict[str, Any]]] = []
-    batch: list[dict[str, Any]] = []
-    batch_bytes = 0
-    for spec in specs:
-        spec_bytes = len(spec["payload"]) + SPEC_BYTES_BEYOND_PAYLOAD_MAX
-        if batch and (len(batch) >= ENQUEUE_BATCH_MAX or batch_bytes + spec_bytes > ENQUEUE_REQUEST_BYTES_MAX):
-            batches.append(batch)
-            batch = []
-            batch_bytes = 0
-        batch.append(spec)
-        batch_bytes += spec_bytes
-    if batch:
-        batches.append(batch)
-    return batches
+    return split_batches(specs, lambda spec: len(spec["payload"]) + SPEC_BYTES_BEYOND_PAYLOAD_MAX, ENQUEUE_BATCH_MAX, ENQUEUE_REQUEST_BYTES_MAX)

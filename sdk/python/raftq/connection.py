@@ -34,6 +34,8 @@ class Connection:
         self._closed_reason: str | None = None
         # Called once, from whichever thread notices, when the connection is gone for any reason.
         self.on_close: Callable[[], None] | None = None
+        # Called on the reader thread with the leader a follower names in a successful answer.
+        self.on_leader_hint: Callable[[str], None] | None = None
         self._reader = threading.Thread(target=self._read_loop, name=f"raftq-read-{address}", daemon=True)
         self._reader.start()
 
@@ -128,6 +130,10 @@ class Connection:
         request_id, ok = body.get("id"), body.get("ok")
         if isinstance(request_id, bool) or not isinstance(request_id, int) or not isinstance(ok, bool):
             return False
+        leader = body.get("leader")
+        # Before the answer is settled: the caller's next request should already go to the leader.
+        if isinstance(leader, str) and self.on_leader_hint is not None:
+            self.on_leader_hint(leader)
         with self._lock:
             answer = self._pending.pop(request_id, None)
         if answer is None:

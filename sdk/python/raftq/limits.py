@@ -17,6 +17,7 @@ PAYLOAD_BYTES_MAX_DEFAULT = 1024 * 1024
 RESULT_BYTES_MAX = 1024 * 1024
 ENQUEUE_BATCH_MAX = 1000
 LEASE_BATCH_MAX = 1000
+ACK_BATCH_MAX = 1000
 LEASE_QUEUES_MAX = 32
 ERROR_MESSAGE_LENGTH_MAX = 8192
 LEASE_MS_MIN = 100
@@ -36,6 +37,10 @@ ENQUEUE_REQUEST_BYTES_MAX = FRAME_BYTES_MAX // 2
 # ASCII characters, name and idempotency key <= 256 UTF-16 units of up to 3 UTF-8 bytes, field
 # names, a few numbers), so batches are sized without encoding each job twice.
 SPEC_BYTES_BEYOND_PAYLOAD_MAX = 2048
+# Most bytes of acks in one ackMany request, and a bound of what an ack encodes to beyond its
+# result (a job id <= 128 ASCII characters, a lease token <= 512, field names), as for enqueue.
+ACK_REQUEST_BYTES_MAX = FRAME_BYTES_MAX // 2
+ACK_BYTES_BEYOND_RESULT_MAX = 1024
 
 
 def is_id(text: str) -> bool:

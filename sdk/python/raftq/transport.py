@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import random
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
@@ -25,6 +26,8 @@ from .session import SessionWindow
 # Long enough to ride out a leader election, short enough to fail over from a dead node.
 REQUEST_TIMEOUT_MS_DEFAULT = 10_000
 DEFAULT_NODES: tuple[str, ...] = ("127.0.0.1:7001", "127.0.0.1:7002", "127.0.0.1:7003")
+# A leader hint naming a node that failed a request this recently is not followed.
+HINT_IGNORED_AFTER_FAILURE_MS = 5_000
 
 MUTATING_OPS: frozenset[str] = frozenset(
     {"enqueue", "lease", "heartbeat", "ack", "ackMany", "release", "fail", "cancel", "pause", "resume", "dlqRetry", "dlqPurge"}
@@ -95,6 +98,9 @@ class Transport:
         self._open_locks = [threading.Lock() for _ in self.nodes]
         # Node id -> client address, learned from hello, to follow leader hints given as ids.
         self._address_by_id: dict[str, str] = {}
+        # When a request last failed at each node (by index into nodes, monotonic seconds), for
+        # _follow_leader_hint.
+        self._failed_at_s: dict[int, float] = {}
         self._window = SessionWindow(SESSION_RESULTS_MAX)
         self._closing = threading.Event()
 
@@ -166,6 +172,7 @@ class Transport:
     def _steer(self, failure: RaftqError, failed_index: int) -> None:
         """Chooses the node for the next try after ``failure`` on node ``failed_index``."""
         with self._lock:
+            self._failed_at_s[failed_index] = time.monotonic()
             hinted = self._index_of_hint(failure.leader)
             if hinted >= 0:
                 self._current = hinted
@@ -214,6 +221,7 @@ class Transport:
                     raise closed_error()
                 self._connections[index] = connection
             connection.on_close = lambda: self._forget(index, connection)
+            connection.on_leader_hint = lambda leader: self._follow_leader_hint(leader, index)
             if connection.closed:
                 self._forget(index, connection)
             return connection
@@ -251,6 +259,21 @@ class Transport:
             # Talking to the leader saves a forwarding hop; addresses not listed may be unreachable from here.
             if leader_index >= 0 and self._current == index:
                 self._current = leader_index
+
+    def _follow_leader_hint(self, leader: str, from_index: int) -> None:
+        """A follower answered and named its leader: send later requests there (one hop less), when
+        the caller listed it and it has not just failed us (a leader the follower reaches may be cut
+        off from here; without the pause we would bounce between the two)."""
+        with self._lock:
+            if self._current != from_index:
+                return
+            hinted = self._index_of_hint(leader)
+            if hinted < 0 or hinted == from_index:
+                return
+            failed_at_s = self._failed_at_s.get(hinted)
+            if failed_at_s is not None and (time.monotonic() - failed_at_s) * 1000 < HINT_IGNORED_AFTER_FAILURE_MS:
+                return
+            self._current = hinted
 
     def _retire_if_idle(self, connection: Connection, index: int) -> None:
         """A connection to a node we moved away from is closed once its last answer is in."""

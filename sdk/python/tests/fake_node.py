@@ -30,6 +30,11 @@ class Drop(Exception):
     """Raised by a responder to close the connection instead of answering."""
 
 
+def drop_everything(request: dict[str, Any]) -> Any:
+    """A node this client cannot use: every connection is cut at its first request."""
+    raise Drop()
+
+
 Responder = Callable[[dict[str, Any]], Any]
 
 
@@ -47,6 +52,8 @@ class FakeNode:
         self.respond = respond
         self.requests: list[dict[str, Any]] = []
         self.connections_accepted = 0
+        # Named as the leader in every successful answer, as a follower that forwards does.
+        self.leader_hint: str | None = None
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
         self._listener = socket.create_server(("127.0.0.1", 0))
@@ -102,6 +109,8 @@ class FakeNode:
     def _answer(self, sock: socket.socket, write_lock: threading.Lock, request: dict[str, Any]) -> None:
         try:
             body = {"id": request["id"], "ok": True, "result": self.respond(request)}
+            if self.leader_hint is not None:
+                body["leader"] = self.leader_hint
         except WireError as error:
             body = {"id": request["id"], "ok": False, "error": error.wire}
         except Drop:

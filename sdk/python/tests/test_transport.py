@@ -6,6 +6,7 @@ import time
 import unittest
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
+from unittest import mock
 
 from raftq import BadRequestError, Client, InternalError, JobSpec, NoLeaderError, RequestTimeoutError, RetryOptions
 from raftq.errors import closed_error
@@ -13,7 +14,7 @@ from raftq.session import SessionWindow
 from raftq.transport import Transport
 from raftq.values import decode_value
 
-from .fake_node import Drop, FakeNode, WireError, dead_address
+from .fake_node import Drop, FakeNode, WireError, dead_address, drop_everything
 
 FAST = RetryOptions(attempts=5, base_ms=1, cap_ms=5)
 
@@ -157,16 +158,8 @@ class RetryTest(Fixture):
         self.assertEqual(len(leader.of_op("enqueue")), 1)
 
     def test_moves_to_the_leader_that_hello_names_when_the_leader_is_listed(self) -> None:
-        leader = self.node(Broker())
-        follower_broker = Broker(leader="n2")
-        follower = self.node(follower_broker)
-        follower_broker.hello["nodes"] = [{"id": "n2", "clientAddr": leader.address}]
-        client = self.client([follower.address, leader.address])
-        for n in range(3):
-            client.submit("q", n)
         # The first submit goes on the connection that said hello; the rest go to the leader.
-        self.assertEqual(len(follower.of_op("enqueue")), 1)
-        self.assertEqual(len(leader.of_op("enqueue")), 2)
+        self.assertEqual(self.enqueues_at_follower_and_leader(hello_leader="n2", leader_hint=None), (1, 2))
 
     def test_stays_on_a_follower_whose_leader_is_not_in_its_list(self) -> None:
         follower = self.node(Broker(leader="n9", nodes=[{"id": "n9", "clientAddr": "10.0.0.9:7001"}]))
@@ -174,6 +167,53 @@ class RetryTest(Fixture):
         client.submit("q", 1)
         client.submit("q", 2)
         self.assertEqual(len(follower.of_op("enqueue")), 2)
+
+    def test_moves_to_the_leader_a_follower_names_in_its_answers_when_the_leader_is_listed(self) -> None:
+        # Its hello came before the election; the first answer names the leader.
+        self.assertEqual(self.enqueues_at_follower_and_leader(hello_leader=None, leader_hint="n2"), (1, 2))
+        self.assertEqual(self.enqueues_at_follower_and_leader(hello_leader=None, leader_hint=None), (3, 0))
+
+    def enqueues_at_follower_and_leader(self, hello_leader: str | None, leader_hint: str | None) -> tuple[int, int]:
+        """Three submits through a follower whose hello names ``hello_leader`` and whose answers
+        name ``leader_hint``, the leader n2 listed after it: the enqueues each of the two got."""
+        leader = self.node(Broker())
+        follower_broker = Broker(leader=hello_leader)
+        follower = self.node(follower_broker)
+        follower_broker.hello["nodes"] = [{"id": "n1", "clientAddr": follower.address}, {"id": "n2", "clientAddr": leader.address}]
+        follower.leader_hint = leader_hint
+        client = self.client([follower.address, leader.address])
+        for n in range(3):
+            client.submit("q", n)
+        return len(follower.of_op("enqueue")), len(leader.of_op("enqueue"))
+
+    def test_ignores_a_leader_named_in_answers_that_is_not_in_its_list(self) -> None:
+        follower = self.node(Broker(nodes=[{"id": "n9", "clientAddr": "10.0.0.9:7001"}]))
+        follower.leader_hint = "n9"
+        client = self.client([follower.address])
+        client.submit("q", 1)
+        client.submit("q", 2)
+        self.assertEqual(len(follower.of_op("enqueue")), 2)
+
+    def test_does_not_go_back_to_a_named_leader_that_failed_it_in_the_last_5_s(self) -> None:
+        self.assertEqual(self.connections_to_a_failing_named_leader(submits=5), 1)
+
+    def test_goes_back_to_a_named_leader_that_failed_once_the_pause_is_over(self) -> None:
+        # The control for the test above: without the pause, every submit after the first tries it.
+        with mock.patch("raftq.transport.HINT_IGNORED_AFTER_FAILURE_MS", 0):
+            self.assertEqual(self.connections_to_a_failing_named_leader(submits=5), 4)
+
+    def connections_to_a_failing_named_leader(self, submits: int) -> int:
+        """Submits through a follower that names, in every answer, a listed leader this client
+        cannot use; returns how many connections the client opened to that leader."""
+        unusable = self.node(drop_everything)
+        follower_broker = Broker(nodes=[{"id": "n2", "clientAddr": unusable.address}])
+        follower = self.node(follower_broker)
+        follower.leader_hint = "n2"
+        client = self.client([follower.address, unusable.address])
+        for n in range(submits):
+            client.submit("q", n)
+        self.assertEqual(len(follower.of_op("enqueue")), submits)
+        return unusable.connections_accepted
 
     def test_does_not_retry_an_error_that_is_not_retryable(self) -> None:
         broker = Broker()

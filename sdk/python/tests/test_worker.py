@@ -1,5 +1,6 @@
 """Worker against a fake node with a small job model: leases with tokens, long polls,
-heartbeats, ack, fail and release (test/client/worker.test.ts proves the same for TypeScript)."""
+heartbeats, ack, ackMany, fail and release (test/client/worker.test.ts proves the same for
+TypeScript)."""
 
 import os
 import signal
@@ -13,6 +14,7 @@ from typing import Any, Callable
 
 from raftq import PermanentError, RetryOptions, StaleLeaseError, Worker, WorkerJob
 from raftq.values import decode_value, encode_value
+from raftq.worker import ack_many_errors, prefetch_for
 
 from .fake_node import FakeNode, WireError
 
@@ -35,6 +37,8 @@ class JobsBroker:
         self.lease_maxes: list[int] = []
         # Tokens the node no longer honours (the lease expired and went to another worker).
         self.stale_tokens: set[str] = set()
+        # Run first on every request, outside the broker's lock: may hold a request back.
+        self.intercept: Callable[[dict[str, Any]], None] = lambda request: None
 
     def add(self, job_id: str, payload: Any = None, raw: bytes | None = None) -> None:
         with self.changed:
@@ -50,6 +54,7 @@ class JobsBroker:
                 raise AssertionError(f"timed out waiting for {what}")
 
     def __call__(self, request: dict[str, Any]) -> Any:
+        self.intercept(request)
         with self.changed:
             try:
                 return self.answer(request)
@@ -62,16 +67,16 @@ class JobsBroker:
             return {"nodeId": "n1", "leader": "n1", "nodes": []}
         if op == "lease":
             return self.lease(request)
-        job_id, token = request["jobId"], request["token"]
-        if token in self.stale_tokens or self.tokens.get(job_id) != token:
-            raise WireError("STALE_LEASE", f"job {job_id}: stale token")
+        if op == "ackMany":
+            return {"results": [self.ack_item(ack) for ack in request["acks"]]}
+        job_id = request["jobId"]
+        self.check_token(job_id, request["token"])
         if op == "heartbeat":
             self.heartbeats[job_id] = self.heartbeats.get(job_id, 0) + 1
             return {"leaseExpiresAtMs": time.time() * 1000 + request["leaseMs"]}
-        del self.tokens[job_id]
         if op == "ack":
-            self.acks[job_id] = decode_value(request["result"]) if "result" in request else None
-            return {"state": "completed"}
+            return self.ack(job_id, request)
+        del self.tokens[job_id]
         if op == "fail":
             self.fails.setdefault(job_id, []).append((request["error"], request["retryable"]))
             return {"state": "failed" if request["retryable"] else "dead", "retryAtMs": None}
@@ -80,6 +85,23 @@ class JobsBroker:
             self.attempts[job_id] -= 1
             return {"state": "waiting"}
         raise WireError("BAD_REQUEST", f"unexpected op {op}")
+
+    def check_token(self, job_id: str, token: str) -> None:
+        if token in self.stale_tokens or self.tokens.get(job_id) != token:
+            raise WireError("STALE_LEASE", f"job {job_id}: stale token")
+
+    def ack(self, job_id: str, ack: dict[str, Any]) -> Any:
+        del self.tokens[job_id]
+        self.acks[job_id] = decode_value(ack["result"]) if "result" in ack else None
+        return {"state": "completed"}
+
+    def ack_item(self, ack: dict[str, Any]) -> Any:
+        """One ack of an ackMany: settled on its own, so a stale token fails only itself."""
+        try:
+            self.check_token(ack["jobId"], ack["token"])
+        except WireError as error:
+            return {"error": error.wire}
+        return self.ack(ack["jobId"], ack)
 
     def lease(self, request: dict[str, Any]) -> Any:
         self.lease_maxes.append(request["max"])
@@ -117,13 +139,52 @@ class WorkerTest(unittest.TestCase):
         for cleanup in reversed(self.cleanups):
             cleanup()
 
-    def worker(self, handler: Callable[[WorkerJob], Any], **options: Any) -> Worker:
+    def worker(self, handler: Callable[[WorkerJob], Any], start: bool = True, **options: Any) -> Worker:
         options.setdefault("poll_wait_ms", 1_000)
         options.setdefault("shutdown_grace_ms", 2_000)
         worker = Worker([self.fake.address], "q", handler, retry=FAST, worker_id="w1", **options)
         self.cleanups.append(lambda: worker.close(grace_ms=0))
+        if start:
+            worker.start()
+        return worker
+
+    def fast_worker(self, handler: Callable[[WorkerJob], Any], **options: Any) -> Worker:
+        """A worker that leases ahead from its first lease on: its moving averages start as if
+        handlers had taken 1 ms and lease round trips 100 ms (white box: measured ones vary)."""
+        worker = self.worker(handler, start=False, **options)
+        worker._handler_ms_avg, worker._lease_round_trip_ms_avg = 1.0, 100.0
         worker.start()
         return worker
+
+    def acks_behind_a_held_one(self, result_of: Callable[[WorkerJob], Any], acks_waiting: int, **options: Any) -> list[dict[str, Any]]:
+        """Jobs first, a, b and c on four handler threads: the node holds the first ack request
+        (first's) until the other three handlers have returned ``result_of(job)`` and
+        ``acks_waiting`` of them wait to be sent; then all settle. Returns the ack requests."""
+        first_arrived, first_may_answer = threading.Event(), threading.Event()
+        others_may_return = threading.Event()
+        self.cleanups.append(first_may_answer.set)
+        self.cleanups.append(others_may_return.set)
+
+        def hold_first_ack(request: dict[str, Any]) -> None:
+            if request["op"] in ("ack", "ackMany") and not first_arrived.is_set():
+                first_arrived.set()
+                first_may_answer.wait(WAIT_S)
+
+        def handler(job: WorkerJob) -> Any:
+            if job.id != "first":
+                others_may_return.wait(WAIT_S)
+            return result_of(job)
+
+        self.broker.intercept = hold_first_ack
+        for job_id in ("first", "a", "b", "c"):
+            self.broker.add(job_id, job_id)
+        worker = self.worker(handler, concurrency=4, **options)
+        self.assertTrue(first_arrived.wait(WAIT_S))
+        others_may_return.set()
+        wait_worker(worker, f"{acks_waiting} acks waiting", lambda: worker._acks.pending_count == acks_waiting)
+        first_may_answer.set()
+        wait_worker(worker, "every job settled", lambda: not worker._active)
+        return [request for request in self.fake.requests if request["op"] in ("ack", "ackMany")]
 
     def test_runs_at_most_concurrency_handlers_at_once_and_acks_each_result(self) -> None:
         running = 0
@@ -146,7 +207,8 @@ class WorkerTest(unittest.TestCase):
         self.broker.until("20 acks", lambda: len(self.broker.acks) == 20)
         self.assertEqual(self.broker.acks, {f"j{n}": {"double": n * 2} for n in range(20)})
         self.assertLessEqual(most, 3)
-        self.assertTrue(all(1 <= m <= 3 for m in self.broker.lease_maxes))
+        # Free threads, plus up to prefetch (4 x concurrency) ahead while handlers outpace a lease round trip.
+        self.assertTrue(all(1 <= m <= 3 + 12 for m in self.broker.lease_maxes))
 
     def test_a_raising_handler_fails_the_job_retryable_unless_the_error_says_otherwise(self) -> None:
         def handler(job: WorkerJob) -> Any:
@@ -226,6 +288,86 @@ class WorkerTest(unittest.TestCase):
         self.assertEqual(lost, ["first"])
         self.assertEqual(list(self.broker.acks), ["second"])
         self.assertEqual(len([r for r in self.fake.of_op("ack") if r["jobId"] == "first"]), 1)
+
+    def test_acks_that_finish_while_one_is_under_way_go_together_as_one_ack_many(self) -> None:
+        completed: list[str] = []
+        requests = self.acks_behind_a_held_one(
+            lambda job: None if job.id == "b" else {"done": job.id}, acks_waiting=3, on_completed=lambda job, result: completed.append(job.id),
+        )
+        self.assertEqual([(r["op"], r.get("jobId")) for r in requests], [("ack", "first"), ("ackMany", None)])
+        together = {ack["jobId"]: ack for ack in requests[1]["acks"]}
+        self.assertEqual(sorted(together), ["a", "b", "c"])
+        self.assertNotIn("result", together["b"])  # no result: the field is absent
+        self.assertEqual(self.broker.acks, {"first": {"done": "first"}, "a": {"done": "a"}, "b": None, "c": {"done": "c"}})
+        self.assertEqual(sorted(completed), ["a", "b", "c", "first"])
+
+    def test_a_stale_token_in_an_ack_many_fails_only_that_jobs_ack(self) -> None:
+        completed: list[str] = []
+        lost: list[tuple[str, str]] = []
+        errors: list[BaseException] = []
+
+        def result_of(job: WorkerJob) -> Any:
+            if job.id == "b":
+                with self.broker.changed:
+                    self.broker.stale_tokens.add(job.token)  # its lease went to another worker
+            return job.id
+
+        requests = self.acks_behind_a_held_one(
+            result_of, acks_waiting=3, on_completed=lambda job, result: completed.append(job.id),
+            on_lease_lost=lambda job, error: lost.append((job.id, error.code)), on_error=errors.append,
+        )
+        self.assertEqual(sorted(ack["jobId"] for ack in requests[-1]["acks"]), ["a", "b", "c"])
+        self.assertEqual(self.broker.acks, {"first": "first", "a": "a", "c": "c"})
+        self.assertEqual(sorted(completed), ["a", "c", "first"])
+        self.assertEqual((lost, errors), ([("b", "STALE_LEASE")], []))
+
+    def test_a_result_that_cannot_be_sent_fails_its_job_alone_and_the_rest_are_acked_together(self) -> None:
+        requests = self.acks_behind_a_held_one(lambda job: object() if job.id == "b" else job.id, acks_waiting=2)
+        self.assertEqual(sorted(ack["jobId"] for ack in requests[-1]["acks"]), ["a", "c"])
+        self.assertEqual(self.broker.acks, {"first": "first", "a": "a", "c": "c"})
+        [(message, retryable)] = self.broker.fails["b"]
+        self.assertIn("handler result rejected", message)
+        self.assertFalse(retryable)
+
+    def test_never_leases_ahead_of_free_threads_while_handlers_are_slower_than_a_lease_round_trip(self) -> None:
+        for n in range(3):
+            self.broker.add(f"j{n}", n)
+        # Clearly slower than a lease round trip on loopback (well under a millisecond).
+        worker = self.worker(lambda job: time.sleep(0.1), concurrency=1)
+        self.broker.until("three acks", lambda: len(self.broker.acks) == 3)
+        with worker._changed:
+            self.assertGreater(worker._handler_ms_avg, worker._lease_round_trip_ms_avg)
+        self.assertEqual(set(self.broker.lease_maxes), {1})
+
+    def test_leases_ahead_while_handlers_outpace_a_round_trip_and_close_releases_what_never_started(self) -> None:
+        started = threading.Event()
+
+        def handler(job: WorkerJob) -> Any:
+            started.set()
+            job.aborted.wait(WAIT_S)
+
+        for n in range(5):
+            self.broker.add(f"j{n}", n)
+        worker = self.fast_worker(handler, concurrency=1, prefetch=3)
+        self.assertTrue(started.wait(WAIT_S))
+        wait_worker(worker, "three jobs leased ahead", lambda: len(worker._ready) == 3)
+        self.assertEqual(self.broker.lease_maxes, [4])  # one free thread and three ahead; then no more
+        worker.close(grace_ms=0)
+        self.assertEqual(sorted(self.broker.released), ["j1", "j2", "j3"])
+        self.assertEqual([self.broker.attempts[f"j{n}"] for n in range(1, 4)], [0, 0, 0])  # release undid the attempts
+        self.assertEqual(self.broker.fails, {"j0": [("worker shut down before the handler finished", True)]})
+
+    def test_jobs_leased_ahead_are_heartbeated_while_they_wait(self) -> None:
+        def handler(job: WorkerJob) -> Any:
+            if job.id == "first":
+                self.broker.until("two heartbeats of the job waiting", lambda: self.broker.heartbeats.get("ahead", 0) >= 2)
+            return job.id
+
+        self.broker.add("first", 1)
+        self.broker.add("ahead", 2)
+        self.fast_worker(handler, concurrency=1, prefetch=1, lease_ms=300)
+        self.broker.until("both acks", lambda: len(self.broker.acks) == 2)
+        self.assertEqual(self.broker.lease_maxes[0], 2)
 
     def test_close_stops_leasing_and_waits_for_running_handlers_to_finish_and_ack(self) -> None:
         may_finish = threading.Event()
@@ -309,9 +451,33 @@ class WorkerTest(unittest.TestCase):
         self.assertEqual((child.returncode, stdout.strip()), (0, "closed"), stderr)
 
     def test_refuses_options_out_of_bounds(self) -> None:
-        for options in ({"concurrency": 0}, {"lease_ms": 50}, {"poll_wait_ms": 60_001}, {"concurrency": 1.5}):
+        for options in ({"concurrency": 0}, {"lease_ms": 50}, {"poll_wait_ms": 60_001}, {"concurrency": 1.5}, {"prefetch": -1}, {"prefetch": 1001}):
             with self.assertRaises(Exception, msg=str(options)):
                 Worker([self.fake.address], "q", lambda job: None, **options)
+
+
+class PrefetchForTest(unittest.TestCase):
+    def test_leases_nothing_ahead_until_handlers_are_measured_faster_than_a_lease_round_trip(self) -> None:
+        self.assertEqual(prefetch_for(10, 40, None, 5), 0)
+        self.assertEqual(prefetch_for(10, 40, 1, None), 0)
+        self.assertEqual(prefetch_for(10, 40, 5, 5), 0)
+        self.assertEqual(prefetch_for(10, 40, 8, 5), 0)
+
+    def test_leases_ahead_what_the_threads_finish_in_one_round_trip_up_to_the_bound(self) -> None:
+        self.assertEqual(prefetch_for(10, 40, 4, 5), 13)  # 10 threads x 5 ms / 4 ms
+        self.assertEqual(prefetch_for(10, 40, 2.5, 5), 20)
+        self.assertEqual(prefetch_for(10, 40, 0.1, 5), 40)
+        self.assertEqual(prefetch_for(10, 40, 0, 5), 40)
+        self.assertEqual(prefetch_for(10, 0, 0.1, 5), 0)  # prefetch=0 turns it off
+
+
+class AckManyErrorsTest(unittest.TestCase):
+    def test_reads_each_acks_outcome_in_order_and_names_those_the_answer_left_out(self) -> None:
+        stale = {"code": "STALE_LEASE", "message": "job b: stale token", "retryable": False}
+        errors = ack_many_errors({"results": [{"state": "completed"}, {"error": stale}]}, 3)
+        self.assertIsNone(errors[0])
+        self.assertEqual([error.code if error else None for error in errors[1:]], ["STALE_LEASE", "INTERNAL"])
+        self.assertIn("2 results for 3 acks", str(errors[2]))
 
 
 if __name__ == "__main__":
