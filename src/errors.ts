@@ -1,6 +1,8 @@
 // The closed set of error codes every face of raftq answers with (protocol, HTTP, SDK, CLI).
 // Adding a code is a protocol change: document it in README.md "Error codes".
 
+import { ERROR_MESSAGE_LENGTH_MAX } from './limits.js';
+
 export const ERROR_CODES = [
   'BAD_REQUEST',
   'NOT_FOUND',
@@ -91,8 +93,8 @@ export function badRequest(field: string, message: string): RaftqError {
  * INTERNAL for something thrown that is not a RaftqError (a bug on our side): its message, and the
  * reference of the node's log line about it, so the client's error leads to that line.
  */
-export function internalErrorWithRef(thrown: unknown, ref: string, messageLengthMax: number): WireError {
+export function internalErrorWithRef(thrown: unknown, ref: string): WireError {
   const suffix = ` (ref ${ref})`;
-  const message = (thrown instanceof Error ? thrown.message : String(thrown)).slice(0, Math.max(0, messageLengthMax - suffix.length));
+  const message = (thrown instanceof Error ? thrown.message : String(thrown)).slice(0, Math.max(0, ERROR_MESSAGE_LENGTH_MAX - suffix.length));
   return new RaftqError('INTERNAL', message + suffix).toWire();
 }

@@ -8,7 +8,7 @@
 // on its own and only the job at fault fails. A group whose outcome is unknown (retries exhausted)
 // fails whole, as a single submit would.
 
-import { RaftqError } from '../errors.js';
+import { RaftqError, type ErrorCode } from '../errors.js';
 import type { WireEnqueueSpec } from '../protocol/messages.js';
 
 interface WaitingSubmit {
@@ -67,7 +67,10 @@ export class SubmitCoalescer {
   }
 }
 
-/** An answer that refuses the request (so nothing of it applied) for what it holds, not for the cluster's state. */
+/** Codes that refuse a request (so nothing of it applied) for what one of its jobs holds. */
+const CONTENT_REFUSALS: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['BAD_REQUEST', 'PAYLOAD_TOO_LARGE']);
+
+/** Re-sending job by job finds the job at fault; for any other refusal every job would fail alike. */
 function refusedForItsContent(error: unknown): boolean {
-  return error instanceof RaftqError && !error.retryable && error.code !== 'INTERNAL';
+  return error instanceof RaftqError && CONTENT_REFUSALS.has(error.code);
 }

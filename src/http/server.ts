@@ -4,7 +4,7 @@
 
 import http from 'node:http';
 import { HTTP_STATUS, internalErrorWithRef, RaftqError, type WireError } from '../errors.js';
-import { ERROR_MESSAGE_LENGTH_MAX, FRAME_BYTES_MAX } from '../limits.js';
+import { FRAME_BYTES_MAX } from '../limits.js';
 import type { InternalFailure } from '../protocol/server.js';
 import type { HostPort } from '../protocol/address.js';
 import type { ValidRequest } from '../protocol/messages.js';
@@ -159,7 +159,7 @@ export class HttpApi {
       if (error instanceof RaftqError) response = errorResponse(error.toWire());
       else {
         internal = { ref: `h${this.nextRequestRef++}`, error };
-        response = errorResponse(internalErrorWithRef(error, internal.ref, ERROR_MESSAGE_LENGTH_MAX));
+        response = errorResponse(internalErrorWithRef(error, internal.ref));
       }
     }
     res.writeHead(response.status, { 'content-type': response.contentType, ...(response.headers ?? {}) });

@@ -7,7 +7,7 @@ import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { ErrorCode, WireError } from '../errors.js';
 import { internalErrorWithRef, RaftqError } from '../errors.js';
-import { ERROR_MESSAGE_LENGTH_MAX, FRAME_BYTES_MAX, INFLIGHT_PER_CONNECTION_MAX, PAYLOAD_BYTES_MAX_DEFAULT } from '../limits.js';
+import { FRAME_BYTES_MAX, INFLIGHT_PER_CONNECTION_MAX, PAYLOAD_BYTES_MAX_DEFAULT } from '../limits.js';
 import type { HostPort } from './address.js';
 import { FrameDecoder, FrameError, FrameWriter } from './frame.js';
 import type { Response, ValidRequest } from './messages.js';
@@ -225,7 +225,7 @@ class ServerConnection {
   private failure(id: number, error: unknown): Outcome & { ok: false } {
     if (error instanceof RaftqError) return { ok: false, error: error.toWire() };
     const ref = `c${this.info.id}.${id}`;
-    return { ok: false, error: internalErrorWithRef(error, ref, ERROR_MESSAGE_LENGTH_MAX), internal: { ref, error } };
+    return { ok: false, error: internalErrorWithRef(error, ref), internal: { ref, error } };
   }
 
   private updateFlow(): void {

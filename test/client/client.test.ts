@@ -109,6 +109,17 @@ describe('Client', () => {
     expect(b.jobs.size).toBe(2);
   });
 
+  it('fails the whole shared request, without sending its jobs again, when it is refused for something no job holds', async () => {
+    const { broker: b, address } = await broker();
+    b.intercept = (request) => {
+      if (request.op === 'enqueue') throw new RaftqError('FORBIDDEN', 'this client may not enqueue');
+    };
+    const c = client([address]);
+    const outcomes = await Promise.allSettled([c.submit('q', 1), c.submit('q', 2), c.submit('q', 3)]);
+    expect(outcomes.map((o) => (o.status === 'rejected' ? (o.reason as RaftqError).code : o.status))).toEqual(['FORBIDDEN', 'FORBIDDEN', 'FORBIDDEN']);
+    expect(enqueues(b)).toHaveLength(1);
+  });
+
   it('fails the whole shared request, without sending its jobs again, when its outcome is unknown', async () => {
     const { broker: b, address } = await broker();
     b.intercept = (request) => {
