@@ -40,6 +40,7 @@ interface Flags {
   svg: string;
   waitQuiet: string;
   maxSeconds: string;
+  warmupJobs: string;
   sweepMaxSeconds: string;
 }
 
@@ -64,6 +65,7 @@ interface Settings {
   payloadBytes: number;
   maxSeconds: number;
   sweepMaxSeconds: number;
+  warmupJobs: number;
 }
 
 const FIGURES: FigureDef[] = [
@@ -143,6 +145,20 @@ function fmtDuration(s: number): string {
   return `${m}:${String(Math.round(s - m * 60)).padStart(2, '0')}`;
 }
 
+/**
+ * The measured paths once, figures discarded, so that every process (the servers, the client
+ * libraries, this one) runs warm code: a fresh Node process is up to twice as slow for its first
+ * tens of thousands of jobs (see warmUpPaths in cluster/bench/scenarios.ts).
+ */
+async function warmUp(system: System, settings: Settings, steps: Steps): Promise<void> {
+  const third = Math.ceil(settings.warmupJobs / 3);
+  if (third <= 0) return;
+  steps.next(`${system.label}: warm-up, ${(3 * third).toLocaleString('en-US')} jobs enqueued singly, in batches and processed`);
+  await system.enqueue(third, settings.enqueueConcurrency);
+  await system.enqueueBatch(third, settings.batch, settings.batchConcurrency);
+  await system.process(third, settings.processConcurrency);
+}
+
 async function main(): Promise<void> {
   const program = new Command()
     .name('compare')
@@ -165,6 +181,7 @@ async function main(): Promise<void> {
     .option('--svg <file>', 'where the chart goes', path.join('docs', 'perf', 'throughput.svg'))
     .option('--max-seconds <s>', 'cap on each measured enqueue, batch and drain phase (throughput = jobs done / time)', '12')
     .option('--sweep-max-seconds <s>', 'the same cap for each sweep point', '6')
+    .option('--warmup-jobs <n>', 'after starting a system: jobs through it before its figures, a third each enqueued singly, in batches and processed (0: measure cold)', '60000')
     .option('--wait-quiet <s>', 'first wait up to this many seconds for the machine to be idle (< 15% CPU busy)', '0')
     .parse();
   const flags = program.opts<Flags>();
@@ -181,6 +198,7 @@ async function main(): Promise<void> {
     payloadBytes: Number(flags.payloadBytes),
     maxSeconds: Number(flags.maxSeconds),
     sweepMaxSeconds: Number(flags.sweepMaxSeconds),
+    warmupJobs: Number(flags.warmupJobs),
   };
   const systemKeys = flags.systems.split(',').map((s) => s.trim()).filter(Boolean);
   const sweepKeys = flags.sweep ? flags.sweepSystems.split(',').map((s) => s.trim()).filter(Boolean) : [];
@@ -196,7 +214,8 @@ async function main(): Promise<void> {
   if ((busyBefore ?? 0) > 0.15) process.stderr.write(`warning: other processes keep the CPUs ${Math.round((busyBefore ?? 0) * 100)}% busy; figures will be noisy\n`);
 
   const jiffiesBefore = cpuJiffies();
-  const steps = new Steps(systemKeys.length * 4 * settings.runs + sweepKeys.length * sweepConcurrency.length);
+  const warmupSteps = settings.warmupJobs > 0 ? 1 : 0;
+  const steps = new Steps(systemKeys.length * (warmupSteps + 4 * settings.runs) + sweepKeys.length * (warmupSteps + sweepConcurrency.length));
   const figures: Record<string, Record<FigureKey, number[]>> = {};
   const describe: Record<string, { label: string } & Record<string, string>> = {};
   const startedAt = new Date();
@@ -209,6 +228,7 @@ async function main(): Promise<void> {
     process.stderr.write(`\n== ${system.label}: starting\n`);
     try {
       await system.start();
+      await warmUp(system, settings, steps);
       for (let r = 1; r <= settings.runs; r++) {
         const tag = `${system.label}, run ${r}/${settings.runs}`;
         steps.next(`${tag}: enqueue, ${settings.enqueueConcurrency} in flight`);
@@ -237,6 +257,7 @@ async function main(): Promise<void> {
     process.stderr.write(`\n== sweep ${system.label}: starting\n`);
     try {
       await system.start();
+      await warmUp(system, settings, steps);
       for (const c of sweepConcurrency) {
         // Enough jobs for a few seconds at each concurrency, without spending minutes on c = 1.
         const jobs = Math.min(settings.jobs, Math.max(2_000, c * 400));
@@ -314,7 +335,7 @@ export function renderMarkdown(r: RenderInput, s: Settings, systemKeys: string[]
   const lines: string[] = [];
   lines.push(`# raftq vs BullMQ vs NATS JetStream — ${r.date.slice(0, 10)}`);
   lines.push('');
-  lines.push(`${r.host.cpus} × ${r.host.cpuModel}, Node ${r.host.node}; everything on 127.0.0.1. Medians of ${s.runs} runs; ${s.payloadBytes}-byte JSON payloads; each enqueue and drain phase ends at ${s.jobs.toLocaleString('en-US')} jobs (${s.batchJobs.toLocaleString('en-US')} batched) or ${s.maxSeconds} s, whichever comes first. Other processes' share of the CPUs: ${pctOf(r.host.cpuBusyBefore)} just before, ${pctOf(r.host.foreignCpuShareDuringRun)} during the run (0% = the machine was ours). Took ${fmtDuration(r.durationS)}.`);
+  lines.push(`${r.host.cpus} × ${r.host.cpuModel}, Node ${r.host.node}; everything on 127.0.0.1. Medians of ${s.runs} runs${s.warmupJobs > 0 ? `, each system warmed up first (${s.warmupJobs.toLocaleString('en-US')} jobs enqueued singly, in batches and processed, not counted)` : s.warmupJobs === 0 ? ', no warm-up' : ''}; ${s.payloadBytes}-byte JSON payloads; each enqueue and drain phase ends at ${s.jobs.toLocaleString('en-US')} jobs (${s.batchJobs.toLocaleString('en-US')} batched) or ${s.maxSeconds} s, whichever comes first. Other processes' share of the CPUs: ${pctOf(r.host.cpuBusyBefore)} just before, ${pctOf(r.host.foreignCpuShareDuringRun)} during the run (0% = the machine was ours). Took ${fmtDuration(r.durationS)}.`);
   lines.push('');
   const header = ['figure', ...systemKeys.map((k) => r.systems[k]?.label ?? k), ...(raftqKey ? anchors.map((a) => `raftq / ${r.systems[a]?.label ?? a}`) : [])];
   lines.push(`| ${header.join(' | ')} |`);

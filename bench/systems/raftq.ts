@@ -44,8 +44,9 @@ export class RaftqSystem implements System {
     return { spawned: true, acquire: async () => target, release: async () => undefined };
   }
 
+  /** The comparison warms each system up once, after start (compare.ts), not before every figure. */
   private options(fields: Partial<ScenarioOptions>): ScenarioOptions {
-    return { jobs: 0, concurrency: 1, batch: 1, rate: 1, durationS: 1, backlogs: [], kills: 0, memoryLevels: [], payloadBytes: this.payloadBytes, maxSeconds: this.maxSeconds, ...fields };
+    return { jobs: 0, concurrency: 1, batch: 1, rate: 1, durationS: 1, backlogs: [], kills: 0, memoryLevels: [], payloadBytes: this.payloadBytes, maxSeconds: this.maxSeconds, warmupJobs: 0, ...fields };
   }
 
   private static figure(r: BenchResult): ThroughputFigure {

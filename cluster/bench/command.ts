@@ -43,6 +43,7 @@ interface BenchFlags {
   kills: string;
   payloadBytes: string;
   maxSeconds: string;
+  warmupJobs: string;
   runs: string;
   cpuProf?: boolean;
   cpuProfDir: string;
@@ -67,6 +68,7 @@ export function registerBenchCommand(program: Command): void {
     .option('--kills <k>', 'leader SIGKILLs (failover)', '3')
     .option('--payload-bytes <n>', 'bytes of JSON per job payload', '100')
     .option('--max-seconds <s>', 'stop enqueue, enqueue-batch and process runs after this long (0: never); throughput counts the jobs done', '0')
+    .option('--warmup-jobs <n>', 'jobs sent (half single, half batched) and drained before measuring enqueue, enqueue-batch, process, latency and backlog, so every process runs warm JIT-compiled code (0: measure cold)', '100000')
     .option('--runs <r>', 'repeat, report the median run', '1')
     .option('--cpu-prof', 'run spawned nodes with node --cpu-prof (profiles written when they stop)')
     .option('--cpu-prof-dir <dir>', 'where --cpu-prof writes', path.join('docs', 'perf', 'profiles'))
@@ -93,6 +95,7 @@ async function runBench(flags: BenchFlags): Promise<BenchResult> {
     kills: intFlag('--kills', flags.kills, 1),
     payloadBytes: intFlag('--payload-bytes', flags.payloadBytes, 0),
     maxSeconds: intFlag('--max-seconds', flags.maxSeconds, 0),
+    warmupJobs: intFlag('--warmup-jobs', flags.warmupJobs, 0),
   };
   const runs = intFlag('--runs', flags.runs, 1);
   const source = targetSource(flags);

@@ -46,6 +46,8 @@ export function formatResult(r: BenchResult): string {
     const calls = Object.entries(cost).filter(([, c]) => c.writeCalls !== null);
     if (calls.length > 0) rows.push(['syscalls/job', calls.map(([id, c]) => `${id} ${c.writeCalls!.toFixed(2)} w ${c.readCalls!.toFixed(2)} r`).join('  ')]);
   }
+  const warmup = r['warmup'] as { jobs: number; seconds: number } | null | undefined;
+  if (warmup !== undefined) rows.push(['warm-up', warmup === null ? 'none: cold processes (--warmup-jobs 0)' : `${n0(warmup.jobs)} jobs before measuring (${warmup.seconds.toFixed(1)} s, not counted)`]);
   rows.push(['rss MB', rss(r.rssMb)]);
   if (r['runs'] !== undefined) rows.push(['runs', `${r['runs']} (median by ${r['runsOf']}: ${(r['runsValues'] as number[]).map((v) => (v >= 100 ? n0(v) : ms(v))).join(', ')})`]);
   const width = Math.max(...rows.map(([k]) => k.length));

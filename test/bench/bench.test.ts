@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const MAIN_JS = fileURLToPath(new URL('../../dist/cluster/main.js', import.meta.url));
-const ARGS = ['bench', '--spawn', '1', '--scenario', 'enqueue', '--jobs', '500', '--concurrency', '8', '--json'];
+const ARGS = ['bench', '--spawn', '1', '--scenario', 'enqueue', '--jobs', '500', '--concurrency', '8', '--warmup-jobs', '1000', '--json'];
 const RUN_TIMEOUT_MS = 20_000;
 
 function runBench(): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -57,5 +57,8 @@ describe('raftq bench', () => {
     const rss = result['rssMb'] as Record<string, unknown>;
     expect(Object.keys(rss)).toEqual(['n1']);
     expect(rss['n1'] === null || typeof rss['n1'] === 'number').toBe(true);
+    // The warm-up ran before the measured phase and is reported apart from it.
+    expect(result['warmup']).toEqual({ jobs: 1000, seconds: expect.any(Number) });
+    expect(stderr).toMatch(/warm-up: worker: 1000\/1000 jobs/);
   }, 30_000);
 });
