@@ -24,8 +24,9 @@ export function formatResult(r: BenchResult): string {
   if (r['ackLatencyMs']) rows.push(['latency ms', `${pct(r['ackLatencyMs'] as Percentiles)}  (submit call → ack committed)`]);
   if (r['submitLatencyMs']) rows.push(['latency ms', `${pct(r['submitLatencyMs'] as Percentiles)}  (submit call → enqueue committed)`]);
   if (r['prefillJobsPerSec'] !== undefined) rows.push(['prefill', `${n0(r['prefillJobsPerSec'] as number)} jobs/s (submitMany)`]);
-  for (const level of (r['backlog'] as { queued: number; jobsPerSec: number; latencyMs: Percentiles }[] | undefined) ?? []) {
-    rows.push([`${n0(level.queued)} queued`, `${n0(level.jobsPerSec)} jobs/s  ${pct(level.latencyMs)}`]);
+  for (const level of (r['backlog'] as { queued: number; jobsPerSec: number; latencyMs: Percentiles; settleSeconds?: number | null }[] | undefined) ?? []) {
+    const settled = typeof level.settleSeconds === 'number' ? `  (after ${level.settleSeconds.toFixed(1)} s for the prefill to settle)` : '';
+    rows.push([`${n0(level.queued)} queued`, `${n0(level.jobsPerSec)} jobs/s  ${pct(level.latencyMs)}${settled}`]);
   }
   if (r['largestVsSmallest'] !== undefined) rows.push(['largest/smallest', `${((r['largestVsSmallest'] as number) * 100).toFixed(1)}% of the throughput`]);
   const failover = r['failover'] as { recoveryMs: { p50: number; max: number; each: number[] }; longestStallMs: number; submitLatencyMaxMs: number; failedSubmits: number; killed: string[] } | undefined;

@@ -20,6 +20,8 @@ export const STALL_MS_MAX = 60_000;
 /** Prefill: jobs per submitMany request and requests in flight. */
 export const PREFILL_BATCH = 1000;
 export const PREFILL_INFLIGHT = 4;
+/** backlog: the longest wait for the nodes to go quiet after the prefill before measuring anyway. */
+export const SETTLE_MS_MAX = 60_000;
 
 /** The cluster a scenario runs against: client addresses, and the processes when we spawned them. */
 export interface Target {
@@ -409,7 +411,7 @@ async function waitFor(condition: () => boolean): Promise<void> {
 }
 
 async function runBacklog(source: TargetSource, opts: ScenarioOptions): Promise<BenchResult> {
-  const levels: { queued: number; jobsPerSec: number; seconds: number; latencyMs: Percentiles; rssMb: Record<string, number | null>; costPerJob: Record<string, JobCost> }[] = [];
+  const levels: { queued: number; jobsPerSec: number; seconds: number; latencyMs: Percentiles; rssMb: Record<string, number | null>; costPerJob: Record<string, JobCost>; settleSeconds: number | null }[] = [];
   let last: BenchResult | null = null;
   for (const queued of opts.backlogs) {
     // A fresh cluster per level when we spawn: one level's leftovers must not weigh on the next.
@@ -418,13 +420,17 @@ async function runBacklog(source: TargetSource, opts: ScenarioOptions): Promise<
       const queue = queueName('backlog');
       // The measured jobs go first; `queued` more wait behind them for the whole measurement.
       await prefill(target, queue, opts.jobs + queued, opts.payloadBytes, `prefill ${opts.jobs} + ${queued.toLocaleString('en-US')} backlog`);
+      // The prefill's aftermath (followers applying its tail, snapshots of what it built) is not
+      // the cost of processing with a backlog; a running cluster's is its own to judge.
+      const settleSeconds = target.cluster ? await target.cluster.waitQuiet(SETTLE_MS_MAX) : null;
       const run = await drain(target, queue, opts.jobs, opts.concurrency, `process with ${queued.toLocaleString('en-US')} queued`);
       const result = base('backlog', target, opts, { jobs: run.completed, concurrency: opts.concurrency, seconds: run.seconds, latency: run.latency.percentiles(), latencyOf: 'handler start → ack committed' });
       result['costPerJob'] = run.costPerJob;
       result['warmup'] = warmup;
+      result['settleSeconds'] = settleSeconds;
       return result;
     });
-    levels.push({ queued, jobsPerSec: last.jobsPerSec, seconds: last.seconds, latencyMs: last.latencyMs, rssMb: last.rssMb, costPerJob: last['costPerJob'] as Record<string, JobCost> });
+    levels.push({ queued, jobsPerSec: last.jobsPerSec, seconds: last.seconds, latencyMs: last.latencyMs, rssMb: last.rssMb, costPerJob: last['costPerJob'] as Record<string, JobCost>, settleSeconds: last['settleSeconds'] as number | null });
   }
   const result = last!;
   const smallest = levels[0]!;

@@ -17,6 +17,9 @@ export const READY_TIMEOUT_MS = 30_000;
 /** SIGTERM, then this long for a graceful exit (the CPU profile is written then), then SIGKILL. */
 const STOP_GRACE_MS = 10_000;
 const HOST = '127.0.0.1';
+/** waitQuiet: a node is idle when it used less than this share of one CPU over one window. */
+const QUIET_CPU_SHARE = 0.1;
+const QUIET_WINDOW_MS = 500;
 
 export interface SpawnOptions {
   count: number;
@@ -186,6 +189,24 @@ export class LocalCluster {
     const out: Record<string, number | null> = {};
     for (const node of this.nodes) out[node.id] = node.child?.pid !== undefined ? vmRssMb(node.child.pid) : null;
     return out;
+  }
+
+  /**
+   * Waits until every running node has been near idle (under QUIET_CPU_SHARE of a CPU) for one
+   * QUIET_WINDOW_MS window, or `timeoutMs` passed; resolves with the seconds waited. After a large
+   * prefill the nodes still apply its tail and snapshot the state it built (a few µs per job, seconds
+   * at a million jobs): a measurement started at once would measure that too.
+   */
+  async waitQuiet(timeoutMs: number): Promise<number> {
+    const startedMs = Date.now();
+    while (Date.now() - startedMs < timeoutMs) {
+      const before = this.counters();
+      await sleep(QUIET_WINDOW_MS);
+      const after = this.counters();
+      const busiest = Math.max(0, ...Object.entries(after).map(([id, a]) => (a && before[id] ? a.cpuMs - before[id]!.cpuMs : 0)));
+      if (busiest < QUIET_CPU_SHARE * QUIET_WINDOW_MS) break;
+    }
+    return (Date.now() - startedMs) / 1000;
   }
 
   /** CPU time and syscall counts of each running node, to turn into per-job costs. */
