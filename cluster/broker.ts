@@ -9,7 +9,7 @@ import { RaftqError } from '../src/errors.js';
 import { JobStateMachine } from '../src/jobs/state-machine.js';
 import type { EntryBatch, Envelope, JobState, Outcome, WireJob } from '../src/jobs/types.js';
 import { Members } from './members.js';
-import { decodeNodeSnapshot, encodeNodeSnapshot } from './node-snapshot.js';
+import { decodeNodeSnapshot, encodeNodeSnapshot, encodeNodeSnapshotSteps } from './node-snapshot.js';
 import type { RaftDriver } from './raft-driver.js';
 
 const codec = new Packr({ useRecords: false });
@@ -411,6 +411,11 @@ export class Broker {
 
   snapshotData(): Uint8Array {
     return encodeNodeSnapshot(this.sm, this.members.entries());
+  }
+
+  /** snapshotData in steps; the driver applies nothing until it is done (RaftDriver.encodeInSteps). */
+  snapshotDataSteps(): Generator<void, Uint8Array, void> {
+    return encodeNodeSnapshotSteps(this.sm, this.members.entries());
   }
 
   onSoftState(soft: SoftState): void {

@@ -15,9 +15,18 @@ const unpackr = new Unpackr({ useRecords: false });
 const MEMBERS_BYTES_ESTIMATE = 4096;
 
 export function encodeNodeSnapshot(sm: JobStateMachine, members: [NodeId, MemberAddresses][]): Uint8Array {
+  const steps = encodeNodeSnapshotSteps(sm, members);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/** encodeNodeSnapshot in steps (JobStateMachine.writeSnapshotSteps); the data is the generator's return value. */
+export function* encodeNodeSnapshotSteps(sm: JobStateMachine, members: [NodeId, MemberAddresses][]): Generator<void, Uint8Array, void> {
   const w = new MsgpackWriter(sm.snapshotBytesEstimate + MEMBERS_BYTES_ESTIMATE);
   w.value({ members });
-  sm.writeSnapshot(w);
+  yield* sm.writeSnapshotSteps(w);
   return w.finish();
 }
 

@@ -165,6 +165,7 @@ export async function startNode(config: NodeConfig, logger: Logger, ext: NodeExt
       if (node) ext.onSnapshot?.({ kind: 'taken', index: snap.meta.index, bytes: snap.data.byteLength }, node);
     },
     snapshotData: () => broker.snapshotData(),
+    snapshotDataSteps: () => broker.snapshotDataSteps(),
     // A snapshot encodes every job (~3.4 µs each): once that costs more than ~300 ms (100k jobs),
     // take one at most every jobCount/4 entries so the cost per entry stays bounded.
     snapshotSpacingEntries: () => (broker.sm.jobCount >= 100_000 ? Math.floor(broker.sm.jobCount / 4) : 0),

@@ -15,6 +15,12 @@ export interface DriverApp {
   installSnapshot(snapshot: Snapshot): void;
   /** The application's image at the applied index, for log compaction. */
   snapshotData(): Uint8Array;
+  /**
+   * The same image in steps (the data is the generator's return value), so that Raft traffic goes
+   * on between them; nothing is applied until it is done. Without it, snapshotData blocks the node
+   * for as long as the encoding takes.
+   */
+  snapshotDataSteps?(): Generator<void, Uint8Array, void>;
   onSoftState(soft: SoftState): void;
   onReadStates(states: ReadState[]): void;
   onSnapshotTaken?(snapshot: Snapshot): void;
@@ -61,6 +67,8 @@ export class RaftDriver {
   private appliedBytesSinceSnapshot = 0;
   private lastSnapshotBytes: number;
   private snapshotRequested = false;
+  /** A snapshot being encoded in steps (applies paused), then its data until the loop saves it. */
+  private encoding: { aborted: boolean; data: Uint8Array | null } | null = null;
   /** Per peer: messages waiting for a read from storage (sendMessages), the first one being read. */
   private readonly waitingForStorage = new Map<NodeId, Message[]>();
   private idleWaiters: (() => void)[] = [];
@@ -166,7 +174,7 @@ export class RaftDriver {
       this.running = false;
     }
     const waiters = this.idleWaiters;
-    if (!this.snapshotRequested && waiters.length > 0) {
+    if (!this.snapshotRequested && this.encoding === null && waiters.length > 0) {
       this.idleWaiters = [];
       for (const w of waiters) w();
     }
@@ -175,6 +183,8 @@ export class RaftDriver {
 
   private async handleReady(): Promise<void> {
     const rd = this.core.ready();
+    // A snapshot from the leader replaces the state our own is being read from: drop ours.
+    if (rd.snapshot && this.encoding !== null) this.abortEncoding();
     // A leader's own messages acknowledge nothing of its disk: send them before the fsync so the
     // followers write in parallel with the leader (dissertation §10.2.1). The leader still counts
     // itself toward a quorum only after its write (advance). Responses and vote requests wait.
@@ -215,6 +225,11 @@ export class RaftDriver {
   }
 
   private async maybeSnapshot(): Promise<void> {
+    const encoding = this.encoding;
+    if (encoding !== null) {
+      if (encoding.data !== null) await this.saveEncodedSnapshot(encoding.data);
+      return;
+    }
     const applied = this.core.appliedIndex;
     const since = applied - this.lastSnapshotIndex;
     const dueByEntries = since >= this.opts.snapshotEveryEntries && since >= (this.app.snapshotSpacingEntries?.() ?? 0);
@@ -223,7 +238,49 @@ export class RaftDriver {
     if (!dueByEntries && !dueByBytes && !this.snapshotRequested) return;
     this.snapshotRequested = false;
     if (applied <= this.lastSnapshotIndex) return;
-    const snap = this.core.createSnapshot(this.app.snapshotData());
+    const steps = this.app.snapshotDataSteps?.();
+    if (steps !== undefined) {
+      this.encodeInSteps(steps);
+      return;
+    }
+    await this.saveSnapshot(this.core.createSnapshot(this.app.snapshotData()));
+  }
+
+  /**
+   * Encodes the snapshot a step per event-loop turn with applies paused: the loop keeps persisting
+   * and sending (a leader keeps its heartbeats, a follower its acks) while the image is written.
+   * When it is done, the loop's next quiet point saves it (saveEncodedSnapshot).
+   */
+  private encodeInSteps(steps: Generator<void, Uint8Array, void>): void {
+    const encoding: { aborted: boolean; data: Uint8Array | null } = { aborted: false, data: null };
+    this.encoding = encoding;
+    this.core.pauseApply(true);
+    const step = (): void => {
+      if (encoding.aborted) return;
+      const next = steps.next();
+      if (next.done) {
+        encoding.data = next.value;
+        this.kick();
+      } else setImmediate(step);
+    };
+    setImmediate(step);
+  }
+
+  private abortEncoding(): void {
+    if (this.encoding !== null) this.encoding.aborted = true;
+    this.encoding = null;
+    this.core.pauseApply(false);
+  }
+
+  private async saveEncodedSnapshot(data: Uint8Array): Promise<void> {
+    // Nothing was applied since the encoding began: the applied index is the image's.
+    const snap = this.core.createSnapshot(data);
+    this.encoding = null;
+    this.core.pauseApply(false);
+    await this.saveSnapshot(snap);
+  }
+
+  private async saveSnapshot(snap: Snapshot): Promise<void> {
     await this.storage.save({ snapshot: snap, config: snap.meta.config });
     this.lastSnapshotIndex = snap.meta.index;
     this.lastSnapshotBytes = snap.data.byteLength;
@@ -298,6 +355,7 @@ export class RaftDriver {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    if (this.encoding !== null) this.encoding.aborted = true;
     if (this.ticker) clearInterval(this.ticker);
     while (this.running) await new Promise((r) => setImmediate(r));
     for (const w of this.idleWaiters.splice(0)) w();

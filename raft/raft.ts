@@ -81,6 +81,7 @@ export class RaftNode {
   private readStates: ReadState[] = [];
   private prevSoft: SoftState;
   private prevHard: HardState;
+  private applyPaused = false;
   /** Fault (c): the vote that has been sent but will only reach disk with the next Ready. */
   private voteNotYetPersisted = false;
 
@@ -258,13 +259,22 @@ export class RaftNode {
 
   // ---------------------------------------------------------------- outputs
 
+  /**
+   * While paused, Readies carry no committed entries (they wait in the log, and the applied index
+   * stays put): the runtime is reading the application's state for a snapshot at that index and
+   * must not change it meanwhile. Everything else (persisting, messages) goes on.
+   */
+  pauseApply(paused: boolean): void {
+    this.applyPaused = paused;
+  }
+
   hasReady(): boolean {
     return (
       this.msgs.length > 0 ||
       this.readStates.length > 0 ||
       this.pendingSnapshot !== null ||
       this.log.hasUnstable() ||
-      this.log.hasCommittedToApply() ||
+      (!this.applyPaused && this.log.hasCommittedToApply()) ||
       this.voteNotYetPersisted ||
       this.hardStateChanged() ||
       this.softStateChanged()
@@ -276,7 +286,7 @@ export class RaftNode {
     const entries = this.log.takeUnstable();
     const softState = this.softStateChanged() ? this.currentSoft() : null;
     const hardState = this.takeHardState(entries.length > 0 || snapshot !== null);
-    const committed = this.log.takeCommitted(COMMITTED_PER_READY_MAX);
+    const committed = this.applyPaused ? [] : this.log.takeCommitted(COMMITTED_PER_READY_MAX);
     const rd: Ready = { softState, hardState, snapshot, entries, messages: this.msgs, committed, readStates: this.readStates };
     this.msgs = [];
     this.readStates = [];

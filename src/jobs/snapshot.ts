@@ -157,6 +157,19 @@ export function encodeSnapshot(store: JobStore, meta: SnapshotMeta): Uint8Array 
 
 /** Writes the store's image into `w` (after whatever the caller wrote there). */
 export function writeSnapshot(w: MsgpackWriter, store: JobStore, meta: SnapshotMeta): void {
+  const steps = writeSnapshotSteps(w, store, meta);
+  while (!steps.next().done);
+}
+
+/** Jobs written between two yields of writeSnapshotSteps: tens of milliseconds of work. */
+export const SNAPSHOT_JOBS_PER_STEP = 10_000;
+
+/**
+ * writeSnapshot in steps: yields after every SNAPSHOT_JOBS_PER_STEP jobs (and job id lists), so a
+ * node can keep its Raft traffic going between them. The caller must not change the store until
+ * the generator is done: the image is of the store as it is throughout.
+ */
+export function* writeSnapshotSteps(w: MsgpackWriter, store: JobStore, meta: SnapshotMeta): Generator<void, void, void> {
   const queues = [...store.queues.values()];
   const queueOrdinals = new Map<string, number>(queues.map((q, i) => [q.name, i]));
   const positions = queues.map(positionLists);
@@ -176,16 +189,28 @@ export function writeSnapshot(w: MsgpackWriter, store: JobStore, meta: SnapshotM
   };
   w.value(header);
   for (const q of queues) w.value([q.name, q.paused, TOTAL_KEYS.map((k) => q.totals[k]), q.lanes.virtualTime, [...q.lanes.passes]] satisfies QueueImage);
-  for (const rec of store.jobs.values()) writeJob(w, rec, queueOrdinals.get(rec.queue) as number);
-  positions.forEach((chunks, ordinal) => {
-    for (const [list, recs] of chunks) {
+  let sinceYield = 0;
+  for (const rec of store.jobs.values()) {
+    writeJob(w, rec, queueOrdinals.get(rec.queue) as number);
+    if (++sinceYield === SNAPSHOT_JOBS_PER_STEP) {
+      sinceYield = 0;
+      yield;
+    }
+  }
+  for (let ordinal = 0; ordinal < positions.length; ordinal++) {
+    for (const [list, recs] of positions[ordinal]!) {
       w.array(3);
       w.number(ordinal);
       w.number(list);
       w.array(recs.length);
       for (const rec of recs) writeJobId(w, rec);
+      sinceYield += recs.length;
+      if (sinceYield >= SNAPSHOT_JOBS_PER_STEP) {
+        sinceYield = 0;
+        yield;
+      }
     }
-  });
+  }
   for (const e of idempotency) w.value([e.queue, e.key, e.jobId, e.firstAtMs] satisfies IdempotencyImage);
   for (const s of sessions) {
     w.value([s.clientId, s.lastUsedMs, s.evictedSeqMax, s.results.size] satisfies SessionImage);

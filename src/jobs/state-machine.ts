@@ -14,7 +14,7 @@ import { compareStrings, toJob } from './job-record.js';
 import { badRequestOutcome } from './outcome.js';
 import { applyAck, applyAckMany, applyFail, applyHeartbeat, applyLease, applyRelease } from './lease.js';
 import type { MsgpackWriter } from './msgpack-writer.js';
-import { decodeSnapshot, encodeSnapshot, snapshotBytesEstimate, writeSnapshot } from './snapshot.js';
+import { decodeSnapshot, encodeSnapshot, snapshotBytesEstimate, writeSnapshot, writeSnapshotSteps } from './snapshot.js';
 import { isDueLive, isLeaseLive, JobStore } from './store.js';
 import { applyTick } from './tick.js';
 import type { Command, EntryBatch, Envelope, JobState, Outcome, QueueStats, WireJob } from './types.js';
@@ -231,6 +231,11 @@ export class JobStateMachine {
   /** Writes the same image as snapshot() into `w`, after what the caller wrote there. */
   writeSnapshot(w: MsgpackWriter): void {
     writeSnapshot(w, this.store, { appliedIndex: this.appliedIndex, lastNowMs: this.lastNowMs });
+  }
+
+  /** writeSnapshot in steps (see writeSnapshotSteps): apply nothing until it is done. */
+  writeSnapshotSteps(w: MsgpackWriter): Generator<void, void, void> {
+    return writeSnapshotSteps(w, this.store, { appliedIndex: this.appliedIndex, lastNowMs: this.lastNowMs });
   }
 
   /** About how many bytes snapshot() will take: to size its buffer once. */
