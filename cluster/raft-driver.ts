@@ -69,6 +69,8 @@ export class RaftDriver {
   private snapshotRequested = false;
   /** A snapshot being encoded in steps (applies paused), then its data until the loop saves it. */
   private encoding: { aborted: boolean; data: Uint8Array | null } | null = null;
+  /** A snapshot being written to storage, off the loop: Readies go on meanwhile. */
+  private snapshotSave: Promise<void> | null = null;
   /** Per peer: messages waiting for a read from storage (sendMessages), the first one being read. */
   private readonly waitingForStorage = new Map<NodeId, Message[]>();
   private idleWaiters: (() => void)[] = [];
@@ -174,7 +176,7 @@ export class RaftDriver {
       this.running = false;
     }
     const waiters = this.idleWaiters;
-    if (!this.snapshotRequested && this.encoding === null && waiters.length > 0) {
+    if (!this.snapshotRequested && this.encoding === null && this.snapshotSave === null && waiters.length > 0) {
       this.idleWaiters = [];
       for (const w of waiters) w();
     }
@@ -225,9 +227,10 @@ export class RaftDriver {
   }
 
   private async maybeSnapshot(): Promise<void> {
+    if (this.snapshotSave !== null) return;
     const encoding = this.encoding;
     if (encoding !== null) {
-      if (encoding.data !== null) await this.saveEncodedSnapshot(encoding.data);
+      if (encoding.data !== null) this.saveEncodedSnapshot(encoding.data);
       return;
     }
     const applied = this.core.appliedIndex;
@@ -243,7 +246,7 @@ export class RaftDriver {
       this.encodeInSteps(steps);
       return;
     }
-    await this.saveSnapshot(this.core.createSnapshot(this.app.snapshotData()));
+    this.saveSnapshot(this.core.createSnapshot(this.app.snapshotData()));
   }
 
   /**
@@ -272,21 +275,39 @@ export class RaftDriver {
     this.core.pauseApply(false);
   }
 
-  private async saveEncodedSnapshot(data: Uint8Array): Promise<void> {
+  private saveEncodedSnapshot(data: Uint8Array): void {
     // Nothing was applied since the encoding began: the applied index is the image's.
     const snap = this.core.createSnapshot(data);
     this.encoding = null;
     this.core.pauseApply(false);
-    await this.saveSnapshot(snap);
+    this.saveSnapshot(snap);
   }
 
-  private async saveSnapshot(snap: Snapshot): Promise<void> {
-    await this.storage.save({ snapshot: snap, config: snap.meta.config });
+  /**
+   * Writes the snapshot without holding the loop: storage stages a snapshot of our own between
+   * the log's saves (LevelStorage.saveSnapshotStaged), so heartbeats and acks go on meanwhile. The
+   * core already holds it (createSnapshot) and keeps its data in memory until it is on disk.
+   */
+  private saveSnapshot(snap: Snapshot): void {
+    // Applies resume now: what they bring counts toward the next snapshot.
     this.lastSnapshotIndex = snap.meta.index;
     this.lastSnapshotBytes = snap.data.byteLength;
     this.appliedBytesSinceSnapshot = 0;
-    this.core.releaseSnapshotData();
-    this.app.onSnapshotTaken?.(snap);
+    const save = (async () => {
+      try {
+        await this.storage.save({ snapshot: snap, config: snap.meta.config });
+      } catch (err) {
+        if (this.stopped) return; // storage closed under it at shutdown
+        throw err; // a failed write fails the node, as in the loop
+      }
+      this.core.releaseSnapshotData();
+      this.app.onSnapshotTaken?.(snap);
+    })();
+    this.snapshotSave = save;
+    void save.finally(() => {
+      this.snapshotSave = null;
+      this.kick();
+    });
   }
 
   /**

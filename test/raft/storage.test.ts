@@ -569,6 +569,38 @@ describe('LevelStorage on disk', () => {
     expect(await loadError(dir)).toMatch(/^STORAGE_CORRUPT: .* was found damaged by an earlier start \(.*dropping/);
   });
 
+  it("stages a snapshot of its own between the log's saves: a save issued meanwhile is durable before the snapshot is", async () => {
+    const s = track(await LevelStorage.open(tempDir()));
+    await s.load();
+    await s.save({ entries: entries(1, 10, 1), hardState: hardState(1, 10) });
+    const big = snapshot(8, 1, 6 * SNAPSHOT_CHUNK_BYTES_MAX); // several chunk batches
+    const order: string[] = [];
+    const snapshotSaved = s.save({ snapshot: big, config: big.meta.config }).then(() => order.push('snapshot'));
+    const entriesSaved = s.save({ entries: entries(11, 12, 1), hardState: hardState(1, 12) }).then(() => order.push('entries'));
+    await Promise.all([snapshotSaved, entriesSaved]);
+    // Before, the entries waited for the whole image: a node's Raft loop stopped for as long.
+    expect(order).toEqual(['entries', 'snapshot']);
+    await s.close();
+    const state = await track(await LevelStorage.open(s.dir)).load();
+    expectSameSnapshot(state.snapshot, big);
+    expect(state.entries.map((e) => e.index)).toEqual([9, 10, 11, 12]);
+  });
+
+  it('drops a staged snapshot of its own that a newer one (the leader\'s) overtook while it was staged', async () => {
+    const s = track(await LevelStorage.open(tempDir()));
+    await s.load();
+    await s.save({ entries: entries(1, 10, 1), hardState: hardState(1, 10) });
+    const ours = snapshot(5, 1, 4 * SNAPSHOT_CHUNK_BYTES_MAX);
+    const leaders = snapshot(20, 2, 1000);
+    await Promise.all([s.save({ snapshot: ours, config: ours.meta.config }), s.save({ snapshot: leaders, hardState: hardState(2, 20) })]);
+    await s.close();
+    const again = track(await LevelStorage.open(s.dir));
+    const state = await again.load();
+    expectSameSnapshot(state.snapshot, leaders);
+    expect(state.entries).toEqual([]);
+    expectSameSnapshot(await again.loadSnapshot(), leaders);
+  });
+
   it('queued saves run in order even when not awaited one by one', async () => {
     const s = track(await LevelStorage.open(tempDir()));
     await s.load();
