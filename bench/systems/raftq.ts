@@ -46,7 +46,7 @@ export class RaftqSystem implements System {
 
   /** The comparison warms each system up once, after start (compare.ts), not before every figure. */
   private options(fields: Partial<ScenarioOptions>): ScenarioOptions {
-    return { jobs: 0, concurrency: 1, batch: 1, rate: 1, durationS: 1, backlogs: [], kills: 0, memoryLevels: [], payloadBytes: this.payloadBytes, maxSeconds: this.maxSeconds, warmupJobs: 0, ...fields };
+    return { jobs: 0, concurrency: 1, batch: 1, rate: 1, durationS: 1, backlogs: [], kills: 0, memoryLevels: [], payloadBytes: this.payloadBytes, maxSeconds: this.maxSeconds, warmupJobs: 0, snapshotJobs: 0, ...fields };
   }
 
   private static figure(r: BenchResult): ThroughputFigure {

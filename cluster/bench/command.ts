@@ -16,6 +16,7 @@ export const CONCURRENCY_DEFAULT: Record<Scenario, number> = {
   backlog: 50,
   failover: 16,
   memory: 4,
+  snapshot: 1,
 };
 
 /** Which figure picks the median run, and whether bigger is better. */
@@ -27,6 +28,7 @@ const PRIMARY: Record<Scenario, { of: string; pick: (r: BenchResult) => number }
   latency: { of: 'latencyMs.p99', pick: (r) => r.latencyMs.p99 },
   failover: { of: 'failover.recoveryMs.p50', pick: (r) => (r['failover'] as { recoveryMs: { p50: number } }).recoveryMs.p50 },
   memory: { of: 'bytesPerJobBeyondPayloadMax', pick: (r) => (r['bytesPerJobBeyondPayloadMax'] as number | null) ?? NaN },
+  snapshot: { of: 'latencyMs.max', pick: (r) => r.latencyMs.max },
 };
 
 interface BenchFlags {
@@ -44,6 +46,7 @@ interface BenchFlags {
   payloadBytes: string;
   maxSeconds: string;
   warmupJobs: string;
+  snapshotJobs: string;
   runs: string;
   cpuProf?: boolean;
   cpuProfDir: string;
@@ -69,6 +72,7 @@ export function registerBenchCommand(program: Command): void {
     .option('--payload-bytes <n>', 'bytes of JSON per job payload', '100')
     .option('--max-seconds <s>', 'stop enqueue, enqueue-batch and process runs after this long (0: never); throughput counts the jobs done', '0')
     .option('--warmup-jobs <n>', 'jobs sent (half single, half batched) and drained before measuring enqueue, enqueue-batch, process, latency and backlog, so every process runs warm JIT-compiled code (0: measure cold)', '100000')
+    .option('--snapshot-jobs <n>', 'jobs queued before the leader is asked for a snapshot (snapshot)', '1000000')
     .option('--runs <r>', 'repeat, report the median run', '1')
     .option('--cpu-prof', 'run spawned nodes with node --cpu-prof (profiles written when they stop)')
     .option('--cpu-prof-dir <dir>', 'where --cpu-prof writes', path.join('docs', 'perf', 'profiles'))
@@ -96,6 +100,7 @@ async function runBench(flags: BenchFlags): Promise<BenchResult> {
     payloadBytes: intFlag('--payload-bytes', flags.payloadBytes, 0),
     maxSeconds: intFlag('--max-seconds', flags.maxSeconds, 0),
     warmupJobs: intFlag('--warmup-jobs', flags.warmupJobs, 0),
+    snapshotJobs: intFlag('--snapshot-jobs', flags.snapshotJobs, 0),
   };
   const runs = intFlag('--runs', flags.runs, 1);
   const source = targetSource(flags);

@@ -12,7 +12,7 @@ import { Histogram, round3, type Percentiles } from './histogram.js';
 import { closedLoop, median, openLoop, payloadMaker, timeCap, withStallWatchdog, type ClosedLoopResult } from './load.js';
 import type { LocalCluster, ProcCounters } from './spawn.js';
 
-export const SCENARIOS = ['enqueue', 'enqueue-batch', 'process', 'latency', 'backlog', 'failover', 'memory'] as const;
+export const SCENARIOS = ['enqueue', 'enqueue-batch', 'process', 'latency', 'backlog', 'failover', 'memory', 'snapshot'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 /** A drain or load that makes no progress for this long fails the run instead of hanging. */
@@ -50,6 +50,8 @@ export interface ScenarioOptions {
   maxSeconds: number;
   /** Jobs through each client path before the measured phase (see warmUpPaths); 0: measure cold. */
   warmupJobs: number;
+  /** snapshot: jobs queued before the leader is asked for a snapshot. */
+  snapshotJobs: number;
 }
 
 export interface BenchResult {
@@ -77,7 +79,13 @@ export const RUNNERS: Record<Scenario, Runner> = {
   backlog: runBacklog,
   failover: runFailover,
   memory: runMemory,
+  snapshot: runSnapshot,
 };
+
+/** snapshot: one probe submit every this many ms, before, through and after the snapshot. */
+const SNAPSHOT_PROBE_INTERVAL_MS = 5;
+/** snapshot: probing before the snapshot is asked for, and after it is taken. */
+const SNAPSHOT_PROBE_MARGIN_MS = 1_500;
 
 function queueName(scenario: string): string {
   return `bench-${scenario}-${randomUUID().slice(0, 8)}`;
@@ -559,6 +567,68 @@ async function runMemory(source: TargetSource, opts: ScenarioOptions): Promise<B
     const values = Object.values(worst.bytesPerJobBeyondPayload).filter((v): v is number => v !== null);
     result['bytesPerJobBeyondPayloadMax'] = values.length > 0 ? Math.max(...values) : null;
     return result;
+  });
+}
+
+/**
+ * A large state snapshotted on the leader, the way `raftq cluster snapshot` or the thresholds
+ * (README, Limits) cause it: `snapshotJobs` queued, then a probe submits one job every 5 ms while
+ * the leader is asked for a snapshot. Reports whether leadership held (term and leader before and
+ * after) and what the probe saw: the leader answers nothing while its applies pause for the image.
+ */
+async function runSnapshot(source: TargetSource, opts: ScenarioOptions): Promise<BenchResult> {
+  if (!source.spawned) throw new Error('snapshot asks the leader for a snapshot and watches the term: use --spawn N');
+  return onTarget(source, 'snapshot', async (target) => {
+    const cluster = target.cluster!;
+    await prefill(target, queueName('snapshot-backlog'), opts.snapshotJobs, opts.payloadBytes, `prefill ${opts.snapshotJobs.toLocaleString('en-US')}`);
+    const settleSeconds = await cluster.waitQuiet(SETTLE_MS_MAX);
+    const client = new Client({ nodes: target.nodes });
+    const queue = queueName('snapshot-probe');
+    const latency = new Histogram();
+    let running = true;
+    let failed = 0;
+    try {
+      const before = await client.clusterStatus();
+      const leaderBefore = before.leader;
+      if (leaderBefore === null) throw new Error('snapshot: no leader before the snapshot');
+      const termBefore = before.nodes.find((n) => n.id === leaderBefore)?.term ?? null;
+      const startedMs = performance.now();
+      const probe = (async () => {
+        while (running) {
+          const t = performance.now();
+          try {
+            await client.submit(queue, { probe: true });
+            latency.recordMs(performance.now() - t);
+          } catch {
+            failed += 1;
+          }
+          await sleep(SNAPSHOT_PROBE_INTERVAL_MS);
+        }
+      })();
+      await sleep(SNAPSHOT_PROBE_MARGIN_MS);
+      const leaderOnly = new Client({ nodes: [cluster.node(leaderBefore).client] });
+      const askedMs = performance.now();
+      let snapshotIndex: number;
+      try {
+        process.stderr.write(`snapshot of ${leaderBefore} (${opts.snapshotJobs.toLocaleString('en-US')} jobs queued)...\n`);
+        snapshotIndex = (await leaderOnly.admin.snapshot()).index;
+      } finally {
+        await leaderOnly.close();
+      }
+      const snapshotMs = performance.now() - askedMs;
+      await sleep(SNAPSHOT_PROBE_MARGIN_MS);
+      running = false;
+      await probe;
+      const seconds = (performance.now() - startedMs) / 1000;
+      const after = await client.clusterStatus();
+      const termAfter = Math.max(...after.nodes.map((n) => n.term ?? 0));
+      const result = base('snapshot', target, opts, { jobs: latency.count, concurrency: 1, seconds, latency: latency.percentiles(), latencyOf: `probe submit, one every ${SNAPSHOT_PROBE_INTERVAL_MS} ms, through a snapshot on the leader` });
+      result['snapshot'] = { queuedJobs: opts.snapshotJobs, settleSeconds: round3(settleSeconds), index: snapshotIndex, askedToTakenMs: round3(snapshotMs), leaderBefore, leaderAfter: after.leader, termBefore, termAfter, leadershipHeld: after.leader === leaderBefore && termAfter === termBefore, probeFailed: failed };
+      return result;
+    } finally {
+      running = false;
+      await client.close();
+    }
   });
 }
 
