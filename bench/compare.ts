@@ -148,7 +148,7 @@ function fmtDuration(s: number): string {
 /**
  * The measured paths once, figures discarded, so that every process (the servers, the client
  * libraries, this one) runs warm code: a fresh Node process is up to twice as slow for its first
- * tens of thousands of jobs (see warmUpPaths in cluster/bench/scenarios.ts).
+ * ~100,000 jobs (see warmUpPaths in cluster/bench/scenarios.ts).
  */
 async function warmUp(system: System, settings: Settings, steps: Steps): Promise<void> {
   const third = Math.ceil(settings.warmupJobs / 3);

@@ -6,6 +6,7 @@
 import { Unpackr } from 'msgpackr';
 import type { NodeId } from '../raft/types.js';
 import { MsgpackWriter } from '../src/jobs/msgpack-writer.js';
+import { runToEnd } from '../src/jobs/snapshot.js';
 import { JobStateMachine } from '../src/jobs/state-machine.js';
 import type { MemberAddresses } from './members.js';
 
@@ -15,11 +16,7 @@ const unpackr = new Unpackr({ useRecords: false });
 const MEMBERS_BYTES_ESTIMATE = 4096;
 
 export function encodeNodeSnapshot(sm: JobStateMachine, members: [NodeId, MemberAddresses][]): Uint8Array {
-  const steps = encodeNodeSnapshotSteps(sm, members);
-  for (;;) {
-    const step = steps.next();
-    if (step.done) return step.value;
-  }
+  return runToEnd(encodeNodeSnapshotSteps(sm, members));
 }
 
 /** encodeNodeSnapshot in steps (JobStateMachine.writeSnapshotSteps); the data is the generator's return value. */

@@ -171,7 +171,7 @@ export class RaftDriver {
       while (!this.stopped && this.core.hasReady()) {
         await this.handleReady();
       }
-      if (!this.stopped) await this.maybeSnapshot();
+      if (!this.stopped) this.maybeSnapshot();
     } finally {
       this.running = false;
     }
@@ -226,7 +226,8 @@ export class RaftDriver {
     if (rd.readStates.length > 0) this.app.onReadStates(rd.readStates);
   }
 
-  private async maybeSnapshot(): Promise<void> {
+  /** Starts a snapshot that is due (encoding in steps, then a save off the loop); never waits for one. */
+  private maybeSnapshot(): void {
     if (this.snapshotSave !== null) return;
     const encoding = this.encoding;
     if (encoding !== null) {

@@ -106,11 +106,16 @@ function base(scenario: Scenario, target: Target, opts: ScenarioOptions, fields:
   };
 }
 
-/** Runs `body` on an acquired target, fills in RSS at the end, and always releases the target. */
-async function onTarget(source: TargetSource, label: string, body: (target: Target) => Promise<BenchResult>): Promise<BenchResult> {
+/**
+ * Runs `body` on an acquired target, fills in RSS at the end, and always releases the target.
+ * With `warmUpWith`, the cluster is warmed up first (warmUpPaths) and the result says so.
+ */
+async function onTarget(source: TargetSource, label: string, body: (target: Target) => Promise<BenchResult>, warmUpWith?: ScenarioOptions): Promise<BenchResult> {
   const target = await source.acquire(label);
   try {
+    const warmup = warmUpWith === undefined ? undefined : await warmUpPaths(target, warmUpWith);
     const result = await body(target);
+    if (warmup !== undefined) result['warmup'] = warmup;
     result.rssMb = await readRssMb(target);
     if (target.cluster) result['leader'] = await target.cluster.leader();
     return result;
@@ -292,7 +297,6 @@ export async function drain(target: Target, queue: string, jobs: number, concurr
 
 async function runEnqueue(source: TargetSource, opts: ScenarioOptions): Promise<BenchResult> {
   return onTarget(source, 'enqueue', async (target) => {
-    const warmup = await warmUpPaths(target, opts);
     const client = new Client({ nodes: target.nodes });
     const queue = queueName('enqueue');
     const payload = payloadMaker(opts.payloadBytes);
@@ -303,18 +307,16 @@ async function runEnqueue(source: TargetSource, opts: ScenarioOptions): Promise<
       const run = await submitSingly(client, queue, payload, { jobs: opts.jobs, concurrency: opts.concurrency, progress, maxSeconds: opts.maxSeconds });
       const result = base('enqueue', target, opts, { jobs: run.units, concurrency: opts.concurrency, seconds: run.seconds, latency: run.latency.percentiles(), latencyOf: 'submit call → enqueue committed (one job)' });
       result['costPerJob'] = meter.finish(run.units);
-      result['warmup'] = warmup;
       return result;
     } finally {
       progress.finish();
       await client.close();
     }
-  });
+  }, opts);
 }
 
 async function runEnqueueBatch(source: TargetSource, opts: ScenarioOptions): Promise<BenchResult> {
   return onTarget(source, 'enqueue-batch', async (target) => {
-    const warmup = await warmUpPaths(target, opts);
     const client = new Client({ nodes: target.nodes });
     const queue = queueName('batch');
     const payload = payloadMaker(opts.payloadBytes);
@@ -326,32 +328,28 @@ async function runEnqueueBatch(source: TargetSource, opts: ScenarioOptions): Pro
       const result = base('enqueue-batch', target, opts, { jobs: run.units, concurrency: opts.concurrency, seconds: run.seconds, latency: run.latency.percentiles(), latencyOf: `submitMany call → committed (one batch of ${opts.batch})` });
       result['batch'] = opts.batch;
       result['costPerJob'] = meter.finish(run.units);
-      result['warmup'] = warmup;
       return result;
     } finally {
       progress.finish();
       await client.close();
     }
-  });
+  }, opts);
 }
 
 async function runProcess(source: TargetSource, opts: ScenarioOptions): Promise<BenchResult> {
   return onTarget(source, 'process', async (target) => {
-    const warmup = await warmUpPaths(target, opts);
     const queue = queueName('process');
     const prefillSeconds = await prefill(target, queue, opts.jobs, opts.payloadBytes);
     const run = await drain(target, queue, opts.jobs, opts.concurrency, `process c=${opts.concurrency}`, opts.maxSeconds);
     const result = base('process', target, opts, { jobs: run.completed, concurrency: opts.concurrency, seconds: run.seconds, latency: run.latency.percentiles(), latencyOf: 'handler start → ack committed' });
     result['prefillJobsPerSec'] = Math.round(opts.jobs / prefillSeconds);
     result['costPerJob'] = run.costPerJob;
-    result['warmup'] = warmup;
     return result;
-  });
+  }, opts);
 }
 
 async function runLatency(source: TargetSource, opts: ScenarioOptions): Promise<BenchResult> {
   return onTarget(source, 'latency', async (target) => {
-    const warmup = await warmUpPaths(target, opts);
     const queue = queueName('latency');
     const client = new Client({ nodes: target.nodes });
     const payload = payloadMaker(opts.payloadBytes);
@@ -403,14 +401,13 @@ async function runLatency(source: TargetSource, opts: ScenarioOptions): Promise<
       result['ackLatencyMs'] = toAck.percentiles();
       result['submitLatencyMs'] = toCommit.percentiles();
       result['costPerJob'] = meter.finish(load.issued);
-      result['warmup'] = warmup;
       return result;
     } finally {
       progress.finish();
       await worker.close({ graceMs: 5_000 });
       await client.close();
     }
-  });
+  }, opts);
 }
 
 /** Polls a condition every millisecond or so; for waits whose end has no event of its own. */
@@ -424,7 +421,6 @@ async function runBacklog(source: TargetSource, opts: ScenarioOptions): Promise<
   for (const queued of opts.backlogs) {
     // A fresh cluster per level when we spawn: one level's leftovers must not weigh on the next.
     last = await onTarget(source, `backlog-${queued}`, async (target) => {
-      const warmup = await warmUpPaths(target, opts);
       const queue = queueName('backlog');
       // The measured jobs go first; `queued` more wait behind them for the whole measurement.
       await prefill(target, queue, opts.jobs + queued, opts.payloadBytes, `prefill ${opts.jobs} + ${queued.toLocaleString('en-US')} backlog`);
@@ -434,10 +430,9 @@ async function runBacklog(source: TargetSource, opts: ScenarioOptions): Promise<
       const run = await drain(target, queue, opts.jobs, opts.concurrency, `process with ${queued.toLocaleString('en-US')} queued`);
       const result = base('backlog', target, opts, { jobs: run.completed, concurrency: opts.concurrency, seconds: run.seconds, latency: run.latency.percentiles(), latencyOf: 'handler start → ack committed' });
       result['costPerJob'] = run.costPerJob;
-      result['warmup'] = warmup;
       result['settleSeconds'] = settleSeconds;
       return result;
-    });
+    }, opts);
     levels.push({ queued, jobsPerSec: last.jobsPerSec, seconds: last.seconds, latencyMs: last.latencyMs, rssMb: last.rssMb, costPerJob: last['costPerJob'] as Record<string, JobCost>, settleSeconds: last['settleSeconds'] as number | null });
   }
   const result = last!;
