@@ -24,6 +24,21 @@ export interface HandlerContext {
   peerConnected(id: NodeId): boolean;
 }
 
+/** Leaders a request follows before its NO_LEADER goes back to the client (whose own retries back off). */
+const LEADER_CHANGES_FOLLOWED_MAX = 3;
+
+/** How long the request may be held waiting (a long-poll lease, waitResult). */
+function waitMsOf(req: ValidRequest): number {
+  if (req.kind === 'command') return req.waitMs;
+  return req.kind === 'read' && req.op === 'waitResult' ? req.timeoutMs : 0;
+}
+
+function withWaitMs<R extends ValidRequest>(req: R, waitMs: number): R {
+  if (req.kind === 'command') return { ...req, waitMs };
+  if (req.kind === 'read' && req.op === 'waitResult') return { ...req, timeoutMs: waitMs };
+  return req;
+}
+
 export class NodeHandler implements RequestHandler {
   constructor(private readonly ctx: HandlerContext) {}
 
@@ -45,12 +60,12 @@ export class NodeHandler implements RequestHandler {
   private async dispatch(req: ValidRequest, mayForward: boolean, gone: AbortSignal | undefined): Promise<unknown> {
     switch (req.kind) {
       case 'command':
-        return this.onLeader(req, mayForward, () => this.command(req, gone), gone);
+        return this.onLeader(req, mayForward, (r) => this.command(r, gone), gone);
       case 'read':
         if (req.stale) return this.read(req);
-        return this.onLeader(req, mayForward, async () => {
+        return this.onLeader(req, mayForward, async (r) => {
           await this.ctx.broker.readBarrier();
-          return this.read(req);
+          return this.read(r);
         });
       case 'admin':
         return this.admin(req, mayForward);
@@ -62,19 +77,46 @@ export class NodeHandler implements RequestHandler {
    * timeout for one it can reach. A leader whose link is down (it crashed, or is cut off) counts as
    * none: the request is held here until the next leader is known, rather than failed back to a
    * client whose retries back off further each time (the last backoff, not the election, then
-   * decided when a failover's first submit got through).
+   * decided when a failover's first submit got through). Likewise when the leader that has the
+   * request stops leading before it answers (it handed leadership over before a snapshot, or
+   * stepped down): the request goes on to the next leader. Same envelope, same seq: a command
+   * whose first entry commits after all is answered from its session, not applied twice.
    */
-  private async onLeader(req: ValidRequest, mayForward: boolean, local: () => Promise<unknown>, gone?: AbortSignal): Promise<unknown> {
+  private async onLeader<R extends ValidRequest>(req: R, mayForward: boolean, local: (req: R) => Promise<unknown>, gone?: AbortSignal): Promise<unknown> {
     const broker = this.ctx.broker;
-    if (broker.isLeader) return local();
-    if (!mayForward) throw broker.noLeader();
+    if (!mayForward) {
+      if (broker.isLeader) return local(req);
+      throw broker.noLeader();
+    }
+    // Admin operations carry no session: one that may have taken effect is not sent again.
+    const attemptsMax = req.kind === 'admin' ? 1 : LEADER_CHANGES_FOLLOWED_MAX;
+    const waitEndMs = Date.now() + waitMsOf(req);
+    let failed: NodeId | null = null;
+    for (let attempt = 1; ; attempt++) {
+      const leader: NodeId = broker.isLeader && failed !== this.ctx.id ? this.ctx.id : await this.leaderOtherThan(failed);
+      // A long poll goes on with what is left of its wait, not a fresh one.
+      const tried = attempt === 1 ? req : withWaitMs(req, Math.max(0, waitEndMs - Date.now()));
+      try {
+        if (leader === this.ctx.id) return await local(tried);
+        return await this.ctx.forwarder.forward(leader, tried, this.ctx.requestTimeoutMs + waitMsOf(tried), gone);
+      } catch (error) {
+        const leaderChanged = error instanceof RaftqError && error.code === 'NO_LEADER';
+        if (!leaderChanged || attempt >= attemptsMax || gone?.aborted === true) throw error;
+        failed = leader;
+      }
+    }
+  }
+
+  /**
+   * The leader to send a request to: one this node can reach, other than `failed` (which just
+   * failed it) unless it still leads after an election timeout (a handoff that did not happen).
+   */
+  private async leaderOtherThan(failed: NodeId | null): Promise<NodeId> {
     const reachable = (id: NodeId | null): boolean => id !== null && (id === this.ctx.id || this.ctx.peerConnected(id));
-    const leader = await broker.waitForLeader(this.ctx.electionTimeoutMs, reachable);
+    const leader = await this.ctx.broker.waitForLeader(this.ctx.electionTimeoutMs, (id) => id !== failed && reachable(id));
     if (leader === null) throw new RaftqError('NO_LEADER', `no leader elected within ${this.ctx.electionTimeoutMs} ms`);
     if (!reachable(leader)) throw new RaftqError('NO_LEADER', `the leader ${leader} has not been reachable from this node for ${this.ctx.electionTimeoutMs} ms`);
-    if (leader === this.ctx.id) return local();
-    const waitMs = req.kind === 'command' ? req.waitMs : req.kind === 'read' && req.op === 'waitResult' ? req.timeoutMs : 0;
-    return this.ctx.forwarder.forward(leader, req, this.ctx.requestTimeoutMs + waitMs, gone);
+    return leader;
   }
 
   private async command(req: ValidCommandRequest, gone: AbortSignal | undefined): Promise<unknown> {

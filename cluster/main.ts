@@ -30,6 +30,7 @@ program
   .option('--election-ticks <n>', 'election timeout in ticks, randomized up to 2x (RAFTQ_ELECTION_TICKS; default 10)')
   .option('--snapshot-every <entries>', 'snapshot and compact the log every N entries (RAFTQ_SNAPSHOT_EVERY; default 20000)')
   .option('--snapshot-every-bytes <bytes>', 'also once the entries applied since the last snapshot hold this many bytes (RAFTQ_SNAPSHOT_EVERY_BYTES; default 67108864 = 64 MiB, at least 1 MiB)')
+  .option('--leader-snapshot-pause-max-ms <ms>', 'a leader whose snapshot would pause its answers longer hands leadership to a follower first (RAFTQ_LEADER_SNAPSHOT_PAUSE_MAX_MS; default 100; 0: never)')
   .option('--payload-max-bytes <bytes>', 'largest job payload (RAFTQ_PAYLOAD_MAX_BYTES; default 1048576)')
   .option('--clock-offset-ms <ms>', 'shift this node\'s clock (fault injection; RAFTQ_CLOCK_OFFSET_MS)')
   .addOption(new Option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (RAFTQ_LOG_LEVEL; default info)'))

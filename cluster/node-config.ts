@@ -27,6 +27,7 @@ export const NODE_ENV = {
   electionTicks: 'RAFTQ_ELECTION_TICKS',
   snapshotEvery: 'RAFTQ_SNAPSHOT_EVERY',
   snapshotEveryBytes: 'RAFTQ_SNAPSHOT_EVERY_BYTES',
+  leaderSnapshotPauseMaxMs: 'RAFTQ_LEADER_SNAPSHOT_PAUSE_MAX_MS',
   payloadMaxBytes: 'RAFTQ_PAYLOAD_MAX_BYTES',
   clockOffsetMs: 'RAFTQ_CLOCK_OFFSET_MS',
   logLevel: 'RAFTQ_LOG_LEVEL',
@@ -45,6 +46,7 @@ export interface NodeFlags {
   electionTicks?: string;
   snapshotEvery?: string;
   snapshotEveryBytes?: string;
+  leaderSnapshotPauseMaxMs?: string;
   payloadMaxBytes?: string;
   clockOffsetMs?: string;
 }
@@ -112,6 +114,12 @@ export function resolveNodeConfig(flags: NodeFlags, env: NodeJS.ProcessEnv = pro
     heartbeatTicks: NODE_DEFAULTS.heartbeatTicks,
     snapshotEveryEntries: intSetting('--snapshot-every', pick(flags.snapshotEvery, 'snapshotEvery'), NODE_DEFAULTS.snapshotEveryEntries, 100),
     snapshotEveryBytes: intSetting('--snapshot-every-bytes', pick(flags.snapshotEveryBytes, 'snapshotEveryBytes'), NODE_DEFAULTS.snapshotEveryBytes, 1024 * 1024),
+    leaderSnapshotPauseMaxMs: intSetting(
+      '--leader-snapshot-pause-max-ms',
+      pick(flags.leaderSnapshotPauseMaxMs, 'leaderSnapshotPauseMaxMs'),
+      NODE_DEFAULTS.leaderSnapshotPauseMaxMs,
+      0,
+    ),
     requestTimeoutMs: NODE_DEFAULTS.requestTimeoutMs,
     payloadBytesMax: intSetting('--payload-max-bytes', pick(flags.payloadMaxBytes, 'payloadMaxBytes'), PAYLOAD_BYTES_MAX_DEFAULT, 1),
     clockOffsetMs: intSetting('--clock-offset-ms', pick(flags.clockOffsetMs, 'clockOffsetMs'), NODE_DEFAULTS.clockOffsetMs, -1e12),

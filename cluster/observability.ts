@@ -152,5 +152,6 @@ export function observabilityExtension(logger: Logger): NodeExtensions {
       metrics.snapshot(event.kind);
       if (event.kind === 'installed') observer.reset();
     },
+    onSnapshotHandoff: () => metrics.snapshotHandoff(),
   };
 }

@@ -23,12 +23,17 @@ export interface DriverApp {
   snapshotDataSteps?(): Generator<void, Uint8Array, void>;
   onSoftState(soft: SoftState): void;
   onReadStates(states: ReadState[]): void;
-  onSnapshotTaken?(snapshot: Snapshot): void;
+  /** `asLeader`: whether this node led when the image was taken (its clients waited for it). */
+  onSnapshotTaken?(snapshot: Snapshot, asLeader: boolean): void;
+  /** A due snapshot waits while leadership goes to `to` (handingOff). */
+  onSnapshotHandoff?(to: NodeId): void;
   /**
    * Entries to apply between snapshots at the least, given the state's size: a snapshot costs time
    * in proportion to the state, so spacing them in proportion too keeps the cost per entry bounded.
    */
   snapshotSpacingEntries?(): number;
+  /** How long encoding a snapshot of the state as it is now would pause applies, roughly. */
+  snapshotPauseEstimateMs?(): number;
   onPersistSeconds?(seconds: number, entries: number): void;
 }
 
@@ -51,6 +56,16 @@ export interface DriverOptions {
    * served without a storage read); older ones are read back from storage when a peer needs them.
    */
   entryBytesKeptInMemory: number;
+  /**
+   * A leader whose due snapshot would pause its applies (and so every client's answers) for longer
+   * than this hands leadership to a follower first, one that has a fresher snapshot and is not
+   * taking one, and takes its own as a follower. 0: a leader always takes its own.
+   */
+  leaderSnapshotPauseMaxMs: number;
+  /** How long a leader waits for a follower fit to take over before it takes a due snapshot itself. */
+  snapshotHandoffWaitMs: number;
+  /** Encoding a snapshot, the longest the event loop runs it before it lets messages through. */
+  snapshotTurnMs: number;
 }
 
 /** A snapshot is due by bytes once the log since the last one holds at least this fraction of its size. */
@@ -67,6 +82,8 @@ export class RaftDriver {
   private appliedBytesSinceSnapshot = 0;
   private lastSnapshotBytes: number;
   private snapshotRequested = false;
+  /** Since when a due snapshot waits for leadership to move (Date.now()), or null. */
+  private handoffSinceMs: number | null = null;
   /** A snapshot being encoded in steps (applies paused), then its data until the loop saves it. */
   private encoding: { aborted: boolean; data: Uint8Array | null } | null = null;
   /** A snapshot being written to storage, off the loop: Readies go on meanwhile. */
@@ -239,9 +256,16 @@ export class RaftDriver {
     const dueByEntries = since >= this.opts.snapshotEveryEntries && since >= (this.app.snapshotSpacingEntries?.() ?? 0);
     const bytes = this.appliedBytesSinceSnapshot;
     const dueByBytes = bytes >= this.opts.snapshotEveryBytes && bytes >= this.lastSnapshotBytes * SNAPSHOT_SPACING_OF_LAST_SIZE;
-    if (!dueByEntries && !dueByBytes && !this.snapshotRequested) return;
+    if (!dueByEntries && !dueByBytes && !this.snapshotRequested) {
+      this.handoffSinceMs = null;
+      return;
+    }
+    if (applied <= this.lastSnapshotIndex) {
+      this.snapshotRequested = false;
+      return;
+    }
+    if (this.handingOff()) return;
     this.snapshotRequested = false;
-    if (applied <= this.lastSnapshotIndex) return;
     const steps = this.app.snapshotDataSteps?.();
     if (steps !== undefined) {
       this.encodeInSteps(steps);
@@ -251,23 +275,69 @@ export class RaftDriver {
   }
 
   /**
-   * Encodes the snapshot a step per event-loop turn with applies paused: the loop keeps persisting
-   * and sending (a leader keeps its heartbeats, a follower its acks) while the image is written.
-   * When it is done, the loop's next quiet point saves it (saveEncodedSnapshot).
+   * True while a leader's due snapshot waits for leadership to move: the image holds applies still
+   * while it is encoded, which on a leader holds every client's answer (2.5 s at a million jobs),
+   * and on a follower holds nobody's. The follower taken over must have a snapshot fresher than
+   * ours (so it is not due itself, and leadership does not bounce back at once) and not be taking
+   * one. Waits at most snapshotHandoffWaitMs, then the leader takes its own.
+   */
+  private handingOff(): boolean {
+    if (!this.core.isLeader || this.opts.leaderSnapshotPauseMaxMs <= 0) {
+      this.handoffSinceMs = null;
+      return false;
+    }
+    if ((this.app.snapshotPauseEstimateMs?.() ?? 0) <= this.opts.leaderSnapshotPauseMaxMs) return false;
+    // One transfer at a time: two followers told to campaign at once could split the vote.
+    if (this.core.transferring) return true;
+    const status = this.core.status();
+    const followers = status.config.voters.filter((id) => id !== this.id);
+    if (followers.length === 0) return false;
+    const nowMs = Date.now();
+    this.handoffSinceMs ??= nowMs;
+    if (nowMs - this.handoffSinceMs >= this.opts.snapshotHandoffWaitMs) {
+      this.handoffSinceMs = null;
+      return false;
+    }
+    let best: NodeId | null = null;
+    let bestIndex = this.lastSnapshotIndex;
+    for (const id of followers) {
+      const pr = status.progress[id];
+      // Caught up to the commit: the transfer, which refuses proposals until it ends, is one round.
+      if (pr === undefined || pr.applyPaused || pr.lastContactTicks > this.opts.raft.heartbeatTicks || pr.match < status.commit) continue;
+      // A snapshot asked for (not due by the thresholds) may go to a follower as fresh as we are: it is not due either.
+      if (pr.snapshotIndex > bestIndex || (this.snapshotRequested && pr.snapshotIndex === bestIndex && best === null)) {
+        best = id;
+        bestIndex = pr.snapshotIndex;
+      }
+    }
+    if (best !== null && this.transferLeader(best)) this.app.onSnapshotHandoff?.(best);
+    return true;
+  }
+
+  /**
+   * Encodes the snapshot in turns of at most snapshotTurnMs with applies paused: between turns the
+   * loop keeps persisting and sending (a leader keeps its heartbeats, a follower its acks) while
+   * the image is written. When it is done, the loop's next quiet point saves it (saveEncodedSnapshot).
    */
   private encodeInSteps(steps: Generator<void, Uint8Array, void>): void {
     const encoding: { aborted: boolean; data: Uint8Array | null } = { aborted: false, data: null };
     this.encoding = encoding;
     this.core.pauseApply(true);
-    const step = (): void => {
+    const turn = (): void => {
       if (encoding.aborted) return;
-      const next = steps.next();
-      if (next.done) {
-        encoding.data = next.value;
-        this.kick();
-      } else setImmediate(step);
+      const endMs = performance.now() + this.opts.snapshotTurnMs;
+      for (;;) {
+        const next = steps.next();
+        if (next.done) {
+          encoding.data = next.value;
+          this.kick();
+          return;
+        }
+        if (performance.now() >= endMs) break;
+      }
+      setImmediate(turn);
     };
-    setImmediate(step);
+    setImmediate(turn);
   }
 
   private abortEncoding(): void {
@@ -290,6 +360,7 @@ export class RaftDriver {
    * core already holds it (createSnapshot) and keeps its data in memory until it is on disk.
    */
   private saveSnapshot(snap: Snapshot): void {
+    const asLeader = this.core.isLeader;
     // Applies resume now: what they bring counts toward the next snapshot.
     this.lastSnapshotIndex = snap.meta.index;
     this.lastSnapshotBytes = snap.data.byteLength;
@@ -302,7 +373,7 @@ export class RaftDriver {
         throw err; // a failed write fails the node, as in the loop
       }
       this.core.releaseSnapshotData();
-      this.app.onSnapshotTaken?.(snap);
+      this.app.onSnapshotTaken?.(snap, asLeader);
     })();
     this.snapshotSave = save;
     void save.finally(() => {

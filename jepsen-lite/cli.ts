@@ -62,6 +62,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--keep-data', 'keep node data directories under the run folder', false)
     .option('--node-log-level <level>', 'log level of every node (their logs are copied to <run>/logs/)', 'warn')
     .option('--snapshot-every <n>', 'snapshot interval (entries) of every node', integer(100), SNAPSHOT_EVERY_DEFAULT)
+    .option('--leader-snapshot-pause-max-ms <ms>', "every node's --leader-snapshot-pause-max-ms (1: a leader hands leadership over before nearly every snapshot)", integer(0))
     .option('--toxiproxy-url <url>', 'a running Toxiproxy to use (default: TOXIPROXY_URL, toxiproxy-server on PATH, else our own)')
     .option('--our-toxiproxy', 'use our Toxiproxy-compatible server even when a real one is available', false)
     .option('--no-progress', 'no live progress line')
@@ -73,7 +74,7 @@ async function main(argv: string[]): Promise<number> {
   program.parse(argv);
   const o = program.opts<{
     nodes: number; time: number; nemesis: string; rate: number; seed?: number; runsDir: string; proxyClients: boolean; keepData: boolean;
-    snapshotEvery: number; toxiproxyUrl?: string; ourToxiproxy: boolean; progress: boolean; replay?: string; rewrite: boolean; table?: string; minTime: number; nodeLogLevel: string;
+    snapshotEvery: number; leaderSnapshotPauseMaxMs?: number; toxiproxyUrl?: string; ourToxiproxy: boolean; progress: boolean; replay?: string; rewrite: boolean; table?: string; minTime: number; nodeLogLevel: string;
   }>();
   if (o.table !== undefined) {
     process.stdout.write(`${runsTable(o.table, o.minTime)}\n`);
@@ -93,6 +94,7 @@ async function main(argv: string[]): Promise<number> {
     proxyClients: o.proxyClients,
     keepData: o.keepData,
     snapshotEvery: o.snapshotEvery,
+    leaderSnapshotPauseMaxMs: o.leaderSnapshotPauseMaxMs,
     toxiproxyUrl: o.toxiproxyUrl,
     forceOurToxiproxy: o.ourToxiproxy,
     progress: o.progress,

@@ -32,6 +32,8 @@ export interface RunOptions {
   keepData?: boolean;
   /** `--snapshot-every` of every node: small, so snapshots and InstallSnapshot happen during the run. */
   snapshotEvery?: number;
+  /** `--leader-snapshot-pause-max-ms` of every node (default: the node's). */
+  leaderSnapshotPauseMaxMs?: number;
   /** Upper bound of the drain after healing (ms); default scales with the run. */
   drainMsMax?: number;
   convergeMsMax?: number;
@@ -66,7 +68,9 @@ export function defaultSizes(rate: number, timeS: number): { producers: number; 
 }
 
 export function commandLine(o: RunOptions): string {
-  return `npm run jepsen -- --nodes ${o.nodes} --time ${o.timeS} --nemesis ${o.nemeses.join(',')} --rate ${o.rate} --seed ${o.seed}${o.proxyClients ? ' --proxy-clients' : ''}`;
+  return `npm run jepsen -- --nodes ${o.nodes} --time ${o.timeS} --nemesis ${o.nemeses.join(',')} --rate ${o.rate} --seed ${o.seed}${o.proxyClients ? ' --proxy-clients' : ''}${
+    o.snapshotEvery !== undefined && o.snapshotEvery !== SNAPSHOT_EVERY_DEFAULT ? ` --snapshot-every ${o.snapshotEvery}` : ''
+  }${o.leaderSnapshotPauseMaxMs !== undefined ? ` --leader-snapshot-pause-max-ms ${o.leaderSnapshotPauseMaxMs}` : ''}`;
 }
 
 /** Relative to the working directory when inside it, else absolute. */
@@ -117,7 +121,11 @@ export async function runJepsen(options: RunOptions): Promise<RunOutcome> {
     tag: `jl${options.seed}p${process.pid}`,
     proxyClients: options.proxyClients,
     logLevel: options.nodeLogLevel,
-    nodeArgs: ['--snapshot-every', String(options.snapshotEvery ?? SNAPSHOT_EVERY_DEFAULT)],
+    nodeArgs: [
+      '--snapshot-every',
+      String(options.snapshotEvery ?? SNAPSHOT_EVERY_DEFAULT),
+      ...(options.leaderSnapshotPauseMaxMs === undefined ? [] : ['--leader-snapshot-pause-max-ms', String(options.leaderSnapshotPauseMaxMs)]),
+    ],
     toxiproxyUrl: options.toxiproxyUrl,
     forceOurToxiproxy: options.forceOurToxiproxy,
     keepRunDir: options.keepData,

@@ -91,6 +91,9 @@ export class Progress {
   /** Heard from since the last check-quorum round. */
   recentActive = true;
   ticksSinceContact = 0;
+  /** As of the follower's latest heartbeat answer: its snapshot index, and whether it is taking one. */
+  snapshotIndex = 0;
+  applyPaused = false;
   readonly inflights: Inflights;
 
   constructor(next: number, inflightMsgsMax: number, inflightBytesMax: number) {

@@ -308,6 +308,16 @@ export class RaftNode {
     }
   }
 
+  /** Cheap, unlike status(). */
+  get isLeader(): boolean {
+    return this.role === 'leader';
+  }
+
+  /** A leadership transfer is under way (proposals are refused until it ends or times out). */
+  get transferring(): boolean {
+    return this.leadTransferee !== null;
+  }
+
   /** The applied index alone: status() builds per-follower progress, too much for a hot loop. */
   get appliedIndex(): number {
     return this.log.applied;
@@ -317,7 +327,15 @@ export class RaftNode {
     const progress: RaftStatus['progress'] = {};
     if (this.role === 'leader') {
       for (const [id, pr] of this.progress) {
-        progress[id] = { match: pr.match, next: pr.next, state: pr.state, recentActive: pr.recentActive, lastContactTicks: pr.ticksSinceContact };
+        progress[id] = {
+          match: pr.match,
+          next: pr.next,
+          state: pr.state,
+          recentActive: pr.recentActive,
+          lastContactTicks: pr.ticksSinceContact,
+          snapshotIndex: pr.snapshotIndex,
+          applyPaused: pr.applyPaused,
+        };
       }
     }
     return {
@@ -612,7 +630,15 @@ export class RaftNode {
     // acknowledged as durable (damaged storage). Serving on would stall the cluster or worse.
     assert(m.commit <= this.log.lastIndex(), `${this.id} lost acknowledged entries: the leader's commit for us is ${m.commit} but our log ends at ${this.log.lastIndex()} (storage damaged?)`);
     this.log.commitTo(m.commit);
-    this.send({ type: 'heartbeatResp', from: this.id, to: m.from, term: this.term, readCtx: m.readCtx });
+    this.send({
+      type: 'heartbeatResp',
+      from: this.id,
+      to: m.from,
+      term: this.term,
+      readCtx: m.readCtx,
+      snapshotIndex: this.snapshot?.meta.index ?? 0,
+      applyPaused: this.applyPaused,
+    });
   }
 
   private handleSnapshot(m: SnapshotRequest): void {
@@ -691,6 +717,9 @@ export class RaftNode {
     pr.recentActive = true;
     pr.ticksSinceContact = 0;
     pr.probeSent = false;
+    // Older nodes do not send these (a mixed-version cluster during an upgrade): they count as unknown.
+    pr.snapshotIndex = m.snapshotIndex ?? 0;
+    pr.applyPaused = m.applyPaused ?? false;
     // Appends may have been lost: free a slot so a full window cannot stall replication forever.
     if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirstOne();
     if (pr.match < this.log.lastIndex()) this.maybeSendAppend(m.from, true);

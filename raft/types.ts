@@ -125,6 +125,13 @@ export interface HeartbeatRequest extends MessageBase {
 export interface HeartbeatResponse extends MessageBase {
   type: 'heartbeatResp';
   readCtx: number | null;
+  /**
+   * The follower's latest snapshot index, and whether its applies are paused for one being taken:
+   * a leader due for a costly snapshot of its own hands leadership to a follower that has one
+   * fresher than its own and is not busy taking one (RaftDriver). Read by nothing inside raft/.
+   */
+  snapshotIndex: number;
+  applyPaused: boolean;
 }
 
 export interface SnapshotRequest extends MessageBase {
@@ -251,7 +258,7 @@ export interface RaftStatus {
   lastTerm: number;
   config: ClusterConfig;
   /** Leader only: per follower replication progress. */
-  progress: Record<NodeId, { match: number; next: number; state: 'probe' | 'replicate' | 'snapshot'; recentActive: boolean; lastContactTicks: number }>;
+  progress: Record<NodeId, { match: number; next: number; state: 'probe' | 'replicate' | 'snapshot'; recentActive: boolean; lastContactTicks: number; snapshotIndex: number; applyPaused: boolean }>;
   /** Ticks since this node last heard from its leader (followers) or from a quorum (leader). */
   ticksSinceLeaderContact: number;
 }

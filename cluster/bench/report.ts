@@ -47,10 +47,10 @@ export function formatResult(r: BenchResult): string {
     const calls = Object.entries(cost).filter(([, c]) => c.writeCalls !== null);
     if (calls.length > 0) rows.push(['syscalls/job', calls.map(([id, c]) => `${id} ${c.writeCalls!.toFixed(2)} w ${c.readCalls!.toFixed(2)} r`).join('  ')]);
   }
-  const snap = r['snapshot'] as { queuedJobs: number; index: number; askedToTakenMs: number; leaderBefore: string; leaderAfter: string | null; termBefore: number | null; termAfter: number; leadershipHeld: boolean; probeFailed: number } | undefined;
+  const snap = r['snapshot'] as { queuedJobs: number; index: number; askedToTakenMs: number; leaderBefore: string; leaderAfter: string | null; termBefore: number | null; termAfter: number; leadership: string; handoffs: number; probeFailed: number } | undefined;
   if (snap) {
     rows.push(['snapshot', `of the leader with ${n0(snap.queuedJobs)} jobs queued: asked → taken ${ms(snap.askedToTakenMs)} ms (index ${snap.index})`]);
-    rows.push(['leadership', `${snap.leadershipHeld ? 'held' : 'lost'}: ${snap.leaderBefore} term ${snap.termBefore ?? '?'} → ${snap.leaderAfter ?? 'none'} term ${snap.termAfter}; ${snap.probeFailed} probe submits failed`]);
+    rows.push(['leadership', `${snap.leadership} (${snap.handoffs} handoffs): ${snap.leaderBefore} term ${snap.termBefore ?? '?'} → ${snap.leaderAfter ?? 'none'} term ${snap.termAfter}; ${snap.probeFailed} probe submits failed`]);
   }
   const warmup = r['warmup'] as { jobs: number; seconds: number } | null | undefined;
   if (warmup !== undefined) rows.push(['warm-up', warmup === null ? 'none: cold processes (--warmup-jobs 0)' : `${n0(warmup.jobs)} jobs before measuring (${warmup.seconds.toFixed(1)} s, not counted)`]);

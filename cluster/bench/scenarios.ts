@@ -568,8 +568,9 @@ async function runMemory(source: TargetSource, opts: ScenarioOptions): Promise<B
 /**
  * A large state snapshotted on the leader, the way `raftq cluster snapshot` or the thresholds
  * (README, Limits) cause it: `snapshotJobs` queued, then a probe submits one job every 5 ms while
- * the leader is asked for a snapshot. Reports whether leadership held (term and leader before and
- * after) and what the probe saw: the leader answers nothing while its applies pause for the image.
+ * the leader is asked for a snapshot. Reports what became of leadership (held; handed over to a
+ * follower before the snapshot, see --leader-snapshot-pause-max-ms; or lost to an election) and
+ * what the probe saw: a leader answers nothing while its applies pause for the image.
  */
 async function runSnapshot(source: TargetSource, opts: ScenarioOptions): Promise<BenchResult> {
   if (!source.spawned) throw new Error('snapshot asks the leader for a snapshot and watches the term: use --spawn N');
@@ -587,6 +588,7 @@ async function runSnapshot(source: TargetSource, opts: ScenarioOptions): Promise
       const leaderBefore = before.leader;
       if (leaderBefore === null) throw new Error('snapshot: no leader before the snapshot');
       const termBefore = before.nodes.find((n) => n.id === leaderBefore)?.term ?? null;
+      const handoffsBefore = await handoffsTotal(cluster);
       const startedMs = performance.now();
       const probe = (async () => {
         while (running) {
@@ -617,14 +619,24 @@ async function runSnapshot(source: TargetSource, opts: ScenarioOptions): Promise
       const seconds = (performance.now() - startedMs) / 1000;
       const after = await client.clusterStatus();
       const termAfter = Math.max(...after.nodes.map((n) => n.term ?? 0));
+      const handoffs = (await handoffsTotal(cluster)) - handoffsBefore;
+      // A handoff moves leadership by one term per transfer; anything else is an election.
+      const leadership =
+        after.leader === leaderBefore && termAfter === termBefore ? 'held' : handoffs > 0 && termBefore !== null && termAfter - termBefore === handoffs ? 'handed over' : 'lost';
       const result = base('snapshot', target, opts, { jobs: latency.count, concurrency: 1, seconds, latency: latency.percentiles(), latencyOf: `probe submit, one every ${SNAPSHOT_PROBE_INTERVAL_MS} ms, through a snapshot on the leader` });
-      result['snapshot'] = { queuedJobs: opts.snapshotJobs, settleSeconds: round3(settleSeconds), index: snapshotIndex, askedToTakenMs: round3(snapshotMs), leaderBefore, leaderAfter: after.leader, termBefore, termAfter, leadershipHeld: after.leader === leaderBefore && termAfter === termBefore, probeFailed: failed };
+      result['snapshot'] = { queuedJobs: opts.snapshotJobs, settleSeconds: round3(settleSeconds), index: snapshotIndex, askedToTakenMs: round3(snapshotMs), leaderBefore, leaderAfter: after.leader, termBefore, termAfter, leadership, handoffs, probeFailed: failed };
       return result;
     } finally {
       running = false;
       await client.close();
     }
   });
+}
+
+/** Handoffs before a snapshot (raftq_snapshot_handoffs_total) summed over the nodes. */
+async function handoffsTotal(cluster: LocalCluster): Promise<number> {
+  const counts = await Promise.all(cluster.nodes.map((node) => scrapeMetric(node.http, 'raftq_snapshot_handoffs_total')));
+  return counts.reduce<number>((sum, n) => sum + (n ?? 0), 0);
 }
 
 // ------------------------------------------------------------------ RSS
@@ -646,11 +658,17 @@ export async function readRssMb(target: Target): Promise<Record<string, number |
 }
 
 async function metricRssMb(http: string): Promise<number | null> {
+  const bytes = await scrapeMetric(http, 'process_resident_memory_bytes');
+  return bytes === null ? null : Math.round((bytes / 1024 / 1024) * 10) / 10;
+}
+
+/** One unlabeled sample of a node's /metrics, or null when it cannot be read. */
+async function scrapeMetric(http: string, name: string): Promise<number | null> {
   try {
     const res = await fetch(`http://${http}/metrics`, { signal: AbortSignal.timeout(2_000) });
     if (res.status !== 200) return null;
-    const match = /^process_resident_memory_bytes(?:\{[^}]*\})?\s+([0-9.e+]+)/m.exec(await res.text());
-    return match ? Math.round((Number(match[1]) / 1024 / 1024) * 10) / 10 : null;
+    const match = new RegExp(`^${name}(?:\\{[^}]*\\})?\\s+([0-9.e+]+)`, 'm').exec(await res.text());
+    return match ? Number(match[1]) : null;
   } catch {
     return null;
   }

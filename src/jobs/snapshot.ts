@@ -127,20 +127,44 @@ function writeJob(w: MsgpackWriter, rec: JobRecord, queueOrdinal: number): void 
   }
 }
 
-/** The id lists of one queue (lanes, retention logs), in order, cut into values of at most POSITION_IDS_MAX ids. */
-function positionLists(q: QueueState): [list: number, recs: JobRecord[]][] {
-  const lists: [number, JobRecord[]][] = [];
-  for (let p = 0; p < LANE_COUNT; p++) {
-    const recs = [...q.lanes.live(p)];
-    if (recs.length !== q.lanes.waitingAt(p)) throw new Error(`invariant: lane ${p} of ${q.name} holds ${recs.length} live jobs, counts ${q.lanes.waitingAt(p)}`);
-    lists.push([p, recs]);
+/**
+ * The lists a queue's positions values hold, with the live jobs each must hold (the counts the
+ * queue keeps): the header gives the number of positions values before any is written, so a
+ * stepped encoding walks the lists lazily instead of copying a million records in its first step.
+ */
+function positionListCounts(q: QueueState): [list: number, count: number][] {
+  const lists: [number, number][] = [];
+  for (let p = 0; p < LANE_COUNT; p++) lists.push([p, q.lanes.waitingAt(p)]);
+  lists.push([DONE_LIST, q.retainedCount('done')], [DEAD_LIST, q.retainedCount('dead')]);
+  return lists;
+}
+
+function positionChunkCount(q: QueueState): number {
+  return positionListCounts(q).reduce((n, [, count]) => n + Math.ceil(count / POSITION_IDS_MAX), 0);
+}
+
+function positionListJobs(q: QueueState, list: number): Iterable<JobRecord> {
+  if (list === DONE_LIST) return q.done.live();
+  if (list === DEAD_LIST) return q.dead.live();
+  return q.lanes.live(list);
+}
+
+/** A queue's positions values, POSITION_IDS_MAX ids at most each; throws if a list disagrees with its count. */
+function* positionChunks(q: QueueState): Generator<[list: number, recs: JobRecord[]], void, void> {
+  for (const [list, count] of positionListCounts(q)) {
+    let chunk: JobRecord[] = [];
+    let seen = 0;
+    for (const rec of positionListJobs(q, list)) {
+      chunk.push(rec);
+      seen++;
+      if (chunk.length === POSITION_IDS_MAX) {
+        yield [list, chunk];
+        chunk = [];
+      }
+    }
+    if (chunk.length > 0) yield [list, chunk];
+    if (seen !== count) throw new Error(`invariant: list ${list} of ${q.name} holds ${seen} live jobs, counts ${count}`);
   }
-  lists.push([DONE_LIST, [...q.done.live()]], [DEAD_LIST, [...q.dead.live()]]);
-  const chunks: [number, JobRecord[]][] = [];
-  for (const [list, recs] of lists) {
-    for (let i = 0; i < recs.length; i += POSITION_IDS_MAX) chunks.push([list, recs.slice(i, i + POSITION_IDS_MAX)]);
-  }
-  return chunks;
 }
 
 /** About how many bytes the store's image takes (a little more, usually). */
@@ -168,19 +192,25 @@ export function runToEnd<T>(steps: Generator<void, T, void>): T {
   }
 }
 
-/** Jobs written between two yields of writeSnapshotSteps: ~10 ms of work on the test machines. */
-export const SNAPSHOT_JOBS_PER_STEP = 10_000;
+/**
+ * Jobs written between two yields of writeSnapshotSteps: small (well under a millisecond), so the
+ * runtime can cut the encoding into event-loop turns of the length it wants (RaftDriver), however
+ * fast the code runs (the first turns of a process's first snapshot run before the JIT has
+ * optimized the encoder, at a tenth of its later speed).
+ */
+export const SNAPSHOT_JOBS_PER_STEP = 512;
+/** Bytes of session results written between two yields: about as long as a step of jobs. */
+const SNAPSHOT_BYTES_PER_STEP = 128 * 1024;
 
 /**
- * writeSnapshot in steps: yields after every SNAPSHOT_JOBS_PER_STEP jobs (and job id lists), so a
- * node can keep its Raft traffic going between them. The caller must not change the store until
- * the generator is done: the image is of the store as it is throughout.
+ * writeSnapshot in steps: yields after every SNAPSHOT_JOBS_PER_STEP jobs (and job ids, idempotency
+ * keys, SNAPSHOT_BYTES_PER_STEP of session results), so a node can keep its Raft traffic going
+ * between them. The caller must not change the store until the generator is done: the image is of
+ * the store as it is throughout.
  */
 export function* writeSnapshotSteps(w: MsgpackWriter, store: JobStore, meta: SnapshotMeta): Generator<void, void, void> {
   const queues = [...store.queues.values()];
   const queueOrdinals = new Map<string, number>(queues.map((q, i) => [q.name, i]));
-  const positions = queues.map(positionLists);
-  const idempotency = [...store.idempotency.live()];
   const sessions = [...store.sessions.values()];
   const header: Header = {
     version: SNAPSHOT_VERSION,
@@ -190,8 +220,8 @@ export function* writeSnapshotSteps(w: MsgpackWriter, store: JobStore, meta: Sna
     leaseRotation: store.leaseRotation,
     queues: queues.length,
     jobs: store.jobs.size,
-    positions: positions.reduce((n, chunks) => n + chunks.length, 0),
-    idempotency: idempotency.length,
+    positions: queues.reduce((n, q) => n + positionChunkCount(q), 0),
+    idempotency: store.idempotency.size,
     sessions: sessions.length,
   };
   w.value(header);
@@ -204,8 +234,8 @@ export function* writeSnapshotSteps(w: MsgpackWriter, store: JobStore, meta: Sna
       yield;
     }
   }
-  for (let ordinal = 0; ordinal < positions.length; ordinal++) {
-    for (const [list, recs] of positions[ordinal]!) {
+  for (let ordinal = 0; ordinal < queues.length; ordinal++) {
+    for (const [list, recs] of positionChunks(queues[ordinal]!)) {
       w.array(3);
       w.number(ordinal);
       w.number(list);
@@ -218,10 +248,27 @@ export function* writeSnapshotSteps(w: MsgpackWriter, store: JobStore, meta: Sna
       }
     }
   }
-  for (const e of idempotency) w.value([e.queue, e.key, e.jobId, e.firstAtMs] satisfies IdempotencyImage);
+  let idempotencyWritten = 0;
+  for (const e of store.idempotency.live()) {
+    w.value([e.queue, e.key, e.jobId, e.firstAtMs] satisfies IdempotencyImage);
+    idempotencyWritten++;
+    if (++sinceYield === SNAPSHOT_JOBS_PER_STEP) {
+      sinceYield = 0;
+      yield;
+    }
+  }
+  if (idempotencyWritten !== header.idempotency) throw new Error(`invariant: ${idempotencyWritten} live idempotency keys, ${header.idempotency} counted`);
+  // Cached results vary in size (an enqueue of 1,000 jobs holds 1,000 ids): stepped by bytes.
+  let yieldAtBytes = w.length + SNAPSHOT_BYTES_PER_STEP;
   for (const s of sessions) {
     w.value([s.clientId, s.lastUsedMs, s.evictedSeqMax, s.results.size] satisfies SessionImage);
-    for (const result of s.results.entries()) w.value(result);
+    for (const result of s.results.entries()) {
+      w.value(result);
+      if (w.length >= yieldAtBytes) {
+        yieldAtBytes = w.length + SNAPSHOT_BYTES_PER_STEP;
+        yield;
+      }
+    }
   }
 }
 

@@ -84,7 +84,7 @@ describe('follower forwarding and NO_LEADER', () => {
     }
   }, 90_000);
 
-  it('fails a request forwarded to a leader that dies with NO_LEADER as soon as the link drops, not at the forward timeout', async () => {
+  it('moves a request forwarded to a leader that dies on to the next leader as soon as the link drops, not at the forward timeout', async () => {
     const cluster = await startCluster({ size: 3 });
     const leader = await cluster.waitForLeader();
     const follower = cluster.memberIds().find((id) => id !== leader)!;
@@ -102,11 +102,12 @@ describe('follower forwarding and NO_LEADER', () => {
       await cluster.kill(leader, 'SIGKILL');
       const error = await lease;
       report('forward-to-dead-leader', { answeredAfterKillMs: Date.now() - killAtMs, code: error?.code ?? 'ok' });
-      // The follower knows at once that the leader's link is gone; the request was never answered, and a
-      // retry (same session seq) is safe. TIMEOUT here means it sat out the node's whole forward timeout
+      // The follower knows at once that the leader's link is gone, and the request was never
+      // answered: it forwards it again (same session seq, so safe) once the next leader is known, and
+      // the long poll ends empty there; or, if no leader is known within an election timeout, the
+      // client gets NO_LEADER to retry. TIMEOUT here means it sat out the node's whole forward timeout
       // (10 s plus the long poll) although a new leader was elected in about a second.
-      expect(error?.code).toBe('NO_LEADER');
-      expect(error?.retryable).toBe(true);
+      expect(error === null || (error.code === 'NO_LEADER' && error.retryable), `answered ${error?.code ?? 'ok'}`).toBe(true);
     } finally {
       await raw.close();
     }

@@ -82,6 +82,10 @@ async function followerDriver(app: SteppedApp, sent: Message[]): Promise<RaftDri
       snapshotEveryEntries: 3,
       snapshotEveryBytes: 1 << 30,
       entryBytesKeptInMemory: 1 << 20,
+      leaderSnapshotPauseMaxMs: 0,
+      snapshotHandoffWaitMs: 0,
+      // One step per turn: the test counts the encoder's steps against the driver's turns.
+      snapshotTurnMs: 0,
     },
     { ...initial, config: { voters: VOTERS } },
   );

@@ -190,7 +190,7 @@ export function cloneMessage(m: Message): Message {
     case 'heartbeat':
       return { type: 'heartbeat', from: m.from, to: m.to, term: m.term, commit: m.commit, readCtx: m.readCtx };
     case 'heartbeatResp':
-      return { type: 'heartbeatResp', from: m.from, to: m.to, term: m.term, readCtx: m.readCtx };
+      return { type: 'heartbeatResp', from: m.from, to: m.to, term: m.term, readCtx: m.readCtx, snapshotIndex: m.snapshotIndex, applyPaused: m.applyPaused };
     case 'vote':
       return { type: 'vote', from: m.from, to: m.to, term: m.term, pre: m.pre, lastIndex: m.lastIndex, lastTerm: m.lastTerm, transfer: m.transfer };
     case 'voteResp':
