@@ -38,4 +38,38 @@ describe('MsgpackWriter', () => {
     ]);
     expect(w.length).toBe(w.finish().byteLength);
   });
+
+  it('writes plain data as msgpackr decodes it back (absent for undefined properties), reused after reset', () => {
+    const w = new MsgpackWriter(4);
+    const value = {
+      nowMs: 1_795_425_237_502,
+      envelopes: [
+        { clientId: 'c-1', seq: 7, cmd: { op: 'enqueue', jobs: [{ queue: 'q', payload: Uint8Array.of(0x81, 0xa1, 0x61, 1), priority: -3, backoff: { baseMs: 10, jitter: 0.25 } }] } },
+        { clientId: 'c-2', seq: 2 ** 40, seqFloor: 0, cmd: { op: 'fail', jobId: 'é€😀', token: 't', error: 'x'.repeat(70_000), retryable: false } },
+        { clientId: '', seq: 0, cmd: { op: 'tick' } },
+      ],
+      gone: undefined,
+      nothing: null,
+      bytes: new Uint8Array(300).fill(7),
+      nested: [[], {}, [-(2 ** 31) - 1, -1.5, Number.MAX_SAFE_INTEGER]],
+    };
+    for (let round = 0; round < 2; round++) {
+      w.reset();
+      expect(w.plain(value)).toBe(true);
+      const { gone: _gone, ...present } = value;
+      const decoded = unpackr.unpack(w.copy()) as Record<string, unknown>;
+      expect(decoded).toEqual({ ...present, bytes: Buffer.from(value.bytes), envelopes: [{ ...value.envelopes[0], cmd: { ...value.envelopes[0]!.cmd, jobs: [{ ...value.envelopes[0]!.cmd.jobs![0], payload: Buffer.of(0x81, 0xa1, 0x61, 1) }] } }, value.envelopes[1], value.envelopes[2]] });
+      expect(Object.keys(decoded)).not.toContain('gone');
+    }
+  });
+
+  it('answers false for what is not plain data, so the caller encodes it another way', () => {
+    class Job {
+      id = 'a';
+    }
+    for (const odd of [new Map(), new Job(), new Date(0), { at: undefined, f: () => 1 }, [1n]]) {
+      const w = new MsgpackWriter(16);
+      expect(w.plain(odd), String(odd)).toBe(false);
+    }
+  });
 });
