@@ -21,9 +21,13 @@ const GROWTH = 1.5;
  */
 const SHORT_STRING_CHARS_MAX = 256;
 
+/** Map keys whose encoding a writer keeps: the protocol's field names, with room to spare. */
+const KEYS_CACHED_MAX = 512;
+
 export class MsgpackWriter {
   private buf: Buffer;
   private pos = 0;
+  private readonly keys = new Map<string, Uint8Array>();
 
   /** `estimatedBytes`: the expected total, so one allocation usually suffices. */
   constructor(estimatedBytes: number) {
@@ -42,6 +46,13 @@ export class MsgpackWriter {
   /** The bytes written, copied out: the writer may be reset and used again. */
   copy(): Uint8Array {
     return Uint8Array.prototype.slice.call(this.buf, 0, this.pos);
+  }
+
+  /** The bytes written, copied into a Buffer of their own (small ones share Node's pool). */
+  copyToBuffer(): Buffer {
+    const copy = Buffer.allocUnsafe(this.pos);
+    this.buf.copy(copy, 0, 0, this.pos);
+    return copy;
   }
 
   /** Forgets what was written; the buffer (as large as the largest value so far) is kept. */
@@ -89,15 +100,22 @@ export class MsgpackWriter {
     const proto: unknown = Object.getPrototypeOf(value);
     if (proto !== Object.prototype && proto !== null) return false;
     const record = value as Record<string, unknown>;
+    // One pass: a map16 header whose count is filled in at the end (2 bytes more than a fixmap
+    // for small maps, and no second walk over the properties to count the defined ones).
+    this.room(3);
+    const at = this.pos;
+    this.pos += 3;
     let count = 0;
-    for (const key in record) if (record[key] !== undefined) count++;
-    this.map(count);
     for (const key in record) {
       const item = record[key];
       if (item === undefined) continue;
-      this.str(key);
+      this.key(key);
       if (!this.plain(item)) return false;
+      count++;
     }
+    if (count > 0xffff) return false;
+    this.buf[at] = 0xde;
+    this.buf.writeUInt16BE(count, at + 1);
     return true;
   }
 
@@ -188,12 +206,37 @@ export class MsgpackWriter {
 
   /** Writes `value` as a str when it is all ASCII (then its UTF-8 is its characters); false, writing nothing, when not. */
   private shortAscii(value: string): boolean {
-    for (let i = 0; i < value.length; i++) if (value.charCodeAt(i) >= 0x80) return false;
+    const start = this.pos;
     this.header(value.length, 0xa0, 0x1f, 0xd9, 0xda, 0xdb);
     this.room(value.length);
     const buf = this.buf;
-    for (let i = 0; i < value.length; i++) buf[this.pos++] = value.charCodeAt(i);
+    let pos = this.pos;
+    for (let i = 0; i < value.length; i++) {
+      const code = value.charCodeAt(i);
+      if (code >= 0x80) {
+        this.pos = start;
+        return false;
+      }
+      buf[pos++] = code;
+    }
+    this.pos = pos;
     return true;
+  }
+
+  /** A map key: the same few names over and over, so their encodings are kept (up to KEYS_CACHED_MAX). */
+  private key(name: string): void {
+    let encoded = this.keys.get(name);
+    if (encoded === undefined) {
+      const start = this.pos;
+      this.str(name);
+      if (this.keys.size < KEYS_CACHED_MAX) this.keys.set(name, Uint8Array.prototype.slice.call(this.buf, start, this.pos));
+      return;
+    }
+    this.room(encoded.length);
+    const buf = this.buf;
+    let pos = this.pos;
+    for (let i = 0; i < encoded.length; i++) buf[pos++] = encoded[i] as number;
+    this.pos = pos;
   }
 
   /** A `bin` of these bytes (each 0..255). */

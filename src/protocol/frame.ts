@@ -3,6 +3,7 @@
 // written in one event-loop turn into one socket.write, so pipelined answers cost one syscall.
 
 import { Packr } from 'msgpackr';
+import { MsgpackWriter } from '../jobs/msgpack-writer.js';
 import { FRAME_BYTES_MAX } from '../limits.js';
 
 const HEADER_BYTES = 4;
@@ -33,9 +34,24 @@ export class FrameError extends Error {
   }
 }
 
+/** Reused by every frame this process encodes: grows to the largest body (FRAME_BYTES_MAX at most). */
+const bodyWriter = new MsgpackWriter(64 * 1024);
+
+/**
+ * A body's bytes, its own copy. Plain data (every message of the protocol) goes through
+ * MsgpackWriter.plain, twice as fast as msgpackr's pack on a lease answer of 100 jobs; a property
+ * holding undefined is left out (msgpackr would send an extension type other languages' msgpack
+ * cannot read).
+ */
+function encodeBody(body: unknown): Buffer {
+  bodyWriter.reset();
+  if (bodyWriter.plain(body)) return bodyWriter.copyToBuffer();
+  return codec.pack(body);
+}
+
 /** Encodes one frame (header + body) as two buffers, to be written together. */
 export function encodeFrame(body: unknown, frameBytesMax: number = FRAME_BYTES_MAX): Buffer[] {
-  const encoded = codec.pack(body);
+  const encoded = encodeBody(body);
   if (encoded.length > frameBytesMax) {
     throw new FrameError(`frame body of ${encoded.length} bytes exceeds ${frameBytesMax}`);
   }

@@ -63,6 +63,18 @@ describe('MsgpackWriter', () => {
     }
   });
 
+  it('keeps its remembered map keys right when the buffer they were first written to is reused', () => {
+    const w = new MsgpackWriter(16);
+    const encode = (value: Record<string, unknown>): unknown => {
+      w.reset();
+      expect(w.plain(value)).toBe(true);
+      return unpackr.unpack(w.copy());
+    };
+    expect(encode({ alpha: 1, beta: 'b' })).toEqual({ alpha: 1, beta: 'b' });
+    expect(encode({ omega: 'zzzzzzzz', psi: 'yyyyyyyy' })).toEqual({ omega: 'zzzzzzzz', psi: 'yyyyyyyy' });
+    expect(encode({ beta: 2, alpha: 3 })).toEqual({ beta: 2, alpha: 3 });
+  });
+
   it('answers false for what is not plain data, so the caller encodes it another way', () => {
     class Job {
       id = 'a';
