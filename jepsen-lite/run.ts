@@ -68,9 +68,11 @@ export function defaultSizes(rate: number, timeS: number): { producers: number; 
 }
 
 export function commandLine(o: RunOptions): string {
-  return `npm run jepsen -- --nodes ${o.nodes} --time ${o.timeS} --nemesis ${o.nemeses.join(',')} --rate ${o.rate} --seed ${o.seed}${o.proxyClients ? ' --proxy-clients' : ''}${
-    o.snapshotEvery !== undefined && o.snapshotEvery !== SNAPSHOT_EVERY_DEFAULT ? ` --snapshot-every ${o.snapshotEvery}` : ''
-  }${o.leaderSnapshotPauseMaxMs !== undefined ? ` --leader-snapshot-pause-max-ms ${o.leaderSnapshotPauseMaxMs}` : ''}`;
+  const parts = [`npm run jepsen -- --nodes ${o.nodes} --time ${o.timeS} --nemesis ${o.nemeses.join(',')} --rate ${o.rate} --seed ${o.seed}`];
+  if (o.proxyClients) parts.push('--proxy-clients');
+  if (o.snapshotEvery !== undefined && o.snapshotEvery !== SNAPSHOT_EVERY_DEFAULT) parts.push(`--snapshot-every ${o.snapshotEvery}`);
+  if (o.leaderSnapshotPauseMaxMs !== undefined) parts.push(`--leader-snapshot-pause-max-ms ${o.leaderSnapshotPauseMaxMs}`);
+  return parts.join(' ');
 }
 
 /** Relative to the working directory when inside it, else absolute. */

@@ -43,12 +43,15 @@ export class MsgpackWriter {
     return this.buf.subarray(0, this.pos);
   }
 
-  /** The bytes written, copied out: the writer may be reset and used again. */
+  /**
+   * The bytes written, copied out into an allocation of their own (the writer may be reset and
+   * used again): for what is kept a while, a Raft entry, which must not pin a shared pool slab.
+   */
   copy(): Uint8Array {
     return Uint8Array.prototype.slice.call(this.buf, 0, this.pos);
   }
 
-  /** The bytes written, copied into a Buffer of their own (small ones share Node's pool). */
+  /** The bytes written, copied into a Buffer (small ones from Node's pool): for what is sent and dropped, a frame. */
   copyToBuffer(): Buffer {
     const copy = Buffer.allocUnsafe(this.pos);
     this.buf.copy(copy, 0, 0, this.pos);
@@ -225,7 +228,7 @@ export class MsgpackWriter {
 
   /** A map key: the same few names over and over, so their encodings are kept (up to KEYS_CACHED_MAX). */
   private key(name: string): void {
-    let encoded = this.keys.get(name);
+    const encoded = this.keys.get(name);
     if (encoded === undefined) {
       const start = this.pos;
       this.str(name);
