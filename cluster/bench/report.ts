@@ -52,8 +52,11 @@ export function formatResult(r: BenchResult): string {
     rows.push(['snapshot', `of the leader with ${n0(snap.queuedJobs)} jobs queued: asked → taken ${ms(snap.askedToTakenMs)} ms (index ${snap.index})`]);
     rows.push(['leadership', `${snap.leadership} (${snap.handoffs} handoffs): ${snap.leaderBefore} term ${snap.termBefore ?? '?'} → ${snap.leaderAfter ?? 'none'} term ${snap.termAfter}; ${snap.probeFailed} probe submits failed`]);
   }
-  const warmup = r['warmup'] as { jobs: number; seconds: number } | null | undefined;
-  if (warmup !== undefined) rows.push(['warm-up', warmup === null ? 'none: cold processes (--warmup-jobs 0)' : `${n0(warmup.jobs)} jobs before measuring (${warmup.seconds.toFixed(1)} s, not counted)`]);
+  const warmup = r['warmup'] as { jobs: number; seconds: number; settleSeconds: number | null } | null | undefined;
+  if (warmup !== undefined) {
+    const settled = warmup === null || warmup.settleSeconds === null ? '' : `, then ${warmup.settleSeconds.toFixed(1)} s until the nodes were idle`;
+    rows.push(['warm-up', warmup === null ? 'none: cold processes (--warmup-jobs 0)' : `${n0(warmup.jobs)} jobs before measuring (${warmup.seconds.toFixed(1)} s, not counted${settled})`]);
+  }
   rows.push(['rss MB', rss(r.rssMb)]);
   if (r['runs'] !== undefined) rows.push(['runs', `${r['runs']} (median by ${r['runsOf']}: ${(r['runsValues'] as number[]).map((v) => (v >= 100 ? n0(v) : ms(v))).join(', ')})`]);
   const width = Math.max(...rows.map(([k]) => k.length));

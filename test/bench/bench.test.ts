@@ -57,8 +57,10 @@ describe('raftq bench', () => {
     const rss = result['rssMb'] as Record<string, unknown>;
     expect(Object.keys(rss)).toEqual(['n1']);
     expect(rss['n1'] === null || typeof rss['n1'] === 'number').toBe(true);
-    // The warm-up ran before the measured phase and is reported apart from it.
-    expect(result['warmup']).toEqual({ jobs: 1000, seconds: expect.any(Number) });
+    // The warm-up ran before the measured phase and is reported apart from it, with the wait for
+    // the spawned node to be idle again (at least one 0.5 s window).
+    expect(result['warmup']).toEqual({ jobs: 1000, seconds: expect.any(Number), settleSeconds: expect.any(Number) });
+    expect((result['warmup'] as { settleSeconds: number }).settleSeconds).toBeGreaterThanOrEqual(0.5);
     expect(stderr).toMatch(/warm-up: worker: 1000\/1000 jobs/);
   }, 30_000);
 });
