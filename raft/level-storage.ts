@@ -42,14 +42,20 @@ type MetaName = (typeof META_NAMES)[number];
 type Db = Level<Uint8Array, Uint8Array>;
 type BatchOp = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array };
 
+/** Built once: a save puts the hard state's key every time. LevelDB copies keys, so sharing is safe. */
+const META_KEYS: ReadonlyMap<MetaName, Uint8Array> = new Map(META_NAMES.map((name) => [name, Uint8Array.of(PREFIX_META, ...new TextEncoder().encode(name))]));
+
 function metaKey(name: MetaName): Uint8Array {
-  return Uint8Array.of(PREFIX_META, ...new TextEncoder().encode(name));
+  return META_KEYS.get(name)!;
 }
 
 function logKey(index: number): Uint8Array {
   const key = new Uint8Array(9);
   key[0] = PREFIX_LOG;
-  new DataView(key.buffer).setBigUint64(1, BigInt(index), false);
+  // Two 32-bit halves: the same big-endian bytes as setBigUint64 without a BigInt per key.
+  const view = new DataView(key.buffer);
+  view.setUint32(1, Math.floor(index / 2 ** 32), false);
+  view.setUint32(5, index >>> 0, false);
   return key;
 }
 
@@ -344,7 +350,7 @@ export class LevelStorage implements LogStorage {
     for (const entry of batch.entries ?? []) ops.push({ type: 'put', key: logKey(entry.index), value: codec.encodeEntry(entry) });
     if (batch.hardState !== undefined) ops.push({ type: 'put', key: metaKey('hardState'), value: codec.encodeHardState(batch.hardState) });
     if (batch.config !== undefined) ops.push({ type: 'put', key: metaKey('config'), value: codec.encodeConfig(batch.config) });
-    if (ops.length > 0) await this.write(() => this.db.batch(ops, { sync: true }));
+    if (ops.length > 0) await this.write(() => this.syncBatch(ops));
     this.bounds = plan.bounds;
     this.hardState = { ...plan.hardState };
     this.recordWatermark(false);
@@ -352,6 +358,25 @@ export class LevelStorage implements LogStorage {
     this.snapshotGeneration = generation;
     this.snapshotRecord = record;
     if (generation !== before.generation) await this.clearDeadAfterSnapshot(before.bounds, before.generation);
+  }
+
+  /**
+   * One atomic `sync` write. Built as a chained batch: abstract-level's array form clones and
+   * re-validates every operation first, which measured 32 µs more main-thread CPU per save (one
+   * entry and the hard state: 94–100 against 60–68 µs) and 44 µs more in all.
+   */
+  private async syncBatch(ops: readonly BatchOp[]): Promise<void> {
+    const batch = this.db.batch();
+    try {
+      for (const op of ops) {
+        if (op.type === 'put') batch.put(op.key, op.value);
+        else batch.del(op.key);
+      }
+    } catch (err) {
+      await batch.close();
+      throw err;
+    }
+    await batch.write({ sync: true });
   }
 
   /** What is durable now, recorded outside LevelDB (see watermark.ts). */
@@ -375,7 +400,7 @@ export class LevelStorage implements LogStorage {
         ops.push({ type: 'put', key: chunkKey(generation, chunkNo), value: codec.encodeSnapshotChunkInto(chunk, frames[chunkNo - firstChunkNo]!) });
       }
       // sync: the commit batch may land in a newer WAL file than these; both must survive power loss.
-      await inTurn(() => this.write(() => this.db.batch(ops, { sync: true })));
+      await inTurn(() => this.write(() => this.syncBatch(ops)));
     }
   }
 

@@ -441,6 +441,22 @@ describe('LevelStorage on disk', () => {
     });
   });
 
+  it('keys indexes past 2^32 with both halves of the big-endian index, in order, and loads them back', async () => {
+    const dir = tempDir();
+    const first = 2 ** 32 - 2;
+    const s = await LevelStorage.open(dir);
+    await s.load();
+    await s.save({ snapshot: snapshot(first - 1, 1), hardState: hardState(1, first - 1), config: CONFIG });
+    await s.save({ entries: entries(first, first + 3, 1), hardState: hardState(1, first + 1) });
+    await s.close();
+    await withRaw(dir, async (db) => {
+      const logKeys = await db.keys({ gte: Uint8Array.of(0x01), lt: Uint8Array.of(0x02) }).all();
+      expect(hexOf(logKeys)).toEqual(hexOf([first, first + 1, first + 2, first + 3].map(rawLogKey)));
+    });
+    const reopened = track(await LevelStorage.open(dir));
+    expect(indexes(await reopened.load())).toEqual([first, first + 1, first + 2, first + 3]);
+  });
+
   it('a new snapshot gets a new chunk generation and the old generation is removed', async () => {
     const dir = await populated();
     const s = track(await LevelStorage.open(dir));
