@@ -236,6 +236,7 @@ export class ProcessCluster {
   /** Voters as far as this harness changed them (bootstrap ids, then addNode/removeNode). */
   private readonly members = new Set<string>();
   private readonly unexpected: UnexpectedExit[] = [];
+  private readonly exitListeners = new Set<(exit: UnexpectedExit) => void>();
   private readonly mainPath: string;
   private readonly options: ProcessClusterOptions;
   private stopped = false;
@@ -358,8 +359,12 @@ export class ProcessCluster {
           node.child = null;
           node.state = 'stopped';
         }
-        if (!node.stopRequested) this.unexpected.push({ id: node.id, pid, code, signal });
         fs.appendFileSync(node.logFile, `=== ${new Date().toISOString()} pid ${pid} exited (${signal ?? `code ${code}`})\n`);
+        if (!node.stopRequested) {
+          const exit: UnexpectedExit = { id: node.id, pid, code, signal };
+          this.unexpected.push(exit);
+          for (const listener of this.exitListeners) listener(exit);
+        }
         resolve();
       });
     });
@@ -605,6 +610,16 @@ export class ProcessCluster {
   /** Nodes that exited without being killed by this harness. */
   unexpectedExits(): UnexpectedExit[] {
     return [...this.unexpected];
+  }
+
+  /**
+   * Calls `listener` at each unexpected exit, as it happens: whoever judges an exit sees the
+   * harness as it was then (a poll judged a refused restart after its fault had already replaced
+   * the node). Returns the unsubscribe.
+   */
+  onUnexpectedExit(listener: (exit: UnexpectedExit) => void): () => void {
+    this.exitListeners.add(listener);
+    return () => this.exitListeners.delete(listener);
   }
 
   logTail(id: string, lines = LOG_TAIL_LINES): string {

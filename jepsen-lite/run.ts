@@ -52,8 +52,6 @@ export interface RunOutcome {
 
 /** Waits for a leader after healing, at most this long. */
 const LEADER_AFTER_HEAL_MS = 30_000;
-/** How often the crash watcher looks for node processes that exited on their own. */
-const CRASH_POLL_MS = 500;
 export const SNAPSHOT_EVERY_DEFAULT = 2_000;
 
 export function defaultSizes(rate: number, timeS: number): { producers: number; workers: number; queues: number } {
@@ -171,7 +169,6 @@ export async function runJepsen(options: RunOptions): Promise<RunOutcome> {
     const converge = await recordConvergence(cluster, h, options.convergeMsMax ?? 30_000);
     if (!converge.converged) notes.push(`no convergence: ${converge.nodes.map((n) => `${n.node}@${n.appliedIndex}=${n.hash.slice(0, 16)}`).join(' ')}`);
     crashes.stop();
-    crashes.check();
   } catch (error) {
     notes.push(`run aborted: ${(error as Error).message.split('\n').slice(0, 3).join(' / ')}`);
     fs.writeFileSync(path.join(folder, 'error.txt'), `${(error as Error).stack ?? error}\n`);
@@ -256,21 +253,18 @@ async function healEverything(cluster: ClusterUnderTest, ctx: FaultContext, note
   }
 }
 
-/** Records an event for every node process that exited without the harness asking it to. */
-function watchCrashes(cluster: ClusterUnderTest, ctx: FaultContext, history: HistoryWriter): { stop(): void; check(): void } {
-  let seen = 0;
-  const check = (): void => {
-    const exits = cluster.processes.unexpectedExits();
-    for (const e of exits.slice(seen)) {
-      // Exits of quarantined nodes are their fault's business (a disk refusal, a failed restart it reports itself).
-      if (ctx.quarantined.has(e.id)) continue;
-      const tail = cluster.processes.logTail(e.id, 20).split('\n').filter((l) => /error|fatal|invariant|assert/i.test(l)).at(-1) ?? '';
-      history.record({ type: 'info', f: 'nemesis', process: -1, timeMs: history.now(), value: { phase: 'event', fault: 'crash', detail: `${e.id} pid ${e.pid} exited on its own (${e.signal ?? `code ${e.code}`}): ${tail.slice(0, 300)}` } });
-    }
-    seen = exits.length;
-  };
-  const timer = setInterval(check, CRASH_POLL_MS);
-  return { stop: () => clearInterval(timer), check };
+/**
+ * Records an event for every node process that exited without the harness asking it to, judged
+ * when it exits: exits of quarantined nodes are their fault's business (a disk refusal, a failed
+ * restart it reports itself), and a fault lifts its quarantine soon after.
+ */
+function watchCrashes(cluster: ClusterUnderTest, ctx: FaultContext, history: HistoryWriter): { stop(): void } {
+  const stop = cluster.processes.onUnexpectedExit((e) => {
+    if (ctx.quarantined.has(e.id)) return;
+    const tail = cluster.processes.logTail(e.id, 20).split('\n').filter((l) => /error|fatal|invariant|assert/i.test(l)).at(-1) ?? '';
+    history.record({ type: 'info', f: 'nemesis', process: -1, timeMs: history.now(), value: { phase: 'event', fault: 'crash', detail: `${e.id} pid ${e.pid} exited on its own (${e.signal ?? `code ${e.code}`}): ${tail.slice(0, 300)}` } });
+  });
+  return { stop };
 }
 
 function copyNodeLogs(cluster: ClusterUnderTest, folder: string): void {

@@ -2,9 +2,12 @@
 // jepsen-lite rely on — same ports and data after a restart, pause/resume, graceful stop, dial
 // overrides for a proxy layer, failures that quote the logs, and no process left behind.
 
+import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ProcessCluster, waitUntil } from '../../jepsen-lite/processes.js';
+import { ProcessCluster, waitUntil, type UnexpectedExit } from '../../jepsen-lite/processes.js';
+import { CORRUPT_MARK_FILE } from '../../raft/level-storage.js';
 import { Transport } from '../../src/client/transport.js';
 import { testClient, useClusters } from './load.js';
 
@@ -128,4 +131,21 @@ describe('ProcessCluster', () => {
     expect(error!.message).toContain('n1 did not start');
     expect(error!.message).toContain('--tick-ms');
   }, 30_000);
+
+  it('tells exit listeners of a refused restart as it happens, before restart() rejects', async () => {
+    const cluster = await startCluster({ size: 1 });
+    await cluster.waitForLeader();
+    await cluster.kill('n1', 'SIGKILL');
+    // The node refuses to start on storage an earlier start found damaged (raft/level-storage.ts).
+    fs.writeFileSync(path.join(cluster.node('n1').dataDir, 'raft', CORRUPT_MARK_FILE), 'marked by the test\n');
+    let restartSettled = false;
+    const heard: Array<{ exit: UnexpectedExit; restartSettled: boolean }> = [];
+    const unsubscribe = cluster.onUnexpectedExit((exit) => heard.push({ exit, restartSettled }));
+    const restart = cluster.restart('n1').finally(() => (restartSettled = true));
+    await expect(restart).rejects.toThrow(/STORAGE_CORRUPT/);
+    unsubscribe();
+    // jepsen-lite judges exits here: a fault's quarantine still holds while its restart fails.
+    expect(heard).toEqual([{ exit: expect.objectContaining({ id: 'n1', code: 1 }), restartSettled: false }]);
+    expect(cluster.unexpectedExits()).toEqual([heard[0]!.exit]);
+  }, 60_000);
 });
