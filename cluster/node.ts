@@ -183,8 +183,8 @@ export async function startNode(config: NodeConfig, logger: Logger, ext: NodeExt
     },
     snapshotData: () => broker.snapshotData(),
     snapshotDataSteps: () => broker.snapshotDataSteps(),
-    // A snapshot encodes every job (SNAPSHOT_ENCODE_MS_PER_JOB): once that costs more than ~300 ms (100k jobs),
-    // take one at most every jobCount/4 entries so the cost per entry stays bounded.
+    // A snapshot encodes every job (SNAPSHOT_ENCODE_MS_PER_JOB): once that costs more than
+    // ~300 ms (100k jobs), take one at most every jobCount/4 entries so the cost per entry stays bounded.
     snapshotSpacingEntries: () => (broker.sm.jobCount >= 100_000 ? Math.floor(broker.sm.jobCount / 4) : 0),
     snapshotPauseEstimateMs: () => broker.sm.jobCount * SNAPSHOT_ENCODE_MS_PER_JOB,
     onSoftState: (soft) => broker.onSoftState(soft),

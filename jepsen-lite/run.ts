@@ -135,6 +135,7 @@ export async function runJepsen(options: RunOptions): Promise<RunOutcome> {
   const progress = new Progress(options.progress ?? false, durationMs);
   let history: HistoryWriter | null = null;
   let workload: Workload | null = null;
+  let crashes: { stop(): void } | null = null;
   try {
     await cluster.processes.waitForLeader(LEADER_AFTER_HEAL_MS);
     const nodeIds = cluster.members();
@@ -144,7 +145,7 @@ export async function runJepsen(options: RunOptions): Promise<RunOutcome> {
     const w = new Workload({ history: h, onOp: (op) => progress.count(op), addresses: () => cluster.clientAddresses(), rng, rate: options.rate, producers: sizes.producers, workers: sizes.workers, queues });
     workload = w;
     const ctx = faultContext(cluster, h);
-    const crashes = watchCrashes(cluster, ctx, h);
+    crashes = watchCrashes(cluster, ctx, h);
     progress.start(h);
     w.start();
     const stop = new AbortController();
@@ -168,11 +169,12 @@ export async function runJepsen(options: RunOptions): Promise<RunOutcome> {
     if (finalState.unreadable > 0) notes.push(`${finalState.unreadable} of ${finalState.jobs} jobs could not be read at the end`);
     const converge = await recordConvergence(cluster, h, options.convergeMsMax ?? 30_000);
     if (!converge.converged) notes.push(`no convergence: ${converge.nodes.map((n) => `${n.node}@${n.appliedIndex}=${n.hash.slice(0, 16)}`).join(' ')}`);
-    crashes.stop();
   } catch (error) {
     notes.push(`run aborted: ${(error as Error).message.split('\n').slice(0, 3).join(' / ')}`);
     fs.writeFileSync(path.join(folder, 'error.txt'), `${(error as Error).stack ?? error}\n`);
   } finally {
+    // Before the nodes are stopped: the history closes after them, and a run that aborted still stops watching.
+    crashes?.stop();
     progress.stop();
     await workload?.close();
     copyNodeLogs(cluster, folder);

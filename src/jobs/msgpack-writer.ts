@@ -58,8 +58,19 @@ export class MsgpackWriter {
     return copy;
   }
 
-  /** Forgets what was written; the buffer (as large as the largest value so far) is kept. */
-  reset(): void {
+  /** Bytes the writer holds on to between values. */
+  get capacityBytes(): number {
+    return this.buf.length;
+  }
+
+  /**
+   * Forgets what was written. The buffer is kept for the next value, unless it grew beyond
+   * `keepBytesMax` and the value just written fit within that: a writer that once encoded a large
+   * value (a catch-up append of several MB) does not hold that much memory for the rest of the
+   * process's life, while a run of large values (the catch-up itself) does not reallocate for each.
+   */
+  reset(keepBytesMax = Number.POSITIVE_INFINITY): void {
+    if (this.buf.length > keepBytesMax && this.pos <= keepBytesMax) this.buf = Buffer.allocUnsafeSlow(keepBytesMax);
     this.pos = 0;
   }
 

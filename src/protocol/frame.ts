@@ -34,8 +34,10 @@ export class FrameError extends Error {
   }
 }
 
-/** Reused by every frame this process encodes: grows to the largest body (FRAME_BYTES_MAX at most). */
+/** Reused by every frame this process encodes; grown by a large body, given back once one fits again. */
 const bodyWriter = new MsgpackWriter(64 * 1024);
+/** What the writer keeps between frames: answers and appends under load fit (a catch-up append is up to 4 MB). */
+const BODY_WRITER_KEPT_BYTES_MAX = 1024 * 1024;
 
 /**
  * A body's bytes, its own copy. Plain data (every message of the protocol) goes through
@@ -44,7 +46,7 @@ const bodyWriter = new MsgpackWriter(64 * 1024);
  * cannot read).
  */
 function encodeBody(body: unknown): Buffer {
-  bodyWriter.reset();
+  bodyWriter.reset(BODY_WRITER_KEPT_BYTES_MAX);
   if (bodyWriter.plain(body)) return bodyWriter.copyToBuffer();
   return codec.pack(body);
 }

@@ -75,6 +75,23 @@ describe('MsgpackWriter', () => {
     expect(encode({ beta: 2, alpha: 3 })).toEqual({ beta: 2, alpha: 3 });
   });
 
+  it('gives back a buffer grown past what reset() is told to keep once a value fits again, not between large ones', () => {
+    const w = new MsgpackWriter(1024);
+    const keep = 64 * 1024;
+    expect(w.plain({ big: new Uint8Array(200 * 1024) })).toBe(true);
+    const grown = w.capacityBytes;
+    expect(grown).toBeGreaterThan(200 * 1024);
+    w.reset(keep);
+    expect(w.capacityBytes).toBe(grown); // the last value was large: another may follow
+    expect(w.plain({ small: new Uint8Array(10 * 1024) })).toBe(true);
+    expect(unpackr.unpack(w.copy())).toEqual({ small: Buffer.alloc(10 * 1024) });
+    w.reset(keep);
+    expect(w.capacityBytes).toBe(keep);
+    expect(w.plain({ small: new Uint8Array(10 * 1024) })).toBe(true);
+    w.reset(keep);
+    expect(w.capacityBytes).toBe(keep);
+  });
+
   it('answers false for what is not plain data, so the caller encodes it another way', () => {
     class Job {
       id = 'a';
