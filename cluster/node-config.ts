@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { PAYLOAD_BYTES_MAX_DEFAULT } from '../src/limits.js';
 import { parseHostPort } from '../src/protocol/address.js';
+import { STORAGE_ENGINES, STORAGE_ENGINE_DEFAULT, type StorageEngine } from '../raft/open-storage.js';
 import { NODE_DEFAULTS, type NodeConfig } from './node.js';
 
 export const DEFAULT_NODES = [
@@ -31,6 +32,7 @@ export const NODE_ENV = {
   payloadMaxBytes: 'RAFTQ_PAYLOAD_MAX_BYTES',
   clockOffsetMs: 'RAFTQ_CLOCK_OFFSET_MS',
   logLevel: 'RAFTQ_LOG_LEVEL',
+  storage: 'RAFTQ_STORAGE',
 } as const;
 
 export interface NodeFlags {
@@ -49,6 +51,7 @@ export interface NodeFlags {
   leaderSnapshotPauseMaxMs?: string;
   payloadMaxBytes?: string;
   clockOffsetMs?: string;
+  storage?: string;
 }
 
 export class ConfigError extends Error {}
@@ -100,6 +103,8 @@ export function resolveNodeConfig(flags: NodeFlags, env: NodeJS.ProcessEnv = pro
   const joinText = env[NODE_ENV.join];
   const join = flags.join ?? (joinText === '1' || joinText === 'true');
   const advertiseHost = pick(flags.advertiseHost, 'advertiseHost') ?? os.hostname();
+  const storage = pick(flags.storage, 'storage') ?? STORAGE_ENGINE_DEFAULT;
+  if (!STORAGE_ENGINES.includes(storage as StorageEngine)) throw new ConfigError(`--storage: expected ${STORAGE_ENGINES.join(' or ')}, got "${storage}"`);
   const node: NodeConfig = {
     id,
     listen,
@@ -109,6 +114,7 @@ export function resolveNodeConfig(flags: NodeFlags, env: NodeJS.ProcessEnv = pro
     peers,
     dataDir: path.resolve(pick(flags.dataDir, 'dataDir') ?? path.join('data', id)),
     join,
+    storageEngine: storage as StorageEngine,
     tickMs: intSetting('--tick-ms', pick(flags.tickMs, 'tickMs'), NODE_DEFAULTS.tickMs, 1),
     electionTicks: intSetting('--election-ticks', pick(flags.electionTicks, 'electionTicks'), NODE_DEFAULTS.electionTicks, 3),
     heartbeatTicks: NODE_DEFAULTS.heartbeatTicks,

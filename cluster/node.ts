@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { LevelStorage } from '../raft/level-storage.js';
+import { openLogStorage, type StorageEngine } from '../raft/open-storage.js';
 import type { ClusterConfig, Message, NodeId, RaftOptions } from '../raft/types.js';
 import { parseHostPort } from '../src/protocol/address.js';
 import type { NodeAddresses } from '../src/protocol/messages.js';
@@ -31,6 +31,8 @@ export interface NodeConfig {
   /** Other nodes: id → peer address (as this node dials it; may be a proxy in tests). */
   peers: Map<NodeId, string>;
   dataDir: string;
+  /** The Raft log's engine for a new data directory; an existing one keeps its own (raft/open-storage.ts). */
+  storageEngine: StorageEngine;
   /** Join an existing cluster (wait to be added) instead of bootstrapping with `peers` as voters. */
   join: boolean;
   tickMs: number;
@@ -127,7 +129,7 @@ function raftOptions(config: NodeConfig): Omit<RaftOptions, 'id'> {
 
 export async function startNode(config: NodeConfig, logger: Logger, ext: NodeExtensions = {}): Promise<RunningNode> {
   fs.mkdirSync(config.dataDir, { recursive: true });
-  const storage = await LevelStorage.open(path.join(config.dataDir, 'raft'));
+  const storage = await openLogStorage(path.join(config.dataDir, 'raft'), config.storageEngine);
   const persisted = await storage.load();
   const adv = config.advertise ?? { client: config.listen, peer: config.peerListen, http: config.http };
   const self: NodeAddresses = { id: config.id, peerAddr: adv.peer, clientAddr: adv.client, httpAddr: adv.http };

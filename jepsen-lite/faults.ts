@@ -305,21 +305,23 @@ export type DiskDamage = 'truncate-log' | 'flip-log' | 'truncate-ldb' | 'flip-ld
 const DISK_DAMAGES: readonly DiskDamage[] = ['truncate-log', 'flip-log', 'truncate-ldb', 'flip-ldb'];
 
 /**
- * Damages a stopped node's LevelDB: truncates or flips bits in its newest write-ahead log (.log)
- * or in a table (.ldb). Falls back to the other kind of file when there is none of the one asked
+ * Damages a stopped node's Raft storage: truncates or flips bits in its newest log file (`.log`:
+ * a WAL segment, or LevelDB's write-ahead log) or in a table (`.snap`: a snapshot file, or
+ * LevelDB's `.ldb`). Falls back to the other kind of file when there is none of the one asked
  * for. Returns what it did, or null when there was nothing to damage.
  */
 export function damageStorage(dir: string, kind: DiskDamage, u: number, v: number): string | null {
   const files = fs.existsSync(dir) ? fs.readdirSync(dir) : [];
-  const sized = (ext: string): { name: string; bytes: number }[] =>
-    files.filter((f) => f.endsWith(ext)).map((name) => ({ name, bytes: fs.statSync(path.join(dir, name)).size })).filter((f) => f.bytes > 0).sort((a, b) => a.name.localeCompare(b.name));
-  const wanted = kind.endsWith('log') ? '.log' : '.ldb';
-  let candidates = sized(wanted);
+  const sized = (exts: readonly string[]): { name: string; bytes: number }[] =>
+    files.filter((f) => exts.some((ext) => f.endsWith(ext))).map((name) => ({ name, bytes: fs.statSync(path.join(dir, name)).size })).filter((f) => f.bytes > 0).sort((a, b) => a.name.localeCompare(b.name));
+  const LOGS = ['.log'];
+  const TABLES = ['.ldb', '.snap'];
+  const wantsLog = kind.endsWith('log');
+  let candidates = sized(wantsLog ? LOGS : TABLES);
   let actual = kind;
   if (candidates.length === 0) {
-    const other = wanted === '.log' ? '.ldb' : '.log';
-    candidates = sized(other);
-    actual = `${kind.split('-')[0]}-${other.slice(1)}` as DiskDamage;
+    candidates = sized(wantsLog ? TABLES : LOGS);
+    actual = `${kind.split('-')[0]}-${wantsLog ? 'ldb' : 'log'}` as DiskDamage;
   }
   if (candidates.length === 0) return null;
   // The newest log holds the latest writes; any table will do.

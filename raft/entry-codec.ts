@@ -129,6 +129,10 @@ export function decodeConfig(framed: Uint8Array): ClusterConfig {
   return configOf(unpack(framed), 'config');
 }
 
+function snapshotMetaOf(rec: Record<string, unknown>): SnapshotMeta {
+  return { index: naturalField(rec, 'index', 'snapshot'), term: naturalField(rec, 'term', 'snapshot'), config: configOf({ voters: rec['voters'] }, 'snapshot') };
+}
+
 export function encodeSnapshotRecord(rec: SnapshotRecord): Uint8Array {
   const { index, term, config } = rec.meta;
   return pack({ index, term, voters: config.voters, generation: rec.generation, dataBytes: rec.dataBytes, chunkCount: rec.chunkCount });
@@ -137,14 +141,34 @@ export function encodeSnapshotRecord(rec: SnapshotRecord): Uint8Array {
 export function decodeSnapshotRecord(framed: Uint8Array): SnapshotRecord {
   const rec = record(unpack(framed), 'snapshot');
   return {
-    meta: {
-      index: naturalField(rec, 'index', 'snapshot'),
-      term: naturalField(rec, 'term', 'snapshot'),
-      config: configOf({ voters: rec['voters'] }, 'snapshot'),
-    },
+    meta: snapshotMetaOf(rec),
     generation: naturalField(rec, 'generation', 'snapshot'),
     dataBytes: naturalField(rec, 'dataBytes', 'snapshot'),
     chunkCount: naturalField(rec, 'chunkCount', 'snapshot'),
+  };
+}
+
+/** A snapshot kept in a file of its own (WalStorage): Raft's SnapshotMeta, which file, and how to check it. */
+export interface SnapshotFileRecord {
+  meta: SnapshotMeta;
+  generation: number;
+  dataBytes: number;
+  /** crc32 of the whole file: a snapshot is loaded whole, so one checksum covers it. */
+  dataCrc: number;
+}
+
+export function encodeSnapshotFileRecord(rec: SnapshotFileRecord): Uint8Array {
+  const { index, term, config } = rec.meta;
+  return pack({ index, term, voters: config.voters, generation: rec.generation, dataBytes: rec.dataBytes, dataCrc: rec.dataCrc });
+}
+
+export function decodeSnapshotFileRecord(framed: Uint8Array): SnapshotFileRecord {
+  const rec = record(unpack(framed), 'snapshot');
+  return {
+    meta: snapshotMetaOf(rec),
+    generation: naturalField(rec, 'generation', 'snapshot'),
+    dataBytes: naturalField(rec, 'dataBytes', 'snapshot'),
+    dataCrc: naturalField(rec, 'dataCrc', 'snapshot'),
   };
 }
 

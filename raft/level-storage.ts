@@ -152,6 +152,7 @@ function chunkCountOf(dataBytes: number): number {
 }
 
 export class LevelStorage implements LogStorage {
+  readonly engine = 'leveldb' as const;
   private bounds: LogBounds = EMPTY_BOUNDS;
   private hardState: HardState = EMPTY_HARD_STATE;
   /** Generation of the stored snapshot's chunks; 0 = no snapshot. */

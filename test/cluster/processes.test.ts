@@ -7,7 +7,6 @@ import net from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ProcessCluster, waitUntil, type UnexpectedExit } from '../../jepsen-lite/processes.js';
-import { CORRUPT_MARK_FILE } from '../../raft/level-storage.js';
 import { Transport } from '../../src/client/transport.js';
 import { testClient, useClusters } from './load.js';
 
@@ -136,8 +135,8 @@ describe('ProcessCluster', () => {
     const cluster = await startCluster({ size: 1 });
     await cluster.waitForLeader();
     await cluster.kill('n1', 'SIGKILL');
-    // The node refuses to start on storage an earlier start found damaged (raft/level-storage.ts).
-    fs.writeFileSync(path.join(cluster.node('n1').dataDir, 'raft', CORRUPT_MARK_FILE), 'marked by the test\n');
+    // The node refuses to start on a log segment that is not one (raft/wal-storage.ts).
+    fs.writeFileSync(path.join(cluster.node('n1').dataDir, 'raft', 'wal-000000000001.log'), Buffer.alloc(64, 0xff));
     let restartSettled = false;
     const heard: Array<{ exit: UnexpectedExit; restartSettled: boolean }> = [];
     const unsubscribe = cluster.onUnexpectedExit((exit) => heard.push({ exit, restartSettled }));

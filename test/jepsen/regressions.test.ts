@@ -5,7 +5,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LevelStorage } from '../../raft/level-storage.js';
+import { openLogStorage, STORAGE_ENGINES } from '../../raft/open-storage.js';
+import { damageStorage } from '../../jepsen-lite/faults.js';
 import type { Entry } from '../../raft/types.js';
 import { encodeValue } from '../../src/protocol/values.js';
 
@@ -18,7 +19,7 @@ function entries(from: number, to: number, term: number): Entry[] {
   return Array.from({ length: to - from + 1 }, (_, i) => ({ index: from + i, term, kind: 'normal' as const, data: new Uint8Array(200).fill((from + i) & 0xff) }));
 }
 
-describe('storage damage found by the jepsen-lite disk nemesis', () => {
+describe.each(STORAGE_ENGINES)('storage damage found by the jepsen-lite disk nemesis (%s)', (engine) => {
   // Seed 7 (`npm run jepsen -- --nodes 5 --time 90 --nemesis membership,clock,disk,latency,bandwidth,partition-ring,partition-oneway,kill-minority --rate 200 --seed 7`):
   // "disk: started: n4 came back up after truncate-log: 000003.log 451713 -> 372142 bytes".
   // 79 KB of write-ahead log that had been fsynced (each save is a sync batch, acknowledged to
@@ -28,7 +29,7 @@ describe('storage damage found by the jepsen-lite disk nemesis', () => {
   it('refuses to start when the write-ahead log lost fsynced writes (truncated)', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftq-trunc-'));
     dirs.push(dir);
-    const first = await LevelStorage.open(dir);
+    const first = await openLogStorage(dir, engine);
     await first.load();
     for (let i = 0; i < 50; i++) {
       await first.save({ entries: entries(i * 10 + 1, i * 10 + 10, 3), hardState: { term: 3, vote: 'n2', commit: i * 10 + 10 } });
@@ -41,7 +42,7 @@ describe('storage damage found by the jepsen-lite disk nemesis', () => {
     let loaded: { lastIndex: number; term: number } | null = null;
     let refused: Error | null = null;
     try {
-      const again = await LevelStorage.open(dir);
+      const again = await openLogStorage(dir, engine);
       const state = await again.load();
       loaded = { lastIndex: state.entries.at(-1)?.index ?? 0, term: state.hardState.term };
       await again.close();
@@ -51,6 +52,18 @@ describe('storage damage found by the jepsen-lite disk nemesis', () => {
     // Either a clear refusal, or everything that was acknowledged as durable is still there.
     if (refused !== null) expect(refused.message).toMatch(/STORAGE_CORRUPT/);
     else expect(loaded).toEqual({ lastIndex: 500, term: 3 });
+  });
+
+  it('the nemesis damages what this engine stores: its newest log file, or a table or snapshot file', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftq-damage-'));
+    dirs.push(dir);
+    const s = await openLogStorage(dir, engine);
+    await s.load();
+    await s.save({ entries: entries(1, 50, 1), hardState: { term: 1, vote: 'n1', commit: 50 }, config: { voters: ['n1'] } });
+    await s.save({ snapshot: { meta: { index: 40, term: 1, config: { voters: ['n1'] } }, data: new Uint8Array(5000).fill(7) } });
+    await s.close();
+    expect(damageStorage(dir, 'truncate-log', 0.5, 0.5)).toMatch(engine === 'wal' ? /^truncate-log: wal-\d+\.log / : /^truncate-log: \d+\.log /);
+    expect(damageStorage(dir, 'flip-ldb', 0.5, 0.5)).toMatch(engine === 'wal' ? /^flip-ldb: snapshot-\d+\.snap / : /^flip-(ldb|log): /);
   });
 });
 

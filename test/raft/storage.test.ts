@@ -7,6 +7,7 @@ import { unpack } from 'msgpackr';
 import * as codec from '../../raft/entry-codec.js';
 import { LevelStorage, SNAPSHOT_CHUNK_BYTES_MAX } from '../../raft/level-storage.js';
 import { MemoryStorage } from '../../raft/memory-storage.js';
+import { WalStorage } from '../../raft/wal-storage.js';
 import { EMPTY_HARD_STATE, type LogStorage, type PersistedState } from '../../raft/storage.js';
 import { RELEASED_SNAPSHOT_DATA, type ClusterConfig, type Entry, type HardState, type Snapshot } from '../../raft/types.js';
 
@@ -76,6 +77,27 @@ function track<T extends LogStorage>(s: T): T {
   return s;
 }
 
+/** A storage on a temp directory, reopened on the same directory as a restarted node would. */
+function onDisk(name: string, openAt: (dir: string) => Promise<LogStorage>): { name: string; create(): Promise<Harness> } {
+  return {
+    name,
+    async create() {
+      const dir = tempDir();
+      let current = track(await openAt(dir));
+      return {
+        get storage() {
+          return current;
+        },
+        async reopen() {
+          await current.close();
+          current = track(await openAt(dir));
+          return current;
+        },
+      };
+    },
+  };
+}
+
 const implementations: Array<{ name: string; create(): Promise<Harness> }> = [
   {
     name: 'MemoryStorage',
@@ -93,23 +115,10 @@ const implementations: Array<{ name: string; create(): Promise<Harness> }> = [
       };
     },
   },
-  {
-    name: 'LevelStorage',
-    async create() {
-      const dir = tempDir();
-      let current = track(await LevelStorage.open(dir));
-      return {
-        get storage() {
-          return current;
-        },
-        async reopen() {
-          await current.close();
-          current = track(await LevelStorage.open(dir));
-          return current;
-        },
-      };
-    },
-  },
+  onDisk('LevelStorage', (dir) => LevelStorage.open(dir)),
+  onDisk('WalStorage', (dir) => WalStorage.open(dir)),
+  // Segments a few records long: every behaviour above also holds across rotation and deletion.
+  onDisk('WalStorage (small segments)', (dir) => WalStorage.open(dir, { segmentBytesMax: 2048 })),
 ];
 
 for (const impl of implementations) {

@@ -1,0 +1,312 @@
+// WalStorage's own files: what load does with a torn tail, damage, missing files, old formats,
+// and how segments rotate and go. Its LogStorage behaviour is covered in storage.test.ts.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LevelStorage } from '../../raft/level-storage.js';
+import { engineOfDir, openLogStorage } from '../../raft/open-storage.js';
+import type { ClusterConfig, Entry, HardState, Snapshot } from '../../raft/types.js';
+import { RecordWriter, SEGMENT_HEADER_BYTES, decodeRecordBody, readRecordAt } from '../../raft/wal-format.js';
+import { WalReplay } from '../../raft/wal-replay.js';
+import { WalStorage } from '../../raft/wal-storage.js';
+
+const CONFIG: ClusterConfig = { voters: ['n1', 'n2', 'n3'] };
+const dirs: string[] = [];
+const open: Array<{ close(): Promise<void> }> = [];
+afterEach(async () => {
+  for (const s of open.splice(0)) await s.close().catch(() => undefined);
+  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftq-wal-'));
+  dirs.push(dir);
+  return dir;
+}
+
+function entries(from: number, to: number, term: number, lengthBytes = 40): Entry[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => ({ index: from + i, term, kind: 'normal' as const, data: new Uint8Array(lengthBytes).fill((from + i) & 0xff) }));
+}
+
+function hardState(term: number, commit: number): HardState {
+  return { term, vote: 'n1', commit };
+}
+
+function snapshot(index: number, term: number, dataBytes = 3000): Snapshot {
+  return { meta: { index, term, config: CONFIG }, data: new Uint8Array(dataBytes).fill(index & 0xff) };
+}
+
+async function opened(dir: string, segmentBytesMax?: number): Promise<WalStorage> {
+  const s = await WalStorage.open(dir, segmentBytesMax === undefined ? {} : { segmentBytesMax });
+  open.push(s);
+  return s;
+}
+
+async function loadError(dir: string): Promise<string> {
+  const s = await opened(dir);
+  return s.load().then(
+    () => 'loaded without error',
+    (err: Error) => err.message,
+  );
+}
+
+const segmentsOf = (dir: string): string[] => fs.readdirSync(dir).filter((n) => n.endsWith('.log')).sort();
+const lastSegment = (dir: string): string => path.join(dir, segmentsOf(dir).at(-1)!);
+
+/** Offsets of the records in a segment file. */
+function recordOffsets(file: string): number[] {
+  const bytes = fs.readFileSync(file);
+  const offsets: number[] = [];
+  for (let at = SEGMENT_HEADER_BYTES; at < bytes.byteLength; ) {
+    const read = readRecordAt(bytes, at);
+    if (read.kind !== 'record') break;
+    offsets.push(at);
+    at = read.end;
+  }
+  return offsets;
+}
+
+/** Three saves with commit 0: losing the last one to a torn tail loses nothing the watermark holds. */
+async function threeSaves(dir: string): Promise<void> {
+  const s = await opened(dir);
+  await s.load();
+  await s.save({ entries: entries(1, 5, 1), hardState: hardState(1, 0), config: CONFIG });
+  await s.save({ entries: entries(6, 10, 1) });
+  await s.save({ entries: entries(11, 15, 1) });
+  await s.close();
+}
+
+describe('WalStorage on disk', () => {
+  it('drops a record a crash cut short at the end of the newest segment, and appends after it', async () => {
+    const dir = tempDir();
+    await threeSaves(dir);
+    const file = lastSegment(dir);
+    const last = recordOffsets(file).at(-1)!;
+    fs.truncateSync(file, last + 20);
+    const s = await opened(dir);
+    const state = await s.load();
+    expect(state.entries.map((e) => e.index)).toEqual(entries(1, 10, 1).map((e) => e.index));
+    expect(fs.statSync(file).size, 'the torn tail is cut off the file').toBe(last);
+    await s.save({ entries: entries(11, 12, 2), hardState: hardState(2, 12) });
+    await s.close();
+    const again = await opened(dir);
+    expect((await again.load()).entries.at(-1)).toEqual(entries(12, 12, 2)[0]);
+  });
+
+  it('takes zeros after the last record (a file extended before its data landed) as a torn tail too', async () => {
+    const dir = tempDir();
+    await threeSaves(dir);
+    fs.appendFileSync(lastSegment(dir), Buffer.alloc(300));
+    const s = await opened(dir);
+    expect((await s.load()).entries).toHaveLength(15);
+  });
+
+  it('refuses a flipped bit, even in the newest record, and keeps refusing', async () => {
+    const dir = tempDir();
+    await threeSaves(dir);
+    const file = lastSegment(dir);
+    for (const offset of [recordOffsets(file)[1]! + 30, recordOffsets(file).at(-1)! + 30]) {
+      const bytes = fs.readFileSync(file);
+      bytes[offset] = bytes[offset]! ^ 0x10;
+      fs.writeFileSync(file, bytes);
+      expect(await loadError(dir)).toMatch(/STORAGE_CORRUPT: wal-000000000001\.log at \d+: checksum mismatch/);
+      expect(await loadError(dir)).toMatch(/STORAGE_CORRUPT/);
+      bytes[offset] = bytes[offset]! ^ 0x10;
+      fs.writeFileSync(file, bytes);
+    }
+    expect(await loadError(dir)).toBe('loaded without error');
+  });
+
+  it('refuses a torn tail that took writes the watermark recorded as durable', async () => {
+    const dir = tempDir();
+    const s = await opened(dir);
+    await s.load();
+    await s.save({ entries: entries(1, 5, 1), hardState: hardState(1, 5), config: CONFIG });
+    await s.save({ entries: entries(6, 10, 1), hardState: hardState(1, 10) });
+    await s.close();
+    const file = lastSegment(dir);
+    fs.truncateSync(file, recordOffsets(file).at(-1)! + 5);
+    expect(await loadError(dir)).toMatch(/STORAGE_CORRUPT: .*entries up to 10 were committed here/);
+  });
+
+  it('rotates segments, deletes those a snapshot covers, and loads the same state from what is left', async () => {
+    const dir = tempDir();
+    const s = await opened(dir, 4096);
+    await s.load();
+    for (let i = 0; i < 40; i++) await s.save({ entries: entries(i * 5 + 1, i * 5 + 5, 1), hardState: hardState(1, i * 5 + 5) });
+    const written = segmentsOf(dir);
+    expect(written.length, 'rotated').toBeGreaterThan(3);
+    // Inside an older segment: the segments holding 101.. must stay, the ones wholly below must go.
+    await s.save({ snapshot: snapshot(100, 1) });
+    const kept = segmentsOf(dir);
+    expect(kept[0], 'the first segments went').not.toBe(written[0]);
+    expect(kept.length).toBeLessThan(written.length);
+    expect((await s.loadEntries(101, 200)).map((e) => e.index)).toEqual(entries(101, 200, 1).map((e) => e.index));
+    await s.save({ entries: entries(201, 210, 2), hardState: hardState(2, 205) });
+    await s.close();
+    const again = await opened(dir, 4096);
+    const state = await again.load();
+    expect(state.snapshot?.meta.index).toBe(100);
+    expect(state.entries.map((e) => e.index)).toEqual(entries(101, 210, 1).map((e) => e.index));
+    expect(state.hardState).toEqual(hardState(2, 205));
+    expect(state.config).toEqual(CONFIG);
+  });
+
+  it('refuses when a segment in the middle is missing', async () => {
+    const dir = tempDir();
+    const s = await opened(dir, 2048);
+    await s.load();
+    for (let i = 0; i < 20; i++) await s.save({ entries: entries(i * 5 + 1, i * 5 + 5, 1), hardState: hardState(1, 0) });
+    await s.close();
+    const segments = segmentsOf(dir);
+    expect(segments.length).toBeGreaterThan(3);
+    fs.rmSync(path.join(dir, segments[1]!));
+    expect(await loadError(dir)).toMatch(/STORAGE_CORRUPT: .*wal-000000000002\.log is missing/);
+  });
+
+  it('refuses an older segment cut short when a newer one follows it', async () => {
+    const dir = tempDir();
+    const s = await opened(dir, 2048);
+    await s.load();
+    for (let i = 0; i < 10; i++) await s.save({ entries: entries(i * 5 + 1, i * 5 + 5, 1), hardState: hardState(1, 0) });
+    await s.close();
+    const first = path.join(dir, segmentsOf(dir)[0]!);
+    fs.truncateSync(first, fs.statSync(first).size - 3);
+    expect(await loadError(dir)).toMatch(/STORAGE_CORRUPT: wal-000000000001\.log ends inside a record/);
+  });
+
+  it('refuses a snapshot file that is damaged, cut short or missing', async () => {
+    const dir = tempDir();
+    const s = await opened(dir);
+    await s.load();
+    await s.save({ entries: entries(1, 10, 1), hardState: hardState(1, 8), config: CONFIG });
+    await s.save({ snapshot: snapshot(8, 1) });
+    await s.close();
+    const snap = path.join(dir, fs.readdirSync(dir).find((n) => n.endsWith('.snap'))!);
+    const good = fs.readFileSync(snap);
+    const flipped = Buffer.from(good);
+    flipped[100] = flipped[100]! ^ 1;
+    fs.writeFileSync(snap, flipped);
+    expect(await loadError(dir)).toMatch(/STORAGE_CORRUPT: snapshot-\d+\.snap: checksum mismatch/);
+    fs.writeFileSync(snap, good.subarray(0, 1000));
+    expect(await loadError(dir)).toMatch(/STORAGE_CORRUPT: snapshot-\d+\.snap holds 1000 bytes, the log says 3000/);
+    fs.rmSync(snap);
+    expect(await loadError(dir)).toMatch(/STORAGE_CORRUPT: snapshot-\d+\.snap, which the log names as the snapshot at 8, cannot be read/);
+  });
+
+  it('removes snapshot files nothing names (an older one, or one a crash left half written)', async () => {
+    const dir = tempDir();
+    const s = await opened(dir);
+    await s.load();
+    await s.save({ entries: entries(1, 10, 1), hardState: hardState(1, 10), config: CONFIG });
+    await s.save({ snapshot: snapshot(5, 1) });
+    await s.save({ snapshot: snapshot(9, 1) });
+    await s.close();
+    expect(fs.readdirSync(dir).filter((n) => n.includes('.snap'))).toEqual(['snapshot-000000000002.snap']);
+    fs.writeFileSync(path.join(dir, 'snapshot-000000000003.snap.tmp'), 'half');
+    fs.writeFileSync(path.join(dir, 'snapshot-000000000001.snap'), 'old');
+    const again = await opened(dir);
+    expect((await again.load()).snapshot?.meta.index).toBe(9);
+    expect(fs.readdirSync(dir).filter((n) => n.includes('.snap'))).toEqual(['snapshot-000000000002.snap']);
+    // The next snapshot gets a generation past every file seen, leftovers included.
+    await again.save({ snapshot: snapshot(10, 1) });
+    expect(fs.readdirSync(dir).filter((n) => n.includes('.snap'))).toEqual(['snapshot-000000000004.snap']);
+  });
+
+  it('refuses a format it does not know, a file that is not a segment, and a file it did not write', async () => {
+    const dir = tempDir();
+    await threeSaves(dir);
+    const file = lastSegment(dir);
+    const bytes = fs.readFileSync(file);
+    bytes.writeUInt32LE(9, 8);
+    fs.writeFileSync(file, bytes);
+    expect(await loadError(dir)).toMatch(/^STORAGE_FORMAT_UNSUPPORTED: wal-000000000001\.log has storage format 9, this build reads only format 2/);
+    bytes.write('NOTRAFTQ', 0, 'latin1');
+    fs.writeFileSync(file, bytes);
+    expect(await loadError(dir)).toMatch(/STORAGE_CORRUPT: wal-000000000001\.log: not a raftq segment/);
+    fs.writeFileSync(path.join(dir, 'notes.txt'), 'hello');
+    expect(await loadError(dir)).toMatch(/STORAGE_CORRUPT: .* holds notes\.txt, which is not a raftq log file/);
+  });
+
+  it('drops its own staged snapshot when the leader\'s newer one is saved first', async () => {
+    const dir = tempDir();
+    const s = await opened(dir);
+    await s.load();
+    await s.save({ entries: entries(1, 10, 1), hardState: hardState(1, 10), config: CONFIG });
+    const own = s.save({ snapshot: snapshot(6, 1, 4 << 20) });
+    await s.save({ snapshot: snapshot(20, 2), hardState: hardState(2, 20) });
+    await own;
+    expect((await s.loadSnapshot())?.meta.index).toBe(20);
+    await s.close();
+    expect(fs.readdirSync(dir).filter((n) => n.includes('.snap'))).toHaveLength(1);
+    const again = await opened(dir);
+    const state = await again.load();
+    expect(state.snapshot?.meta.index).toBe(20);
+    expect(state.entries).toEqual([]);
+  });
+});
+
+describe('WalReplay', () => {
+  const writer = new RecordWriter();
+  function decoded(content: Parameters<RecordWriter['append']>[0]) {
+    writer.begin();
+    writer.append(content);
+    const bytes = Buffer.from(writer.bytes());
+    const read = readRecordAt(bytes, 0);
+    if (read.kind !== 'record') throw new Error('unreadable');
+    return decodeRecordBody(bytes, read.bodyStart, read.end, false);
+  }
+  const ref = (index: number, term: number) => ({ meta: { index, term, config: CONFIG }, generation: 1, dataBytes: 0, dataCrc: 0 });
+
+  it('accepts the gap before the first entry met when a later snapshot covers it', () => {
+    const replay = new WalReplay();
+    replay.apply(decoded({ checkpoint: true, snapshot: { record: ref(10, 1), keepsSuffix: true }, hardState: hardState(1, 10) }), 3, 16, 'seg 3');
+    replay.apply(decoded({ entries: entries(40, 45, 1) }), 3, 100, 'seg 3');
+    replay.apply(decoded({ snapshot: { record: ref(39, 1), keepsSuffix: false } }), 3, 200, 'seg 3');
+    replay.apply(decoded({ entries: entries(40, 41, 2), hardState: hardState(2, 41) }), 3, 300, 'seg 3');
+    expect(replay.finish().entries.map((e) => e.index)).toEqual([40, 41]);
+  });
+
+  it('refuses the gap when no snapshot covers it, and a second gap anywhere', () => {
+    const uncovered = new WalReplay();
+    uncovered.apply(decoded({ checkpoint: true, snapshot: { record: ref(10, 1), keepsSuffix: true }, hardState: hardState(1, 10) }), 3, 16, 'seg 3');
+    uncovered.apply(decoded({ entries: entries(40, 45, 1) }), 3, 100, 'seg 3');
+    expect(() => uncovered.finish()).toThrow(/STORAGE_CORRUPT: the log starts at 40 but the snapshot ends at 10/);
+    const second = new WalReplay();
+    second.apply(decoded({ checkpoint: true }), 1, 16, 'seg 1');
+    second.apply(decoded({ entries: entries(1, 5, 1) }), 1, 100, 'seg 1');
+    expect(() => second.apply(decoded({ entries: entries(8, 9, 1) }), 1, 200, 'seg 1 at 200')).toThrow(/STORAGE_CORRUPT: seg 1 at 200: entry 8 does not follow the log 1\.\.5/);
+  });
+
+  it('a snapshot that did not match the stored log discards all of it; one that did keeps the suffix', () => {
+    const replay = new WalReplay();
+    replay.apply(decoded({ checkpoint: true }), 1, 16, 'seg 1');
+    replay.apply(decoded({ entries: entries(1, 10, 1), hardState: hardState(1, 3) }), 1, 100, 'seg 1');
+    replay.apply(decoded({ snapshot: { record: ref(4, 1), keepsSuffix: true } }), 1, 200, 'seg 1');
+    expect(replay.finish().entries.map((e) => e.index)).toEqual([5, 6, 7, 8, 9, 10]);
+    replay.apply(decoded({ snapshot: { record: ref(7, 2), keepsSuffix: false }, hardState: hardState(2, 7) }), 1, 300, 'seg 1');
+    expect(replay.finish().entries).toEqual([]);
+  });
+});
+
+describe('choosing the storage engine', () => {
+  it('a new directory gets the engine asked for; an existing one keeps its own', async () => {
+    const fresh = tempDir();
+    expect(engineOfDir(fresh)).toBeNull();
+    const level = tempDir();
+    const ls = await LevelStorage.open(level);
+    await ls.load();
+    await ls.save({ entries: entries(1, 3, 1), hardState: hardState(1, 3), config: CONFIG });
+    await ls.close();
+    const reopened = await openLogStorage(level, 'wal');
+    open.push(reopened);
+    expect(reopened.engine).toBe('leveldb');
+    expect((await reopened.load()).entries).toHaveLength(3);
+    const wal = await openLogStorage(fresh, 'wal');
+    open.push(wal);
+    await wal.load();
+    expect(wal.engine).toBe('wal');
+    expect(engineOfDir(fresh)).toBe('wal');
+  });
+});
