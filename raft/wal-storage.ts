@@ -32,7 +32,7 @@ import { DurabilityWatermark, WATERMARK_FILE, WatermarkError } from './watermark
 
 /** A segment rotates once it would grow past this (etcd's WAL uses the same 64 MiB). */
 export const SEGMENT_BYTES_MAX_DEFAULT = 64 * 1024 * 1024;
-/** Snapshot data is written and checksummed in pieces of this size, so neither holds the event loop long. */
+/** Snapshot data is written, read back and checksummed in pieces of this size, so none holds the event loop long. */
 const SNAPSHOT_WRITE_CHUNK_BYTES = 1 << 20;
 const SEQ_DIGITS = 12;
 const SEGMENT_NAME = /^wal-(\d{12})\.log$/;
@@ -196,9 +196,18 @@ export class WalStorage implements LogStorage {
     // Opened now, so a newer snapshot replacing this file meanwhile does not take it away from us.
     const fd = fs.openSync(join(this.dir, snapshotName(record.generation)), 'r');
     try {
+      // Read and checksummed a chunk at a time, so a 160 MB image does not hold the event loop for one long checksum.
       const data = new Uint8Array(record.dataBytes);
-      await readAt(fd, data, 0);
-      this.checkSnapshotData(record, data);
+      let crc = 0;
+      for (let offset = 0; offset < data.byteLength; offset += SNAPSHOT_WRITE_CHUNK_BYTES) {
+        const chunk = data.subarray(offset, offset + SNAPSHOT_WRITE_CHUNK_BYTES);
+        await readAt(fd, chunk, offset);
+        crc = crc32(chunk, crc);
+      }
+      const name = snapshotName(record.generation);
+      const fileBytes = fs.fstatSync(fd).size;
+      if (fileBytes !== record.dataBytes) throw new StorageCorruptError(`${name} holds ${fileBytes} bytes, the log says ${record.dataBytes}`);
+      if (crc >>> 0 !== record.dataCrc) throw new StorageCorruptError(`${name}: checksum mismatch (recorded ${record.dataCrc}, computed ${crc >>> 0})`);
       return { meta: record.meta, data };
     } finally {
       fs.closeSync(fd);

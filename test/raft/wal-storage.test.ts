@@ -195,6 +195,25 @@ describe('WalStorage on disk', () => {
     expect(await loadError(dir)).toMatch(/STORAGE_CORRUPT: snapshot-\d+\.snap, which the log names as the snapshot at 8, cannot be read/);
   });
 
+  it('loadSnapshot reads a multi-chunk image back whole, and refuses one damaged since it was written', async () => {
+    const dir = tempDir();
+    const s = await opened(dir);
+    await s.load();
+    await s.save({ entries: entries(1, 10, 1), hardState: hardState(1, 10), config: CONFIG });
+    const image = snapshot(9, 1, 2.5 * (1 << 20));
+    image.data.forEach((_, i) => (image.data[i] = (i * 7) & 0xff));
+    await s.save({ snapshot: image });
+    const back = await s.loadSnapshot();
+    expect(Buffer.from(back!.data).equals(Buffer.from(image.data))).toBe(true);
+    const file = path.join(dir, fs.readdirSync(dir).find((n) => n.endsWith('.snap'))!);
+    const bytes = fs.readFileSync(file);
+    bytes[(1 << 20) + 5] = bytes[(1 << 20) + 5]! ^ 4;
+    fs.writeFileSync(file, bytes);
+    await expect(s.loadSnapshot()).rejects.toThrow(/STORAGE_CORRUPT: snapshot-\d+\.snap: checksum mismatch/);
+    fs.appendFileSync(file, 'x');
+    await expect(s.loadSnapshot()).rejects.toThrow(/STORAGE_CORRUPT: snapshot-\d+\.snap holds \d+ bytes, the log says \d+/);
+  });
+
   it('removes snapshot files nothing names (an older one, or one a crash left half written)', async () => {
     const dir = tempDir();
     const s = await opened(dir);
