@@ -201,8 +201,8 @@ function allZero(bytes: Buffer, from: number): boolean {
 }
 
 /**
- * Decodes a checked record body. `keepData` false skips copying entry data (the caller only needs
- * indexes and terms); true copies each entry's data out of `bytes`.
+ * Decodes a checked record body. With `copyData` false, entry data views `bytes` (replay copies
+ * only the entries it keeps); true copies each entry's data out of `bytes`.
  */
 export function decodeRecordBody(bytes: Buffer, bodyStart: number, end: number, copyData: boolean): DecodedRecord {
   let at = bodyStart;

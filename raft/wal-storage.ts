@@ -1,8 +1,8 @@
 // LogStorage in files of our own: the Raft log is a write-ahead log of segment files, and each
 // snapshot is one file beside it. Replaces LevelDB for the log because a Raft log is append-only
-// and read back only at start: LevelDB spent about 200 µs more CPU per save than an O_DSYNC
-// append, and its compaction thread took 11–17% of a CPU per node rewriting entries a snapshot
-// deletes soon after (docs/perf/README.md, "Session 6").
+// and read back only at start: LevelDB's compaction thread took 11–17% of a CPU per node under
+// batches rewriting entries a snapshot deletes soon after. In the cluster this engine costs 5–10%
+// less CPU per job under batches and the same elsewhere (docs/perf/README.md, "Session 7").
 //
 //   wal-<seq>.log          segments (wal-format.ts); each starts with a checkpoint record
 //   snapshot-<gen>.snap    the snapshot named by the newest snapshot record; written to
