@@ -14,6 +14,7 @@ import * as codec from './entry-codec.js';
 import { EMPTY_BOUNDS, StorageCorruptError, invariant, planSave, type LogBounds } from './memory-storage.js';
 import { EMPTY_HARD_STATE, type LogStorage, type PersistBatch, type PersistedState } from './storage.js';
 import { RELEASED_SNAPSHOT_DATA, type ClusterConfig, type Entry, type HardState, type Snapshot } from './types.js';
+import { WriteQueue } from './write-queue.js';
 import { DurabilityWatermark, WatermarkError } from './watermark.js';
 
 /** Bumped on any change to the key layout or value encoding; load() refuses any other version. */
@@ -162,11 +163,8 @@ export class LevelStorage implements LogStorage {
   /** The stored snapshot's header (meta, generation, size), for loadSnapshot; null = none. */
   private snapshotRecord: codec.SnapshotRecord | null = null;
   private phase: 'opened' | 'loaded' | 'closed' = 'opened';
-  /** A failed write leaves the disk state unknown to us: every later operation refuses. */
-  private writeFailure: unknown = null;
-  /** Writes run one at a time: each plans against the bounds the previous one left. */
-  private writeTail: Promise<void> = Promise.resolve();
-  private closing: Promise<void> | null = null;
+  /** One write at a time, none after a failed one (write-queue.ts). */
+  private readonly writes = new WriteQueue();
 
   private constructor(
     private readonly db: Db,
@@ -213,6 +211,7 @@ export class LevelStorage implements LogStorage {
       }
       await this.clearDeadAtLoad();
       this.phase = 'loaded';
+      this.writes.markLoaded();
       return state;
     } catch (err) {
       throw asStorageError(err, this.dir, CORRUPTION_CODES_AT_LOAD);
@@ -224,7 +223,7 @@ export class LevelStorage implements LogStorage {
     // its own write, so the Raft log's saves go on between them instead of waiting for the whole
     // image (160 MB at a million jobs) to be on disk.
     if (batch.snapshot !== undefined && batch.entries === undefined && batch.hardState === undefined) return this.saveSnapshotStaged(batch);
-    return this.serialized(() => this.saveNow(batch));
+    return this.writes.run(() => this.saveNow(batch));
   }
 
   private async saveSnapshotStaged(batch: PersistBatch): Promise<void> {
@@ -232,15 +231,15 @@ export class LevelStorage implements LogStorage {
     invariant(snapshot.data !== RELEASED_SNAPSHOT_DATA, 'a snapshot whose data was released cannot be saved');
     invariant(this.stagingGeneration === null, 'one snapshot is staged at a time');
     // Already older than the stored one: refused as any save would refuse it (planSave).
-    if (snapshot.meta.index < this.bounds.snapshotIndex) return this.serialized(() => this.saveNow(batch));
+    if (snapshot.meta.index < this.bounds.snapshotIndex) return this.writes.run(() => this.saveNow(batch));
     const generation = this.nextGeneration();
     this.stagingGeneration = generation;
     try {
-      await this.stageSnapshotData(snapshot.data, generation, (write) => this.serialized(write));
-      await this.serialized(async () => {
+      await this.stageSnapshotData(snapshot.data, generation, (write) => this.writes.run(write));
+      await this.writes.run(async () => {
         if (snapshot.meta.index <= this.bounds.snapshotIndex) {
           // Another snapshot (the leader's) was saved meanwhile: ours is garbage.
-          await this.write(() => this.db.clear({ gte: chunkKey(generation, 0), lt: chunkKeysEnd(generation) }));
+          await this.writes.guard(() => this.db.clear({ gte: chunkKey(generation, 0), lt: chunkKeysEnd(generation) }));
           return;
         }
         await this.saveNow(batch, generation);
@@ -258,10 +257,10 @@ export class LevelStorage implements LogStorage {
   }
 
   compact(upToIndex: number): Promise<void> {
-    return this.serialized(async () => {
+    return this.writes.run(async () => {
       invariant(upToIndex <= this.bounds.snapshotIndex, `compact(${upToIndex}) beyond the snapshot at ${this.bounds.snapshotIndex}`);
       // Saving the snapshot already cleared what it covers; this clear only finds leftovers.
-      if (upToIndex > 0) await this.write(() => this.db.clear({ gte: Uint8Array.of(PREFIX_LOG), lte: logKey(upToIndex) }));
+      if (upToIndex > 0) await this.writes.guard(() => this.db.clear({ gte: Uint8Array.of(PREFIX_LOG), lte: logKey(upToIndex) }));
     });
   }
 
@@ -300,34 +299,14 @@ export class LevelStorage implements LogStorage {
 
   /** Lets the writes already queued finish, then closes; writes queued after this are refused. */
   close(): Promise<void> {
-    this.closing ??= this.writeTail.then(() => {
-      if (this.phase === 'loaded' && this.writeFailure === null) this.recordWatermark(true);
+    return this.writes.close(() => {
+      if (this.phase === 'loaded' && !this.writes.failed) this.recordWatermark(true);
       this.watermark.close();
       this.phase = 'closed';
       return this.db.close();
     });
-    return this.closing;
   }
 
-  private serialized(op: () => Promise<void>): Promise<void> {
-    if (this.closing !== null) return Promise.reject(new Error('storage invariant: write after close'));
-    const run = this.writeTail.then(() => {
-      invariant(this.phase === 'loaded', `write on a storage that is ${this.phase}`);
-      if (this.writeFailure !== null) throw new Error(`storage refused: an earlier write failed`, { cause: this.writeFailure });
-      return op();
-    });
-    this.writeTail = run.catch(() => undefined);
-    return run;
-  }
-
-  private async write(io: () => Promise<void>): Promise<void> {
-    try {
-      await io();
-    } catch (err) {
-      this.writeFailure = err;
-      throw err;
-    }
-  }
 
   /** One save, in one serialized write; a snapshot's data is staged first unless `stagedGeneration` holds it already. */
   private async saveNow(batch: PersistBatch, stagedGeneration?: number): Promise<void> {
@@ -351,7 +330,7 @@ export class LevelStorage implements LogStorage {
     for (const entry of batch.entries ?? []) ops.push({ type: 'put', key: logKey(entry.index), value: codec.encodeEntry(entry) });
     if (batch.hardState !== undefined) ops.push({ type: 'put', key: metaKey('hardState'), value: codec.encodeHardState(batch.hardState) });
     if (batch.config !== undefined) ops.push({ type: 'put', key: metaKey('config'), value: codec.encodeConfig(batch.config) });
-    if (ops.length > 0) await this.write(() => this.syncBatch(ops));
+    if (ops.length > 0) await this.writes.guard(() => this.syncBatch(ops));
     this.bounds = plan.bounds;
     this.hardState = { ...plan.hardState };
     this.recordWatermark(false);
@@ -401,7 +380,7 @@ export class LevelStorage implements LogStorage {
         ops.push({ type: 'put', key: chunkKey(generation, chunkNo), value: codec.encodeSnapshotChunkInto(chunk, frames[chunkNo - firstChunkNo]!) });
       }
       // sync: the commit batch may land in a newer WAL file than these; both must survive power loss.
-      await inTurn(() => this.write(() => this.syncBatch(ops)));
+      await inTurn(() => this.writes.guard(() => this.syncBatch(ops)));
     }
   }
 
@@ -412,9 +391,9 @@ export class LevelStorage implements LogStorage {
   private async clearDeadAfterSnapshot(before: LogBounds, generationBefore: number): Promise<void> {
     if (before.lastIndex > before.snapshotIndex && this.bounds.snapshotIndex > before.snapshotIndex) {
       const deadToIndex = Math.min(this.bounds.snapshotIndex, before.lastIndex);
-      await this.write(() => this.db.clear({ gte: logKey(before.snapshotIndex + 1), lte: logKey(deadToIndex) }));
+      await this.writes.guard(() => this.db.clear({ gte: logKey(before.snapshotIndex + 1), lte: logKey(deadToIndex) }));
     }
-    if (generationBefore > 0) await this.write(() => this.db.clear({ gte: chunkKey(generationBefore, 0), lt: chunkKeysEnd(generationBefore) }));
+    if (generationBefore > 0) await this.writes.guard(() => this.db.clear({ gte: chunkKey(generationBefore, 0), lt: chunkKeysEnd(generationBefore) }));
   }
 
   private async storedTermAt(index: number): Promise<number | null> {

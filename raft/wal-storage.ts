@@ -28,6 +28,7 @@ import { EMPTY_HARD_STATE, type LogStorage, type PersistBatch, type PersistedSta
 import { RELEASED_SNAPSHOT_DATA, type ClusterConfig, type Entry, type HardState, type Snapshot } from './types.js';
 import { RecordWriter, SEGMENT_HEADER_BYTES, WAL_FORMAT_VERSION, WalFormatError, decodeRecordBody, readRecordAt, readSegmentHeader, segmentHeader, type RecordContent } from './wal-format.js';
 import { WalReplay, type EntryLocation } from './wal-replay.js';
+import { WriteQueue } from './write-queue.js';
 import { DurabilityWatermark, WATERMARK_FILE, WatermarkError } from './watermark.js';
 
 /** A segment rotates once it would grow past this (etcd's WAL uses the same 64 MiB). */
@@ -90,6 +91,25 @@ function readAt(fd: number, into: Uint8Array, position: number): Promise<void> {
   });
 }
 
+/**
+ * Reads a snapshot file whole and checks it against its record. Read and checksummed a chunk at a
+ * time, so a 160 MB image does not hold the event loop for one long checksum.
+ */
+async function readSnapshotImage(fd: number, record: SnapshotFileRecord): Promise<Uint8Array> {
+  const name = snapshotName(record.generation);
+  const fileBytes = fs.fstatSync(fd).size;
+  if (fileBytes !== record.dataBytes) throw new StorageCorruptError(`${name} holds ${fileBytes} bytes, the log says ${record.dataBytes}`);
+  const data = new Uint8Array(record.dataBytes);
+  let crc = 0;
+  for (let offset = 0; offset < data.byteLength; offset += SNAPSHOT_WRITE_CHUNK_BYTES) {
+    const chunk = data.subarray(offset, offset + SNAPSHOT_WRITE_CHUNK_BYTES);
+    await readAt(fd, chunk, offset);
+    crc = crc32(chunk, crc);
+  }
+  if (crc >>> 0 !== record.dataCrc) throw new StorageCorruptError(`${name}: checksum mismatch (recorded ${record.dataCrc}, computed ${crc >>> 0})`);
+  return data;
+}
+
 export class WalStorage implements LogStorage {
   readonly engine = 'wal' as const;
   private bounds: LogBounds = EMPTY_BOUNDS;
@@ -110,11 +130,8 @@ export class WalStorage implements LogStorage {
   private stagingGeneration: number | null = null;
   private readonly writer = new RecordWriter();
   private phase: 'opened' | 'loaded' | 'closed' = 'opened';
-  /** A failed write leaves the disk state unknown to us: every later operation refuses. */
-  private writeFailure: unknown = null;
-  /** Writes run one at a time: each plans against the bounds the previous one left. */
-  private writeTail: Promise<void> = Promise.resolve();
-  private closing: Promise<void> | null = null;
+  /** One write at a time, none after a failed one (write-queue.ts). */
+  private readonly writes = new WriteQueue();
 
   private constructor(
     readonly dir: string,
@@ -170,6 +187,7 @@ export class WalStorage implements LogStorage {
     await this.openActive(tornAt, checkpointEnd);
     this.removeDeadFiles();
     this.phase = 'loaded';
+    this.writes.markLoaded();
     // Copies: the views would keep whole segment buffers alive for as long as Raft holds an entry.
     const entries = replayed.entries.map((e) => ({ index: e.index, term: e.term, kind: e.kind, data: e.data.slice() }));
     return { hardState: { ...replayed.hardState }, snapshot, entries, config: replayed.config };
@@ -179,11 +197,11 @@ export class WalStorage implements LogStorage {
     // A snapshot of our own (nothing else in the batch) is written to its file beside the log's
     // saves, which go on meanwhile; only the record naming it waits its turn.
     if (batch.snapshot !== undefined && batch.entries === undefined && batch.hardState === undefined) return this.saveSnapshotStaged(batch);
-    return this.serialized(() => this.saveNow(batch));
+    return this.writes.run(() => this.saveNow(batch));
   }
 
   compact(upToIndex: number): Promise<void> {
-    return this.serialized(async () => {
+    return this.writes.run(async () => {
       invariant(upToIndex <= this.bounds.snapshotIndex, `compact to ${upToIndex} beyond the snapshot at ${this.bounds.snapshotIndex}`);
       this.deleteDeadSegments();
     });
@@ -196,19 +214,7 @@ export class WalStorage implements LogStorage {
     // Opened now, so a newer snapshot replacing this file meanwhile does not take it away from us.
     const fd = fs.openSync(join(this.dir, snapshotName(record.generation)), 'r');
     try {
-      // Read and checksummed a chunk at a time, so a 160 MB image does not hold the event loop for one long checksum.
-      const data = new Uint8Array(record.dataBytes);
-      let crc = 0;
-      for (let offset = 0; offset < data.byteLength; offset += SNAPSHOT_WRITE_CHUNK_BYTES) {
-        const chunk = data.subarray(offset, offset + SNAPSHOT_WRITE_CHUNK_BYTES);
-        await readAt(fd, chunk, offset);
-        crc = crc32(chunk, crc);
-      }
-      const name = snapshotName(record.generation);
-      const fileBytes = fs.fstatSync(fd).size;
-      if (fileBytes !== record.dataBytes) throw new StorageCorruptError(`${name} holds ${fileBytes} bytes, the log says ${record.dataBytes}`);
-      if (crc >>> 0 !== record.dataCrc) throw new StorageCorruptError(`${name}: checksum mismatch (recorded ${record.dataCrc}, computed ${crc >>> 0})`);
-      return { meta: record.meta, data };
+      return { meta: record.meta, data: await readSnapshotImage(fd, record) };
     } finally {
       fs.closeSync(fd);
     }
@@ -246,14 +252,13 @@ export class WalStorage implements LogStorage {
 
   /** Lets the writes already queued finish, then closes; writes queued after this are refused. */
   close(): Promise<void> {
-    this.closing ??= this.writeTail.then(() => {
-      if (this.phase === 'loaded' && this.writeFailure === null) this.recordWatermark(true);
+    return this.writes.close(() => {
+      if (this.phase === 'loaded' && !this.writes.failed) this.recordWatermark(true);
       this.watermark.close();
       if (this.activeFd !== null) fs.closeSync(this.activeFd);
       this.activeFd = null;
       this.phase = 'closed';
     });
-    return this.closing;
   }
 
   // ------------------------------------------------------------------ load
@@ -321,22 +326,17 @@ export class WalStorage implements LogStorage {
   }
 
   private async readSnapshotFile(record: SnapshotFileRecord): Promise<Snapshot> {
-    const name = snapshotName(record.generation);
-    let data: Buffer;
+    let fd: number;
     try {
-      data = await fsp.readFile(join(this.dir, name));
+      fd = fs.openSync(join(this.dir, snapshotName(record.generation)), 'r');
     } catch (err) {
-      throw new StorageCorruptError(`${name}, which the log names as the snapshot at ${record.meta.index}, cannot be read: ${(err as Error).message}`, { cause: err });
+      throw new StorageCorruptError(`${snapshotName(record.generation)}, which the log names as the snapshot at ${record.meta.index}, cannot be read: ${(err as Error).message}`, { cause: err });
     }
-    this.checkSnapshotData(record, data);
-    return { meta: record.meta, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
-  }
-
-  private checkSnapshotData(record: SnapshotFileRecord, data: Uint8Array): void {
-    const name = snapshotName(record.generation);
-    if (data.byteLength !== record.dataBytes) throw new StorageCorruptError(`${name} holds ${data.byteLength} bytes, the log says ${record.dataBytes}`);
-    const crc = crc32(data) >>> 0;
-    if (crc !== record.dataCrc) throw new StorageCorruptError(`${name}: checksum mismatch (recorded ${record.dataCrc}, computed ${crc})`);
+    try {
+      return { meta: record.meta, data: await readSnapshotImage(fd, record) };
+    } finally {
+      fs.closeSync(fd);
+    }
   }
 
   /** Opens the newest segment for appends: drops a torn tail, and starts a segment where none (or only a torn one) is. */
@@ -390,14 +390,14 @@ export class WalStorage implements LogStorage {
     const snapshot = batch.snapshot as Snapshot;
     invariant(snapshot.data !== RELEASED_SNAPSHOT_DATA, 'a snapshot whose data was released cannot be saved');
     invariant(this.stagingGeneration === null, 'one snapshot is staged at a time');
-    this.checkWritable();
+    this.writes.checkWritable();
     // Already older than the stored one: refused as any save would refuse it (planSave).
-    if (snapshot.meta.index < this.bounds.snapshotIndex) return this.serialized(() => this.saveNow(batch));
+    if (snapshot.meta.index < this.bounds.snapshotIndex) return this.writes.run(() => this.saveNow(batch));
     const generation = this.nextGeneration++;
     this.stagingGeneration = generation;
     try {
-      const dataCrc = await this.write(() => this.writeSnapshotFile(snapshot.data, generation));
-      await this.serialized(async () => {
+      const dataCrc = await this.writes.guard(() => this.writeSnapshotFile(snapshot.data, generation));
+      await this.writes.run(async () => {
         if (snapshot.meta.index <= this.bounds.snapshotIndex) {
           // Another snapshot (the leader's) was saved meanwhile: ours is garbage.
           fs.rmSync(join(this.dir, snapshotName(generation)), { force: true });
@@ -420,14 +420,14 @@ export class WalStorage implements LogStorage {
       const { meta, data } = batch.snapshot;
       invariant(data !== RELEASED_SNAPSHOT_DATA, 'a snapshot whose data was released cannot be saved');
       const generation = staged?.generation ?? this.nextGeneration++;
-      const dataCrc = staged?.dataCrc ?? (await this.write(() => this.writeSnapshotFile(data, generation)));
+      const dataCrc = staged?.dataCrc ?? (await this.writes.guard(() => this.writeSnapshotFile(data, generation)));
       record = { meta, generation, dataBytes: data.byteLength, dataCrc };
       content.snapshot = { record, keepsSuffix: storedTerm === meta.term };
     }
     if (batch.entries !== undefined && batch.entries.length > 0) content.entries = batch.entries;
     if (batch.hardState !== undefined) content.hardState = batch.hardState;
     if (batch.config !== undefined) content.config = batch.config;
-    const location = await this.write(() => this.appendRecord(content));
+    const location = await this.writes.guard(() => this.appendRecord(content));
     const generationBefore = this.snapshotRecord?.generation;
     this.bounds = plan.bounds;
     this.hardState = { ...plan.hardState };
@@ -569,29 +569,4 @@ export class WalStorage implements LogStorage {
     invariant(this.phase === 'loaded', `read on a storage that is ${this.phase}`);
   }
 
-  private checkWritable(): void {
-    if (this.closing !== null) throw new Error('storage invariant: write after close');
-    invariant(this.phase === 'loaded', `write on a storage that is ${this.phase}`);
-    if (this.writeFailure !== null) throw new Error(`storage refused: an earlier write failed`, { cause: this.writeFailure });
-  }
-
-  private serialized(op: () => Promise<void>): Promise<void> {
-    if (this.closing !== null) return Promise.reject(new Error('storage invariant: write after close'));
-    const run = this.writeTail.then(() => {
-      invariant(this.phase === 'loaded', `write on a storage that is ${this.phase}`);
-      if (this.writeFailure !== null) throw new Error(`storage refused: an earlier write failed`, { cause: this.writeFailure });
-      return op();
-    });
-    this.writeTail = run.catch(() => undefined);
-    return run;
-  }
-
-  private async write<T>(io: () => Promise<T>): Promise<T> {
-    try {
-      return await io();
-    } catch (err) {
-      this.writeFailure = err;
-      throw err;
-    }
-  }
 }
