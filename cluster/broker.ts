@@ -101,6 +101,12 @@ export class Broker {
   private readonly appliedWaiters: { index: number; waiters: ReadWaiter[] }[] = [];
   /** Insertion-ordered: the longest-waiting lease is served first. */
   private readonly leaseWaiters = new Set<LeaseWaiter>();
+  /**
+   * Per queue, the jobs that leases entered into a turn or an entry, not yet applied, may take (each
+   * lease counts its max on every queue it names). Jobs the state machine holds beyond that are
+   * unclaimed; a lease that finds none waits, so the next enqueue takes it along in its own entry.
+   */
+  private readonly leaseClaims = new Map<string, number>();
   private readonly resultWaiters = new Set<ResultWaiter>();
   private tickInflight = false;
   private tickTimer: NodeJS.Timeout | null = null;
@@ -140,7 +146,7 @@ export class Broker {
       p.reject(this.noLeader());
       return;
     }
-    this.turn.push(p);
+    this.turn.push(this.claimed(p));
     this.turnBytes += p.sizeBytes;
     if (this.turnBytes >= ENTRY_BYTES_MAX) this.flush();
     else if (!this.flushScheduled) {
@@ -214,13 +220,56 @@ export class Broker {
   }
 
   /**
-   * A lease that may long-poll: proposed at once when a job is available, else held until jobs
+   * A lease's claim on its queues' jobs, from entering a turn until its outcome (or failure) is
+   * known: every pending envelope is settled exactly once, on every path, so claims never leak.
+   */
+  private claimed(p: PendingEnvelope): PendingEnvelope {
+    const cmd = p.envelope.cmd;
+    if (cmd.op !== 'lease') return p;
+    this.addClaims(cmd.queues, cmd.max);
+    let settled = false;
+    const release = (): void => {
+      if (settled) return;
+      settled = true;
+      this.addClaims(cmd.queues, -cmd.max);
+    };
+    return {
+      ...p,
+      resolve: (outcome) => {
+        release();
+        p.resolve(outcome);
+      },
+      reject: (error) => {
+        release();
+        p.reject(error);
+      },
+    };
+  }
+
+  private addClaims(queues: string[], jobs: number): void {
+    for (const queue of queues) {
+      const claims = (this.leaseClaims.get(queue) ?? 0) + jobs;
+      if (claims > 0) this.leaseClaims.set(queue, claims);
+      else this.leaseClaims.delete(queue);
+    }
+  }
+
+  /** Some queue holds jobs that no lease on its way through Raft may take. */
+  private hasUnclaimed(queues: string[]): boolean {
+    for (const queue of queues) {
+      if (this.sm.availableCount(queue) > (this.leaseClaims.get(queue) ?? 0)) return true;
+    }
+    return false;
+  }
+
+  /**
+   * A lease that may long-poll: proposed at once when an unclaimed job is available, else held until jobs
    * arrive (then proposed in the same entry as the enqueue that brought them: one commit from
    * submit to lease), until `waitMs` passes or the client leaves (then answered null: no entry is
    * written, so no lease is taken for a client that is gone).
    */
   leaseWhenAvailable(envelope: LeaseWaiter['envelope'], sizeBytes: number, waitMs: number, gone?: AbortSignal): Promise<Outcome | null> {
-    if (this.sm.hasAvailable(envelope.cmd.queues)) return this.submit(envelope, sizeBytes);
+    if (this.hasUnclaimed(envelope.cmd.queues)) return this.submit(envelope, sizeBytes);
     if (waitMs <= 0 || gone?.aborted || this.leaseWaiters.size >= WAITERS_MAX) return Promise.resolve(null);
     return new Promise<Outcome | null>((resolve, reject) => {
       const leave = (): void => {
@@ -282,7 +331,7 @@ export class Broker {
       }
       if (!served) continue;
       bytes += waiter.sizeBytes;
-      items.push(waiter.take());
+      items.push(this.claimed(waiter.take()));
     }
   }
 
@@ -389,7 +438,7 @@ export class Broker {
       for (const w of this.appliedWaiters.shift()!.waiters) w.resolve();
     }
     for (const w of this.leaseWaiters) {
-      if (this.sm.hasAvailable(w.envelope.cmd.queues)) this.enterTurn(w.take());
+      if (this.hasUnclaimed(w.envelope.cmd.queues)) this.enterTurn(w.take());
     }
     for (const w of this.resultWaiters) {
       const state = this.sm.jobState(w.jobId);

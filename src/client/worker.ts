@@ -74,6 +74,8 @@ const SETTLING_PER_SLOT_MAX = 4;
  * per job by ~20% in `raftq bench --scenario process` (small entries cost a fsync and a message each).
  */
 const PREFETCH_PER_SLOT_DEFAULT = 4;
+/** Lease requests a worker keeps in flight at most (see Worker.drained). */
+const LEASE_LANES = [0, 1, 2, 3] as const;
 
 /** queued: leased ahead of a free slot (prefetch), waiting for one. */
 type JobPhase = 'queued' | 'running' | 'settling' | 'done';
@@ -166,7 +168,18 @@ export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
   private readonly stopping = new AbortController();
   private running = false;
   private loopDone: Promise<void> = Promise.resolve();
-  private wakeLoop: (() => void) | null = null;
+  /** Lease loops waiting for a free slot (lanes past the first: also for the queues to drain). */
+  private loopWakers: (() => void)[] = [];
+  /** Slots asked for by lease requests in flight: another request leases only what is left. */
+  private slotsAsked = 0;
+  private leaseCallsInFlight = 0;
+  /**
+   * The last lease answer was short: the queues are drained, so new jobs come one by one as they
+   * are submitted. A second lease request then waits on the node while the first one's answer
+   * travels back, and a job submitted in that gap rides in the same Raft entry as its lease (one
+   * commit from submit to handler) instead of waiting for a lease entry of its own.
+   */
+  private drained = false;
   /** Handlers still running (the rest of `active` are settling: ack or fail in flight). */
   private handlersRunning = 0;
   private closing: Promise<void> | null = null;
@@ -196,12 +209,17 @@ export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
     return this.active.size;
   }
 
+  /** Lease requests this worker has in flight (long polls included). */
+  get leaseRequestsInFlight(): number {
+    return this.leaseCallsInFlight;
+  }
+
   /** Starts leasing. Idempotent; a closed worker cannot start again. */
   start(): void {
     if (this.running || this.closing !== null) return;
     this.running = true;
     if (this.handleSignals) closeOnSignals(this);
-    this.loopDone = this.leaseLoop();
+    this.loopDone = Promise.all(LEASE_LANES.map((lane) => this.leaseLoop(lane))).then(() => undefined);
   }
 
   /**
@@ -217,7 +235,7 @@ export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
   private async shutdown(graceMs: number): Promise<void> {
     this.running = false;
     this.stopping.abort();
-    this.wakeLoop?.();
+    this.wakeLoops();
     stopClosingOnSignals(this);
     // A lease long poll still waiting is not waited for (an idle worker closes at once): closing the
     // connection tells the node to drop it. Jobs it takes meanwhile are handed back by the loop.
@@ -253,19 +271,28 @@ export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
     }
   }
 
-  private async leaseLoop(): Promise<void> {
+  /**
+   * Lane 0 leases whenever slots are free; the other lanes only while the queues are drained (see
+   * `drained`), each asking for a share of what is left. Busy queues keep one request in flight,
+   * for every free slot: its answers come back full.
+   */
+  private async leaseLoop(lane: number): Promise<void> {
     while (this.running) {
       const held = this.handlersRunning + this.ready.length;
       const settling = this.active.size - held;
-      const free = Math.min(this.concurrency + this.prefetchNow() - held, this.concurrency * SETTLING_PER_SLOT_MAX - settling);
-      if (free <= 0) {
-        await new Promise<void>((resolve) => (this.wakeLoop = resolve));
-        this.wakeLoop = null;
+      const free = Math.min(this.concurrency + this.prefetchNow() - held, this.concurrency * SETTLING_PER_SLOT_MAX - settling) - this.slotsAsked;
+      if (free <= 0 || (lane > 0 && !this.drained)) {
+        await new Promise<void>((resolve) => this.loopWakers.push(resolve));
         continue;
       }
       const startedMs = Date.now();
-      const max = Math.min(free, LEASE_BATCH_MAX);
+      // Drained, each request leaves a share of the free slots to the lanes not yet asking.
+      const share = this.drained ? Math.ceil(free / (LEASE_LANES.length - this.leaseCallsInFlight)) : free;
+      const max = Math.min(share, LEASE_BATCH_MAX);
       let jobs: WireLeasedJob[];
+      this.slotsAsked += max;
+      this.leaseCallsInFlight += 1;
+      this.wakeLoops();
       try {
         ({ jobs } = await this.transport.call(
           'lease',
@@ -274,10 +301,16 @@ export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
         ));
       } catch (error) {
         if (!this.running) return;
+        // One lane retries: the others wait until answers come again.
+        this.drained = false;
         this.reportError(error);
         await this.pause(this.transport.retry.capMs);
         continue;
+      } finally {
+        this.slotsAsked -= max;
+        this.leaseCallsInFlight -= 1;
       }
+      this.drained = jobs.length < max;
       if (!this.running) {
         // Leased while shutting down: hand them back untouched rather than start new work.
         for (const wire of jobs) void this.handBack(this.track(decodeLeasedJob(wire).job, null), new Error('worker shut down before the job started'));
@@ -291,9 +324,17 @@ export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
       }
       if (jobs.length > 0) this.startHeartbeats();
       this.startReady();
+      this.wakeLoops();
       const answeredEarly = this.pollWaitMs === 0 || Date.now() - startedMs < this.pollWaitMs / 2;
       if (jobs.length === 0 && answeredEarly) await this.pause(EARLY_EMPTY_POLL_PAUSE_MS);
     }
+  }
+
+  private wakeLoops(): void {
+    const wakers = this.loopWakers;
+    if (wakers.length === 0) return;
+    this.loopWakers = [];
+    for (const wake of wakers) wake();
   }
 
   /** Sleeps, but wakes at once when the worker starts closing. */
@@ -335,7 +376,7 @@ export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
       this.handlersRunning++;
       void this.execute(active).finally(() => {
         active.markFinished();
-        this.wakeLoop?.();
+        this.wakeLoops();
       });
     }
   }
@@ -375,7 +416,7 @@ export class Worker<R = unknown> extends EventEmitter<WorkerEvents<R>> {
     this.handlerMsAvg = movingAverage(this.handlerMsAvg, Date.now() - startedMs);
     this.handlersRunning--;
     this.startReady();
-    this.wakeLoop?.(); // the slot is free: lease the next job while this one's ack commits
+    this.wakeLoops(); // the slot is free: lease the next job while this one's ack commits
     // Lease lost or handed back at shutdown: the job is no longer ours to settle.
     if (active.phase !== 'running') return;
     active.phase = 'settling';

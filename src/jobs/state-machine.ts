@@ -218,6 +218,12 @@ export class JobStateMachine {
     return false;
   }
 
+  /** Jobs a lease on this queue could take now (0 while it is paused). */
+  availableCount(queue: string): number {
+    const q = this.store.queue(queue);
+    return q === undefined || q.paused ? 0 : q.lanes.waitingTotal;
+  }
+
   isPaused(queue: string): boolean {
     return this.store.queue(queue)?.paused ?? false;
   }

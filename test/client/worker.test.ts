@@ -136,6 +136,49 @@ describe('Worker', () => {
     for (const lease of leaseRequests(offBroker)) expect((lease.envelope.cmd as { max: number }).max).toBeLessThanOrEqual(2);
   });
 
+  it('keeps four lease requests waiting while the queues are drained, one while they are busy', async () => {
+    const { broker: b, address } = await broker();
+    /** Per lease request: the worker's requests in flight, and the jobs still queued when it came. */
+    const seen: { inFlight: number; queued: number }[] = [];
+    const w = worker({ nodes: [address], queues: 'lanes', concurrency: 8, prefetch: 0, handler: async () => undefined });
+    b.intercept = (request) => {
+      if (request.kind === 'command' && request.op === 'lease') seen.push({ inFlight: w.leaseRequestsInFlight, queued: b.waiting.length });
+    };
+    let completed = 0;
+    const allCompleted = (count: number): Promise<void> =>
+      new Promise((resolve) => {
+        const check = (): void => {
+          if (completed < count) return;
+          w.off('completed', onCompleted);
+          resolve();
+        };
+        const onCompleted = (): void => {
+          completed++;
+          check();
+        };
+        w.on('completed', onCompleted);
+        check();
+      });
+    w.start();
+    // Nothing known yet: one request for every slot.
+    await b.until(() => b.parkedCount === 1);
+    expect((leaseRequests(b)[0]!.envelope.cmd as { max: number }).max).toBe(8);
+    // Its answer is short (1 of 8): the queue is drained, so four long polls wait, sharing the slots.
+    b.add('lanes', 1);
+    await allCompleted(1);
+    await b.until(() => b.parkedCount === 4);
+    const waiting = leaseRequests(b).slice(-4).map((r) => (r.envelope.cmd as { max: number }).max);
+    expect(waiting.reduce((sum, max) => sum + max, 0)).toBeLessThanOrEqual(8);
+    expect(Math.min(...waiting)).toBeGreaterThanOrEqual(1);
+    // A backlog answers every request in full: the extra lanes stop, one request at a time goes on
+    // (until the backlog runs short, when the lanes open again).
+    b.add('lanes', 200);
+    await allCompleted(201);
+    const whileBusy = seen.filter((s) => s.queued >= 16).map((s) => s.inFlight);
+    expect(whileBusy.length).toBeGreaterThan(10);
+    expect(whileBusy.slice(-5)).toEqual([1, 1, 1, 1, 1]);
+  });
+
   it('runs the jobs it leased ahead before it closes, within the grace period', async () => {
     const { broker: b, address } = await broker();
     b.add('drain', 40);

@@ -62,6 +62,10 @@ SETTLING_PER_SLOT_MAX = 4
 # Default prefetch per handler thread, as in the TypeScript worker: with handlers far faster than a
 # lease round trip, four slots' worth ahead cut a node's CPU per job by ~20% (fewer, larger entries).
 PREFETCH_PER_SLOT_DEFAULT = 4
+# Lease requests a worker keeps in flight at most, as in the TypeScript worker: while the queues are
+# drained (the last answer was short) the extra ones wait on the node, so a job submitted while one
+# answer travels back rides in the same Raft entry as its lease instead of a lease entry of its own.
+LEASE_LANES = 4
 
 
 class PermanentError(Exception):
@@ -189,6 +193,11 @@ class Worker:
         # Moving averages that decide whether to lease ahead; None until measured.
         self._handler_ms_avg: float | None = None
         self._lease_round_trip_ms_avg: float | None = None
+        # Slots asked for by lease requests in flight, how many requests, and whether the last
+        # answer was short (the queues drained: the extra lanes lease too).
+        self._slots_asked = 0
+        self._lease_calls = 0
+        self._drained = False
         self._acks: GroupCommit[_PendingAck] = GroupCommit(self._send_acks, thread_name=f"raftq-{self.worker_id}-acks")
         self._handlers_exit = False
         self._started = False
@@ -198,7 +207,9 @@ class Worker:
         self._stop_requested = threading.Event()
         self._close_lock = threading.Lock()
         self._closed = False
-        self._lease_thread = threading.Thread(target=self._lease_loop, name=f"raftq-{self.worker_id}-lease", daemon=True)
+        self._lease_threads = [
+            threading.Thread(target=self._lease_loop, args=(lane,), name=f"raftq-{self.worker_id}-lease-{lane}", daemon=True) for lane in range(LEASE_LANES)
+        ]
         self._heartbeat_thread = threading.Thread(target=self._heartbeat_loop, name=f"raftq-{self.worker_id}-heartbeat", daemon=True)
         # Not joined at close: a handler that ignores ``aborted`` may run on; its job is no longer ours.
         self._handler_threads = [
@@ -219,7 +230,7 @@ class Worker:
                 return
             self._started = True
         self._acks.start()
-        for thread in (self._lease_thread, self._heartbeat_thread, *self._handler_threads):
+        for thread in (*self._lease_threads, self._heartbeat_thread, *self._handler_threads):
             thread.start()
 
     def run(self, *, handle_signals: bool = True) -> None:
@@ -278,8 +289,9 @@ class Worker:
         # closing its connection tells the node to drop it. An answer that came first is the lease
         # thread's to hand back, over a new connection, before the transport closes.
         self._transport.drop_connections()
-        if self._lease_thread.is_alive():
-            self._lease_thread.join()
+        for thread in self._lease_threads:
+            if thread.is_alive():
+                thread.join()
         self._heartbeats_stop.set()
         if self._heartbeat_thread.is_alive():
             self._heartbeat_thread.join()
@@ -318,26 +330,46 @@ class Worker:
         held = self._busy + len(self._ready)
         settling = len(self._active) - held
         prefetch = prefetch_for(self._concurrency, self._prefetch_max, self._handler_ms_avg, self._lease_round_trip_ms_avg)
-        return min(self._concurrency + prefetch - held, self._concurrency * SETTLING_PER_SLOT_MAX - settling, LEASE_BATCH_MAX)
+        free = min(self._concurrency + prefetch - held, self._concurrency * SETTLING_PER_SLOT_MAX - settling) - self._slots_asked
+        return min(free, LEASE_BATCH_MAX)
 
-    def _lease_loop(self) -> None:
+    def _lane_may_lease(self, lane: int) -> bool:
+        """Lane 0 leases whenever slots are free, the others only while the queues are drained.
+        Under _changed."""
+        return self._lease_max() > 0 and (lane == 0 or self._drained)
+
+    def _lease_loop(self, lane: int) -> None:
         while True:
             with self._changed:
-                self._changed.wait_for(lambda: self._stopping.is_set() or self._lease_max() > 0)
+                self._changed.wait_for(lambda: self._stopping.is_set() or self._lane_may_lease(lane))
                 if self._stopping.is_set():
                     return
-                lease_max = self._lease_max()
+                free = self._lease_max()
+                # Drained, each request leaves a share of the free slots to the lanes not yet asking.
+                lease_max = -(-free // (LEASE_LANES - self._lease_calls)) if self._drained else free
+                self._slots_asked += lease_max
+                self._lease_calls += 1
+                self._changed.notify_all()
             started = time.monotonic()
             fields = {"queues": self._queues, "max": lease_max, "leaseMs": self._lease_ms, "waitMs": self._poll_wait_ms, "workerId": self.worker_id}
             try:
                 jobs = self._transport.call("lease", fields, long_poll_ms=self._poll_wait_ms, abort=self._stopping)["jobs"]
             except RaftqError as error:
+                with self._changed:
+                    self._slots_asked -= lease_max
+                    self._lease_calls -= 1
+                    self._changed.notify_all()
+                    # One lane retries: the others wait until answers come again.
+                    self._drained = False
                 if self._stopping.is_set():
                     return
                 self._report_error(error)
                 self._stopping.wait(self._transport.retry.cap_ms / 1000)
                 continue
             with self._changed:
+                self._slots_asked -= lease_max
+                self._lease_calls -= 1
+                self._drained = len(jobs) < lease_max
                 # Only a full answer times the round trip: a short one may have long-polled for jobs.
                 if len(jobs) == lease_max:
                     self._lease_round_trip_ms_avg = moving_average(self._lease_round_trip_ms_avg, (time.monotonic() - started) * 1000)

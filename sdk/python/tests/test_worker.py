@@ -340,6 +340,42 @@ class WorkerTest(unittest.TestCase):
         self.assertIn("handler result rejected", message)
         self.assertFalse(retryable)
 
+    def test_keeps_four_lease_requests_waiting_while_the_queue_is_drained_one_while_it_is_busy(self) -> None:
+        # Per lease request: the worker's requests in flight, and the jobs still queued when it came.
+        seen: list[tuple[int, int]] = []
+        holder: list[Worker] = []
+
+        def record(request: dict[str, Any]) -> None:
+            if request["op"] == "lease" and holder:
+                with holder[0]._changed:
+                    in_flight = holder[0]._lease_calls
+                with self.broker.changed:
+                    seen.append((in_flight, len(self.broker.waiting)))
+
+        self.broker.intercept = record
+        worker = self.worker(lambda job: time.sleep(0.001), start=False, concurrency=8, prefetch=0)
+        holder.append(worker)
+        worker.start()
+        # Nothing known yet: one request for every handler thread.
+        self.broker.until("one lease waiting", lambda: self.broker.leases_parked == 1)
+        self.assertEqual(self.broker.lease_maxes[0], 8)
+        # Its answer is short (1 of 8): the queue is drained, so four long polls wait, sharing the threads.
+        self.broker.add("first", 1)
+        self.broker.until("four leases waiting", lambda: self.broker.leases_parked == 4)
+        self.assertLessEqual(sum(self.broker.lease_maxes[-4:]), 8)
+        # A backlog answers every request in full: the extra lanes stop, one request at a time goes on.
+        with self.broker.changed:
+            for n in range(200):
+                job_id = f"j{n}"
+                self.broker.payloads[job_id] = encode_value(n)
+                self.broker.attempts[job_id] = 0
+                self.broker.waiting.append(job_id)
+            self.broker.changed.notify_all()
+        self.broker.until("every job acked", lambda: len(self.broker.acks) == 201)
+        while_busy = [in_flight for in_flight, queued in seen if queued >= 16]
+        self.assertGreater(len(while_busy), 10)
+        self.assertEqual(while_busy[-5:], [1, 1, 1, 1, 1])
+
     def test_never_leases_ahead_of_free_threads_while_handlers_are_slower_than_a_lease_round_trip(self) -> None:
         for n in range(3):
             self.broker.add(f"j{n}", n)
