@@ -304,6 +304,13 @@ const membership: Starter = async (ctx, u) => {
 export type DiskDamage = 'truncate-log' | 'flip-log' | 'truncate-ldb' | 'flip-ldb';
 const DISK_DAMAGES: readonly DiskDamage[] = ['truncate-log', 'flip-log', 'truncate-ldb', 'flip-ldb'];
 
+/** Index of the last byte that is not zero; -1 when there is none. */
+function lastNonZero(buf: Buffer): number {
+  let i = buf.length - 1;
+  while (i >= 0 && buf[i] === 0) i--;
+  return i;
+}
+
 /**
  * Damages a stopped node's Raft storage: truncates or flips bits in its newest log file (`.log`:
  * a WAL segment, or LevelDB's write-ahead log) or in a table (`.snap`: a snapshot file, or
@@ -327,17 +334,19 @@ export function damageStorage(dir: string, kind: DiskDamage, u: number, v: numbe
   // The newest log holds the latest writes; any table will do.
   const target = actual.endsWith('log') ? candidates.at(-1)! : pickWith(u, candidates);
   const file = path.join(dir, target.name);
-  if (actual.startsWith('truncate')) {
-    const keep = Math.floor(target.bytes * (0.2 + 0.7 * v));
-    fs.truncateSync(file, keep);
-    return `${actual}: ${target.name} ${target.bytes} -> ${keep} bytes`;
-  }
   const buf = fs.readFileSync(file);
+  // The newest WAL segment ends in zeros written ahead of its records: damage what was written.
+  const writtenBytes = Math.max(1, lastNonZero(buf) + 1);
+  if (actual.startsWith('truncate')) {
+    const keep = Math.floor(writtenBytes * (0.2 + 0.7 * v));
+    fs.truncateSync(file, keep);
+    return `${actual}: ${target.name} ${target.bytes} (${writtenBytes} written) -> ${keep} bytes`;
+  }
   const flips = 1 + Math.floor(v * 8);
   const rng = new Prng(Math.floor(u * 2 ** 32), 'flip');
   const at: number[] = [];
   for (let i = 0; i < flips; i++) {
-    const offset = rng.int(0, buf.length - 1);
+    const offset = rng.int(0, writtenBytes - 1);
     buf[offset] = buf[offset]! ^ (1 << rng.int(0, 7));
     at.push(offset);
   }

@@ -33,6 +33,20 @@ import { DurabilityWatermark, WATERMARK_FILE, WatermarkError } from './watermark
 
 /** A segment rotates once it would grow past this (etcd's WAL uses the same 64 MiB). */
 export const SEGMENT_BYTES_MAX_DEFAULT = 64 * 1024 * 1024;
+/**
+ * A record that would grow the active segment is written followed by this many zeros, which the
+ * records after it overwrite: an O_DSYNC write that does not change the file's size commits no
+ * metadata to the file system's journal. Measured on this machine's ext4, a 300-byte save: p50
+ * 125 vs 180 µs, p99 390 vs 510-850 µs, CPU 50 vs 78 µs. Replay takes zeros after the last record
+ * for a torn tail; rotation and close cut them off, so only the newest segment ever ends in zeros.
+ */
+export const SEGMENT_PREALLOCATE_BYTES = 1024 * 1024;
+/**
+ * Only a record up to this size pads the segment: a larger write costs far more than the journal
+ * commit it would save, and padding after it would double the bytes written under batches (A/B,
+ * `enqueue-batch`: 139-143k against 147-149k jobs/s when every record padded).
+ */
+const PREALLOCATE_RECORD_BYTES_MAX = 64 * 1024;
 /** Snapshot data is written, read back and checksummed in pieces of this size, so none holds the event loop long. */
 const SNAPSHOT_WRITE_CHUNK_BYTES = 1 << 20;
 const SEQ_DIGITS = 12;
@@ -74,6 +88,13 @@ function writeAt(fd: number, bytes: Uint8Array, position: number): Promise<void>
       fs.write(fd, bytes, done, bytes.byteLength - done, position + done, (err, written) => (err ? reject(err) : step(done + written)));
     };
     step(0);
+  });
+}
+
+/** Cuts a file to `bytes` and makes the new size durable. */
+function truncateDurably(fd: number, bytes: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    fs.ftruncate(fd, bytes, (err) => (err ? reject(err) : fs.fdatasync(fd, (syncErr) => (syncErr ? reject(syncErr) : resolve()))));
   });
 }
 
@@ -124,6 +145,8 @@ export class WalStorage implements LogStorage {
   private segments: Segment[] = [];
   private activeFd: number | null = null;
   private activeBytes = 0;
+  /** The active segment's size on disk: activeBytes, then preallocated zeros (SEGMENT_PREALLOCATE_BYTES). */
+  private activeAllocatedBytes = 0;
   /** Where the active segment's checkpoint ends: a segment holding nothing more never rotates. */
   private activeCheckpointEnd = 0;
   private nextGeneration = 1;
@@ -253,7 +276,11 @@ export class WalStorage implements LogStorage {
   /** Lets the writes already queued finish, then closes; writes queued after this are refused. */
   close(): Promise<void> {
     return this.writes.close(() => {
-      if (this.phase === 'loaded' && !this.writes.failed) this.recordWatermark(true);
+      if (this.phase === 'loaded' && !this.writes.failed) {
+        this.recordWatermark(true);
+        // Left in place, the zeros would be dropped at the next load as a torn tail: cut them now.
+        if (this.activeFd !== null && this.activeAllocatedBytes > this.activeBytes) fs.ftruncateSync(this.activeFd, this.activeBytes);
+      }
       this.watermark.close();
       if (this.activeFd !== null) fs.closeSync(this.activeFd);
       this.activeFd = null;
@@ -351,6 +378,7 @@ export class WalStorage implements LogStorage {
       }
       this.activeFd = fd;
       this.activeBytes = fs.fstatSync(fd).size;
+      this.activeAllocatedBytes = this.activeBytes;
       this.activeCheckpointEnd = checkpointEnd;
       return;
     }
@@ -361,14 +389,16 @@ export class WalStorage implements LogStorage {
     w.begin(segmentHeader());
     w.append(this.checkpoint());
     const fd = fs.openSync(join(this.dir, segmentName(seq)), fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_DSYNC);
+    const written = this.preallocated(w.bytes(), 0, 0);
     try {
-      await writeAt(fd, w.bytes(), 0);
+      await writeAt(fd, written, 0);
     } catch (err) {
       fs.closeSync(fd);
       throw err;
     }
     this.activeFd = fd;
     this.activeBytes = w.bytes().byteLength;
+    this.activeAllocatedBytes = written.byteLength;
     this.activeCheckpointEnd = this.activeBytes;
     w.release();
     fsyncDir(this.dir);
@@ -457,9 +487,13 @@ export class WalStorage implements LogStorage {
       w.append(this.checkpoint());
       const offset = w.bytes().byteLength;
       w.append(content);
+      // An older segment must end at its last record (replay refuses anything else), before the
+      // newer one exists.
+      if (this.activeAllocatedBytes > this.activeBytes) await truncateDurably(this.activeFd!, this.activeBytes);
       const fd = fs.openSync(join(this.dir, segmentName(seq)), fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_DSYNC);
+      const written = this.preallocated(w.bytes(), 0, 0);
       try {
-        await writeAt(fd, w.bytes(), 0);
+        await writeAt(fd, written, 0);
         fsyncDir(this.dir);
       } catch (err) {
         fs.closeSync(fd);
@@ -468,11 +502,14 @@ export class WalStorage implements LogStorage {
       fs.closeSync(this.activeFd!);
       this.activeFd = fd;
       this.activeBytes = w.bytes().byteLength;
+      this.activeAllocatedBytes = written.byteLength;
       this.activeCheckpointEnd = offset;
       this.segments.push({ seq, maxEntryIndex: 0 });
       location = { segment: seq, offset };
     } else {
-      await writeAt(this.activeFd!, w.bytes(), this.activeBytes);
+      const written = this.preallocated(w.bytes(), this.activeBytes, this.activeAllocatedBytes);
+      await writeAt(this.activeFd!, written, this.activeBytes);
+      this.activeAllocatedBytes = Math.max(this.activeAllocatedBytes, this.activeBytes + written.byteLength);
       location = { segment: active.seq, offset: this.activeBytes };
       this.activeBytes += recordBytes;
     }
@@ -483,6 +520,21 @@ export class WalStorage implements LogStorage {
       segment.maxEntryIndex = Math.max(segment.maxEntryIndex, last.index);
     }
     return location;
+  }
+
+  /**
+   * What to write for `record` at `at` of a segment that holds `allocatedBytes`: the record alone
+   * while it fits (or when it is large), else the record and zeros up to SEGMENT_PREALLOCATE_BYTES
+   * past it (not past the segment's bound, where it rotates).
+   */
+  private preallocated(record: Uint8Array, at: number, allocatedBytes: number): Uint8Array {
+    const end = at + record.byteLength;
+    if (end <= allocatedBytes || record.byteLength > PREALLOCATE_RECORD_BYTES_MAX) return record;
+    const allocatedEnd = Math.min(end + SEGMENT_PREALLOCATE_BYTES, Math.max(end, this.segmentBytesMax));
+    if (allocatedEnd === end) return record;
+    const padded = Buffer.alloc(allocatedEnd - at);
+    padded.set(record);
+    return padded;
   }
 
   private checkpoint(): RecordContent {

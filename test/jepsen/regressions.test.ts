@@ -67,6 +67,24 @@ describe.each(STORAGE_ENGINES)('storage damage found by the jepsen-lite disk nem
   });
 });
 
+describe('the disk nemesis on a WAL segment that ends in preallocated zeros (a node killed, not closed)', () => {
+  it('truncates and flips bits in what was written, not in the zeros', () => {
+    for (const kind of ['truncate-log', 'flip-log'] as const) {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftq-zeros-'));
+      dirs.push(dir);
+      const written = Buffer.alloc(4000, 0x5a);
+      const file = path.join(dir, 'wal-000000000001.log');
+      for (const [u, v] of [[0.1, 0.99], [0.9, 0.5], [0.5, 0.01]] as const) {
+        fs.writeFileSync(file, Buffer.concat([written, Buffer.alloc(1024 * 1024)]));
+        expect(damageStorage(dir, kind, u, v)).toMatch(new RegExp(`^${kind}: wal-000000000001\\.log `));
+        const after = fs.readFileSync(file);
+        if (kind === 'truncate-log') expect(after.byteLength).toBeLessThan(written.byteLength);
+        else expect(after.subarray(0, written.byteLength).equals(written), 'a bit of the written part flipped').toBe(false);
+      }
+    }
+  });
+});
+
 describe('a node that silently lost acknowledged log entries (jepsen-lite disk nemesis, seed 108)', () => {
   // `npm run jepsen -- --nodes 3 --time 120 --nemesis disk --rate 250 --seed 108` (runs/…-108):
   // n2's WAL was truncated while it was stopped ("disk: started: n2 came back up after

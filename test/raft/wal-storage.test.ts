@@ -9,7 +9,7 @@ import { engineOfDir, openLogStorage } from '../../raft/open-storage.js';
 import type { ClusterConfig, Entry, HardState, Snapshot } from '../../raft/types.js';
 import { RecordWriter, SEGMENT_HEADER_BYTES, decodeRecordBody, readRecordAt } from '../../raft/wal-format.js';
 import { WalReplay } from '../../raft/wal-replay.js';
-import { WalStorage } from '../../raft/wal-storage.js';
+import { SEGMENT_PREALLOCATE_BYTES, WalStorage } from '../../raft/wal-storage.js';
 
 const CONFIG: ClusterConfig = { voters: ['n1', 'n2', 'n3'] };
 const dirs: string[] = [];
@@ -100,6 +100,32 @@ describe('WalStorage on disk', () => {
     fs.appendFileSync(lastSegment(dir), Buffer.alloc(300));
     const s = await opened(dir);
     expect((await s.load()).entries).toHaveLength(15);
+  });
+
+  it('writes zeros past a record that grows the segment, loads with them in place, and cuts them at close', async () => {
+    const dir = tempDir();
+    const s = await opened(dir);
+    await s.load();
+    await s.save({ entries: entries(1, 5, 1), hardState: hardState(1, 5), config: CONFIG });
+    await s.save({ entries: entries(6, 10, 1), hardState: hardState(1, 10) });
+    const file = lastSegment(dir);
+    const bytes = fs.readFileSync(file);
+    const read = readRecordAt(bytes, recordOffsets(file).at(-1)!);
+    if (read.kind !== 'record') throw new Error('no last record');
+    // The segment was created with its checkpoint and the zeros after it; the saves overwrote them.
+    expect(bytes.byteLength).toBeGreaterThanOrEqual(read.end + SEGMENT_PREALLOCATE_BYTES - 1024);
+    expect(bytes.subarray(read.end).every((b) => b === 0)).toBe(true);
+    // The files as a crash would leave them: every record loads, the zeros go as a torn tail.
+    const crashed = tempDir();
+    fs.cpSync(dir, crashed, { recursive: true });
+    const copy = await opened(crashed);
+    expect((await copy.load()).entries.map((e) => e.index)).toEqual(entries(1, 10, 1).map((e) => e.index));
+    await copy.save({ entries: entries(11, 11, 1) });
+    await copy.close();
+    expect((await (await opened(crashed)).load()).entries).toHaveLength(11);
+    // A clean close leaves the segment ending at its last record.
+    await s.close();
+    expect(fs.statSync(file).size).toBe(read.end);
   });
 
   it('refuses a flipped bit, even in the newest record, and keeps refusing', async () => {
