@@ -269,7 +269,9 @@ export class Broker {
    * written, so no lease is taken for a client that is gone).
    */
   leaseWhenAvailable(envelope: LeaseWaiter['envelope'], sizeBytes: number, waitMs: number, gone?: AbortSignal): Promise<Outcome | null> {
-    if (this.hasUnclaimed(envelope.cmd.queues)) return this.submit(envelope, sizeBytes);
+    const queues = envelope.cmd.queues;
+    // A short poll cannot wait for the claims to settle: it tries for whatever is queued.
+    if (this.hasUnclaimed(queues) || (waitMs <= 0 && this.sm.hasAvailable(queues))) return this.submit(envelope, sizeBytes);
     if (waitMs <= 0 || gone?.aborted || this.leaseWaiters.size >= WAITERS_MAX) return Promise.resolve(null);
     return new Promise<Outcome | null>((resolve, reject) => {
       const leave = (): void => {

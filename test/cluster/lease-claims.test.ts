@@ -76,6 +76,12 @@ describe('lease claims on the leader', () => {
     expect(broker.waitingLeases).toBe(1);
     expect(proposed).toHaveLength(2);
 
+    // A short poll cannot wait for the claim to settle: it is proposed for what is queued.
+    const shortPoll = broker.leaseWhenAvailable(lease('w3', 'q', 1), 64, 0);
+    await turn();
+    expect(proposed.map(opsOf).slice(-1)).toEqual([['lease']]);
+    expect(proposed).toHaveLength(3);
+
     // Job B arrives: lease 2 rides in its entry.
     const second = broker.submit(enqueue('q'), 64);
     await turn();
@@ -83,6 +89,7 @@ describe('lease claims on the leader', () => {
     applyAll();
     const jobB = enqueuedId(await second);
     expect(leasedIds(await lease1)).toEqual([jobA]);
+    expect(leasedIds(await shortPoll)).toEqual([]);
     expect(leasedIds(await lease2)).toEqual([jobB]);
     broker.close();
   });
