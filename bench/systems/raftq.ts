@@ -26,7 +26,7 @@ export class RaftqSystem implements System {
   describe(): Record<string, string> {
     return {
       raftq: `${ownVersion()} (${gitRevision()})`,
-      config: `${this.nodeCount} node processes on 127.0.0.1, LevelDB with sync: true per Raft write batch, defaults (tick 50 ms, snapshot every 20,000 entries)`,
+      config: `${this.nodeCount} node processes on 127.0.0.1, the Raft log in segment files, one O_DSYNC write per Raft save, defaults (tick 50 ms, snapshot every 20,000 entries)`,
     };
   }
 
