@@ -195,9 +195,30 @@ export function readRecordAt(bytes: Buffer, offset: number): RecordRead {
   return { kind: 'record', bodyStart: offset + RECORD_HEADER_BYTES, end };
 }
 
-function allZero(bytes: Buffer, from: number): boolean {
-  for (let i = from; i < bytes.byteLength; i++) if (bytes[i] !== 0) return false;
+function allZero(bytes: Buffer, from: number, to = bytes.byteLength): boolean {
+  for (let i = from; i < to; i++) if (bytes[i] !== 0) return false;
   return true;
+}
+
+/** A device writes whole sectors: a write a crash cut short leaves whole sectors of it unwritten. */
+const SECTOR_BYTES = 512;
+
+/**
+ * Whether the record at `offset` of a segment (`bytes` from the file's start), whose checksum
+ * failed, is a write a crash cut short rather than damage: nothing but zeros follows it, and one of
+ * the sector-aligned pieces it spans is all zeros, as the sectors a torn write did not reach still
+ * hold the zeros written ahead of the records (wal-storage.ts, SEGMENT_PREALLOCATE_BYTES). A flipped
+ * bit leaves no such piece. etcd's WAL tells a torn write from damage the same way.
+ */
+export function isTornRecord(bytes: Buffer, offset: number): boolean {
+  const end = Math.min(bytes.byteLength, offset + RECORD_HEADER_BYTES + bytes.readUInt32LE(offset));
+  if (!allZero(bytes, end)) return false;
+  for (let from = offset; from < end; ) {
+    const to = Math.min(end, (Math.floor(from / SECTOR_BYTES) + 1) * SECTOR_BYTES);
+    if (allZero(bytes, from, to)) return true;
+    from = to;
+  }
+  return false;
 }
 
 /**

@@ -11,8 +11,9 @@
 //
 // A save is one record written with one positional write on a descriptor opened O_DSYNC: it
 // returns once the record is durable, in one trip to the libuv pool instead of a write and an
-// fdatasync. A crash mid-write leaves a record cut short at the end of the newest segment, which
-// load drops (a torn tail); a checksum failure anywhere, a record cut short in an older segment,
+// fdatasync. A crash mid-write leaves a record cut short at the end of the newest segment, or one
+// with unwritten (still zero) sectors in the zeros written ahead of it, which load drops (a torn
+// tail); any other checksum failure, a record cut short in an older segment,
 // or a missing segment is damage, and load refuses with STORAGE_CORRUPT. A torn tail that took
 // acknowledged writes with it is caught by the watermark, as with LevelDB.
 //
@@ -26,7 +27,7 @@ import type { SnapshotFileRecord } from './entry-codec.js';
 import { EMPTY_BOUNDS, StorageCorruptError, invariant, planSave, type LogBounds } from './memory-storage.js';
 import { EMPTY_HARD_STATE, type LogStorage, type PersistBatch, type PersistedState } from './storage.js';
 import { RELEASED_SNAPSHOT_DATA, type ClusterConfig, type Entry, type HardState, type Snapshot } from './types.js';
-import { RecordWriter, SEGMENT_HEADER_BYTES, WAL_FORMAT_VERSION, WalFormatError, decodeRecordBody, readRecordAt, readSegmentHeader, segmentHeader, type RecordContent } from './wal-format.js';
+import { RecordWriter, SEGMENT_HEADER_BYTES, WAL_FORMAT_VERSION, WalFormatError, decodeRecordBody, isTornRecord, readRecordAt, readSegmentHeader, segmentHeader, type RecordContent } from './wal-format.js';
 import { WalReplay, type EntryLocation } from './wal-replay.js';
 import { WriteQueue } from './write-queue.js';
 import { DurabilityWatermark, WATERMARK_FILE, WatermarkError } from './watermark.js';
@@ -333,7 +334,10 @@ export class WalStorage implements LogStorage {
         if (isLast) return { tornAt: offset, checkpointEnd };
         throw new StorageCorruptError(`${name} ends inside a record at ${offset}, and a newer segment follows it`);
       }
-      if (read.kind === 'checksum') throw new StorageCorruptError(`${name} at ${offset}: ${read.detail}`);
+      if (read.kind === 'checksum') {
+        if (isLast && isTornRecord(bytes, offset)) return { tornAt: offset, checkpointEnd };
+        throw new StorageCorruptError(`${name} at ${offset}: ${read.detail}`);
+      }
       let record;
       try {
         record = decodeRecordBody(bytes, read.bodyStart, read.end, false);

@@ -128,6 +128,41 @@ describe('WalStorage on disk', () => {
     expect(fs.statSync(file).size).toBe(read.end);
   });
 
+  it('takes a record with an unwritten sector in the zeros written ahead of it as torn, and a flipped bit there as damage', async () => {
+    const dir = tempDir();
+    const s = await opened(dir);
+    await s.load();
+    // Records of ~1 KB: each spans sector boundaries. Commit 0: the last save was never counted.
+    await s.save({ entries: entries(1, 5, 1, 200), hardState: hardState(1, 0), config: CONFIG });
+    await s.save({ entries: entries(6, 10, 1, 200) });
+    await s.save({ entries: entries(11, 15, 1, 200) });
+    const crashImage = (): { dir: string; file: string; last: number; end: number } => {
+      const copy = tempDir();
+      fs.cpSync(dir, copy, { recursive: true });
+      const file = lastSegment(copy);
+      const last = recordOffsets(file).at(-1)!;
+      const read = readRecordAt(fs.readFileSync(file), last);
+      if (read.kind !== 'record') throw new Error('no last record');
+      return { dir: copy, file, last, end: read.end };
+    };
+    // The write of the last record reached its first sectors, not its last one.
+    const torn = crashImage();
+    const bytes = fs.readFileSync(torn.file);
+    const lastSectorFrom = Math.floor((torn.end - 1) / 512) * 512;
+    expect(lastSectorFrom, 'the record spans a sector boundary').toBeGreaterThan(torn.last);
+    bytes.fill(0, lastSectorFrom, torn.end);
+    fs.writeFileSync(torn.file, bytes);
+    const loaded = await opened(torn.dir);
+    expect((await loaded.load()).entries.map((e) => e.index)).toEqual(entries(1, 10, 1).map((e) => e.index));
+    expect(fs.statSync(torn.file).size, 'cut at the torn record').toBe(torn.last);
+    // The same record whole but for one flipped bit, zeros after it: damage, refused.
+    const flipped = crashImage();
+    const flippedBytes = fs.readFileSync(flipped.file);
+    flippedBytes[flipped.end - 3] = flippedBytes[flipped.end - 3]! ^ 0x04;
+    fs.writeFileSync(flipped.file, flippedBytes);
+    expect(await loadError(flipped.dir)).toMatch(/STORAGE_CORRUPT: wal-000000000001\.log at \d+: checksum mismatch/);
+  });
+
   it('refuses a flipped bit, even in the newest record, and keeps refusing', async () => {
     const dir = tempDir();
     await threeSaves(dir);
