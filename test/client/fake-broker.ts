@@ -225,6 +225,7 @@ export class FakeBroker implements RequestHandler {
         this.notify();
       });
       this.parked.push(parked);
+      this.notify(); // a test may be waiting for the poll to park
     });
   }
 

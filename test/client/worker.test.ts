@@ -388,6 +388,23 @@ describe('Worker', () => {
     expect(w.activeCount).toBe(0);
   });
 
+  it('a drained worker closes without waiting for its four long polls', async () => {
+    const { broker: b, address } = await broker();
+    const w = worker({ nodes: [address], queues: 'q', concurrency: 8, pollWaitMs: 60_000, handler: async () => 'x' });
+    const firstCompleted = new Promise<void>((resolve) => w.once('completed', () => resolve()));
+    w.start();
+    await b.until(() => b.parkedCount === 1);
+    b.add('q', 1); // answered short: the queue is drained, four polls wait
+    await firstCompleted;
+    await b.until(() => b.parkedCount === 4);
+    const startedMs = Date.now();
+    await w.close({ graceMs: 60_000 }); // would take a minute if it waited for the polls
+    expect(Date.now() - startedMs).toBeLessThan(30_000);
+    await b.until(() => b.parkedCount === 0);
+    b.add('q', 1);
+    expect(states(b).filter((s) => s === 'waiting')).toHaveLength(1);
+  });
+
   it('an idle worker closes without waiting for its long poll', async () => {
     const { broker: b, address } = await broker();
     const w = worker({ nodes: [address], queues: 'q', pollWaitMs: 60_000, handler: async () => 'x' });

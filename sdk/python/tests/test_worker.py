@@ -484,6 +484,15 @@ class WorkerTest(unittest.TestCase):
         worker.close()
         self.assertLess(time.monotonic() - started, 2)
 
+    def test_a_drained_worker_closes_without_waiting_for_its_four_long_polls(self) -> None:
+        worker = self.worker(lambda job: None, poll_wait_ms=30_000, concurrency=8)
+        self.broker.until("the long poll", lambda: self.broker.leases_parked == 1)
+        self.broker.add("only", 1)  # answered short: the queue is drained, four polls wait
+        self.broker.until("four long polls", lambda: self.broker.leases_parked == 4)
+        started = time.monotonic()
+        worker.close()
+        self.assertLess(time.monotonic() - started, 2)
+
     def test_run_closes_gracefully_on_sigterm_and_returns(self) -> None:
         script = (
             "import sys; from raftq import Worker; "
