@@ -29,5 +29,6 @@ VOLUME ["/data"]
 # Client protocol, peer (Raft) and HTTP listeners of n1..n3 (docker-compose.yml gives node nK
 # the ports 700K, 710K, 800K, as on a developer's machine).
 EXPOSE 7001 7002 7003 7101 7102 7103 8001 8002 8003
-ENTRYPOINT ["node", "dist/cluster/main.js"]
+# V8 flags as src/node-flags.ts gives them: the compose file runs three nodes on one host.
+ENTRYPOINT ["node", "--single-threaded-gc", "dist/cluster/main.js"]
 CMD ["node"]

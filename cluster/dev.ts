@@ -6,6 +6,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Client } from '../src/client/client.js';
+import { NODE_V8_FLAGS } from '../src/node-flags.js';
 import { prettyLogLine } from './logger.js';
 
 export interface DevOptions {
@@ -43,14 +44,14 @@ export async function runDev(opts: DevOptions): Promise<void> {
     const peers = nodes.filter((p) => p.id !== n.id).map((p) => `${p.id}=${p.peer}`).join(',');
     const args = [MAIN, 'node', '--id', n.id, '--listen', n.client, '--peer-listen', n.peer, '--http', n.http, '--data-dir', path.join(opts.dataDir, n.id), '--log-level', opts.logLevel];
     if (peers) args.push('--peers', peers);
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...NODE_V8_FLAGS, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     children.set(n.id, child);
     for (const stream of [child.stdout!, child.stderr!]) {
       readline.createInterface({ input: stream }).on('line', (line) => console.log(prettyLogLine(line, color)));
     }
     child.on('exit', (code, signal) => {
       children.delete(n.id);
-      if (!stopping) console.log(`${n.id} exited (${signal ?? `code ${code}`}); the others keep running. Restart it with:\n  node ${path.relative(process.cwd(), MAIN)} ${args.slice(1).join(' ')}`);
+      if (!stopping) console.log(`${n.id} exited (${signal ?? `code ${code}`}); the others keep running. Restart it with:\n  node ${NODE_V8_FLAGS.join(' ')} ${path.relative(process.cwd(), MAIN)} ${args.slice(1).join(' ')}`);
       if (stopping && children.size === 0) process.exit(0);
     });
   }

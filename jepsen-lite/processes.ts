@@ -14,6 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Transport, type CallFields } from '../src/client/transport.js';
 import { RaftqError } from '../src/errors.js';
+import { NODE_V8_FLAGS } from '../src/node-flags.js';
 import type { ClusterStatus, NodeAddresses, Op, OpResults } from '../src/protocol/messages.js';
 
 /** How long a spawned node may take to serve /health. */
@@ -340,7 +341,7 @@ export class ProcessCluster {
     let child: ChildProcess;
     try {
       // Straight into the file: a paused test process never blocks a node on a full pipe.
-      child = spawn(process.execPath, args, { stdio: ['ignore', fd, fd], env: nodeEnv(this.options.env ?? {}) });
+      child = spawn(process.execPath, [...NODE_V8_FLAGS, ...args], { stdio: ['ignore', fd, fd], env: nodeEnv(this.options.env ?? {}) });
     } finally {
       fs.closeSync(fd);
     }

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { NODE_V8_FLAGS } from '../../src/node-flags.js';
 
 const MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'main.js');
 /** How long a cluster may take to elect a leader and report every node ready. */
@@ -125,7 +126,7 @@ export class LocalCluster {
       v8Flags.push('--cpu-prof', '--cpu-prof-dir', this.opts.cpuProfDir, '--cpu-prof-name', name);
     }
     const log = fs.openSync(node.logPath, 'a');
-    const child = spawn(process.execPath, [...v8Flags, MAIN, ...nodeFlags], { stdio: ['ignore', log, log] });
+    const child = spawn(process.execPath, [...NODE_V8_FLAGS, ...v8Flags, MAIN, ...nodeFlags], { stdio: ['ignore', log, log] });
     fs.closeSync(log);
     node.child = child;
     node.starts += 1;

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../jepsen-lite/processes.js';
 import { NODE_ENV, resolveNodeConfig } from '../../cluster/node-config.js';
+import { NODE_V8_FLAGS } from '../../src/node-flags.js';
 import { parseHostPort } from '../../src/protocol/address.js';
 
 const ROOT = repoRoot();
@@ -180,7 +181,7 @@ describe('docker-compose.yml', () => {
   it('is built by a Dockerfile whose entry point is the raftq bin and whose sources survive .dockerignore', () => {
     const dockerfile = fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
     expect(dockerfile).toMatch(/^FROM node:20-slim/m);
-    expect(dockerfile).toContain('ENTRYPOINT ["node", "dist/cluster/main.js"]');
+    expect(dockerfile).toContain(`ENTRYPOINT ["node", ${NODE_V8_FLAGS.map((f) => `"${f}", `).join('')}"dist/cluster/main.js"]`);
     expect(dockerfile).toContain('CMD ["node"]');
     const ignored = fs.readFileSync(path.join(ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
     const copied = [...dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => m[1]!.split(/\s+/));

@@ -8,6 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NODE_V8_FLAGS } from '../../src/node-flags.js';
 
 const MAIN_JS = fileURLToPath(new URL('../../dist/cluster/main.js', import.meta.url));
 /** Log lines kept per node, for the message of a failing test. */
@@ -148,7 +149,7 @@ export class ProcessCluster {
     const nodes = specs.map((spec) => {
       const peers = specs.filter((s) => s.id !== spec.id).map((s) => `${s.id}=${s.peer}`).join(',');
       const args = [MAIN_JS, 'node', '--id', spec.id, '--listen', spec.client, '--peer-listen', spec.peer, '--http', spec.http, '--peers', peers, '--data-dir', path.join(dataDir, spec.id), ...extraArgs];
-      const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RAFTQ_LOG_LEVEL: process.env.RAFTQ_LOG_LEVEL ?? 'info' } });
+      const child = spawn(process.execPath, [...NODE_V8_FLAGS, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RAFTQ_LOG_LEVEL: process.env.RAFTQ_LOG_LEVEL ?? 'info' } });
       if (child.pid !== undefined) livePids.add(child.pid);
       return new NodeProcess(spec, child);
     });
