@@ -227,7 +227,7 @@ async function warmUpPaths(target: Target, opts: ScenarioOptions): Promise<{ job
   }
   await drain(target, queue, jobs, WARMUP_WORKER_CONCURRENCY, 'warm-up: worker');
   const seconds = round3((performance.now() - startedMs) / 1000);
-  // The warm-up's aftermath (a snapshot of what it built, LevelDB compacting on an old data dir) is not
+  // The warm-up's aftermath (a snapshot of what it built) is not
   // part of the measured load. Usually the nodes are idle within one window (0.5 s).
   const settleSeconds = target.cluster ? round3(await target.cluster.waitQuiet(SETTLE_MS_MAX)) : null;
   return { jobs, seconds, settleSeconds };

@@ -326,7 +326,8 @@ class Worker:
 
     def _lease_max(self) -> int:
         """Jobs the next lease may ask for: the free handler threads plus what to lease ahead, as
-        long as the acks still settling leave room. Under _changed."""
+        long as the acks still settling leave room, less what lease requests in flight asked for.
+        Under _changed."""
         held = self._busy + len(self._ready)
         settling = len(self._active) - held
         prefetch = prefetch_for(self._concurrency, self._prefetch_max, self._handler_ms_avg, self._lease_round_trip_ms_avg)
