@@ -7,6 +7,7 @@ import { LocalCluster } from '../../cluster/bench/spawn.js';
 import { RUNNERS, type BenchResult, type ScenarioOptions, type Target, type TargetSource } from '../../cluster/bench/scenarios.js';
 import type { Percentiles } from '../../cluster/bench/histogram.js';
 import { type LatencyFigure, type System, type ThroughputFigure } from './common.js';
+import { NODE_V8_FLAGS } from '../../src/node-flags.js';
 
 export class RaftqSystem implements System {
   readonly key: string;
@@ -26,7 +27,7 @@ export class RaftqSystem implements System {
   describe(): Record<string, string> {
     return {
       raftq: `${ownVersion()} (${gitRevision()})`,
-      config: `${this.nodeCount} node processes on 127.0.0.1, the Raft log in segment files, one O_DSYNC write per Raft save, defaults (tick 50 ms, snapshot every 20,000 entries)`,
+      config: `${this.nodeCount} node processes on 127.0.0.1 (node ${NODE_V8_FLAGS.join(' ')}), the Raft log in segment files, one O_DSYNC write per Raft save, defaults (tick 50 ms, snapshot every 20,000 entries)`,
     };
   }
 
