@@ -14,8 +14,17 @@ import type { Envelope, Outcome } from '../../src/jobs/types.js';
 
 const TERM = 1;
 
+interface Leader {
+  broker: Broker;
+  proposed: Entry[];
+  applyAll(): void;
+  opsOf(e: Entry): string[];
+  /** Enqueues one job on each of `queues` (one entry), applies it, and answers their ids. */
+  queued(...queues: string[]): Promise<string[]>;
+}
+
 /** A leader whose proposals wait in `proposed` until the test applies them. */
-function leader(): { broker: Broker; proposed: Entry[]; applyAll(): void; opsOf(e: Entry): string[] } {
+function leader(): Leader {
   const broker = new Broker('n1', new Members(), () => 1_000_000);
   const proposed: Entry[] = [];
   let applied = 0;
@@ -36,6 +45,12 @@ function leader(): { broker: Broker; proposed: Entry[]; applyAll(): void; opsOf(
       applied = proposed.length;
     },
     opsOf: (e) => decodeBatch(e.data).envelopes.map((env) => env.cmd.op).filter((op) => op !== 'tick'),
+    async queued(...queues) {
+      const submitted = queues.map((queue) => broker.submit(enqueue(queue), 64));
+      await turn();
+      this.applyAll();
+      return (await Promise.all(submitted)).map(enqueuedId);
+    },
   };
 }
 
@@ -60,11 +75,9 @@ function enqueuedId(outcome: Outcome): string {
 
 describe('lease claims on the leader', () => {
   it('holds a lease whose jobs a lease in flight claims, and sends it with the next enqueue', async () => {
-    const { broker, proposed, applyAll, opsOf } = leader();
-    const first = broker.submit(enqueue('q'), 64);
-    await turn();
-    applyAll();
-    const jobA = enqueuedId(await first);
+    const cluster = leader();
+    const { broker, proposed, applyAll, opsOf } = cluster;
+    const [jobA] = await cluster.queued('q');
 
     // Job A is waiting: lease 1 is proposed at once, and claims it until it applies.
     const lease1 = broker.leaseWhenAvailable(lease('w1', 'q', 4), 64, 10_000);
@@ -95,11 +108,9 @@ describe('lease claims on the leader', () => {
   });
 
   it('proposes a waiting lease once the lease holding the claim applies and leaves jobs over', async () => {
-    const { broker, proposed, applyAll, opsOf } = leader();
-    const two = [broker.submit(enqueue('r'), 64), broker.submit(enqueue('r'), 64)];
-    await turn();
-    applyAll();
-    const [jobA, jobB] = (await Promise.all(two)).map(enqueuedId);
+    const cluster = leader();
+    const { broker, proposed, applyAll, opsOf } = cluster;
+    const [jobA, jobB] = await cluster.queued('r', 'r');
 
     // Two jobs waiting, lease 1 asks for 2: lease 2 (for 1) has nothing unclaimed and waits.
     const lease1 = broker.leaseWhenAvailable(lease('w1', 'r', 2), 64, 10_000);
@@ -117,10 +128,7 @@ describe('lease claims on the leader', () => {
 
     // A lease asking for more than is left claims only until it applies: afterwards the job it
     // could not take is unclaimed, and a waiting lease is proposed for it.
-    const four = [broker.submit(enqueue('s'), 64), broker.submit(enqueue('s'), 64)];
-    await turn();
-    applyAll();
-    const [jobC, jobD] = (await Promise.all(four)).map(enqueuedId);
+    const [jobC, jobD] = await cluster.queued('s', 's');
     const lease3 = broker.leaseWhenAvailable(lease('w3', 's', 1), 64, 10_000);
     await turn();
     const lease4 = broker.leaseWhenAvailable(lease('w4', 's', 1), 64, 10_000);
@@ -134,11 +142,9 @@ describe('lease claims on the leader', () => {
   });
 
   it('releases the claims of leases that fail with the leadership', async () => {
-    const { broker, applyAll } = leader();
-    const first = broker.submit(enqueue('t'), 64);
-    await turn();
-    applyAll();
-    enqueuedId(await first);
+    const cluster = leader();
+    const { broker } = cluster;
+    await cluster.queued('t');
     const lost = broker.leaseWhenAvailable(lease('w1', 't', 8), 64, 10_000);
     await turn();
     broker.onSoftState({ role: 'follower', leader: null, term: TERM + 1 });

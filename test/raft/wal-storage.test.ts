@@ -67,6 +67,22 @@ function recordOffsets(file: string): number[] {
   return offsets;
 }
 
+/** Where the last record of a segment file starts and ends. */
+function lastRecord(file: string): { last: number; end: number } {
+  const last = recordOffsets(file).at(-1)!;
+  const read = readRecordAt(fs.readFileSync(file), last);
+  if (read.kind !== 'record') throw new Error(`${file}: no last record`);
+  return { last, end: read.end };
+}
+
+/** A copy of an open storage's files as a crash would leave them, and its newest segment's last record. */
+function crashImage(dir: string): { dir: string; file: string; last: number; end: number } {
+  const copy = tempDir();
+  fs.cpSync(dir, copy, { recursive: true });
+  const file = lastSegment(copy);
+  return { dir: copy, file, ...lastRecord(file) };
+}
+
 /** Three saves with commit 0: losing the last one to a torn tail loses nothing the watermark holds. */
 async function threeSaves(dir: string): Promise<void> {
   const s = await opened(dir);
@@ -110,22 +126,20 @@ describe('WalStorage on disk', () => {
     await s.save({ entries: entries(6, 10, 1), hardState: hardState(1, 10) });
     const file = lastSegment(dir);
     const bytes = fs.readFileSync(file);
-    const read = readRecordAt(bytes, recordOffsets(file).at(-1)!);
-    if (read.kind !== 'record') throw new Error('no last record');
+    const { end } = lastRecord(file);
     // The segment was created with its checkpoint and the zeros after it; the saves overwrote them.
-    expect(bytes.byteLength).toBeGreaterThanOrEqual(read.end + SEGMENT_PREALLOCATE_BYTES - 1024);
-    expect(bytes.subarray(read.end).every((b) => b === 0)).toBe(true);
+    expect(bytes.byteLength).toBeGreaterThanOrEqual(end + SEGMENT_PREALLOCATE_BYTES - 1024);
+    expect(bytes.subarray(end).every((b) => b === 0)).toBe(true);
     // The files as a crash would leave them: every record loads, the zeros go as a torn tail.
-    const crashed = tempDir();
-    fs.cpSync(dir, crashed, { recursive: true });
-    const copy = await opened(crashed);
+    const crashed = crashImage(dir);
+    const copy = await opened(crashed.dir);
     expect((await copy.load()).entries.map((e) => e.index)).toEqual(entries(1, 10, 1).map((e) => e.index));
     await copy.save({ entries: entries(11, 11, 1) });
     await copy.close();
-    expect((await (await opened(crashed)).load()).entries).toHaveLength(11);
+    expect((await (await opened(crashed.dir)).load()).entries).toHaveLength(11);
     // A clean close leaves the segment ending at its last record.
     await s.close();
-    expect(fs.statSync(file).size).toBe(read.end);
+    expect(fs.statSync(file).size).toBe(end);
   });
 
   it('takes a record with an unwritten sector in the zeros written ahead of it as torn, and a flipped bit there as damage', async () => {
@@ -136,17 +150,8 @@ describe('WalStorage on disk', () => {
     await s.save({ entries: entries(1, 5, 1, 200), hardState: hardState(1, 0), config: CONFIG });
     await s.save({ entries: entries(6, 10, 1, 200) });
     await s.save({ entries: entries(11, 15, 1, 200) });
-    const crashImage = (): { dir: string; file: string; last: number; end: number } => {
-      const copy = tempDir();
-      fs.cpSync(dir, copy, { recursive: true });
-      const file = lastSegment(copy);
-      const last = recordOffsets(file).at(-1)!;
-      const read = readRecordAt(fs.readFileSync(file), last);
-      if (read.kind !== 'record') throw new Error('no last record');
-      return { dir: copy, file, last, end: read.end };
-    };
     // The write of the last record reached its first sectors, not its last one.
-    const torn = crashImage();
+    const torn = crashImage(dir);
     const bytes = fs.readFileSync(torn.file);
     const lastSectorFrom = Math.floor((torn.end - 1) / 512) * 512;
     expect(lastSectorFrom, 'the record spans a sector boundary').toBeGreaterThan(torn.last);
@@ -156,7 +161,7 @@ describe('WalStorage on disk', () => {
     expect((await loaded.load()).entries.map((e) => e.index)).toEqual(entries(1, 10, 1).map((e) => e.index));
     expect(fs.statSync(torn.file).size, 'cut at the torn record').toBe(torn.last);
     // The same record whole but for one flipped bit, zeros after it: damage, refused.
-    const flipped = crashImage();
+    const flipped = crashImage(dir);
     const flippedBytes = fs.readFileSync(flipped.file);
     flippedBytes[flipped.end - 3] = flippedBytes[flipped.end - 3]! ^ 0x04;
     fs.writeFileSync(flipped.file, flippedBytes);
