@@ -473,9 +473,9 @@ export class Broker {
     return encodeNodeSnapshot(this.sm, this.members.entries());
   }
 
-  /** snapshotData in steps; the driver applies nothing until it is done (RaftDriver.encodeInSteps). */
-  snapshotDataSteps(): Generator<void, Uint8Array, void> {
-    return encodeNodeSnapshotSteps(this.sm, this.members.entries());
+  /** snapshotData in steps, in pieces of `pieceBytes`; the driver applies nothing until it is done (RaftDriver.encodeInSteps). */
+  snapshotDataSteps(pieceBytes: number): Generator<Uint8Array | undefined, Uint8Array, void> {
+    return encodeNodeSnapshotSteps(this.sm, this.members.entries(), pieceBytes);
   }
 
   onSoftState(soft: SoftState): void {

@@ -1,5 +1,6 @@
 // A node's Raft snapshot data: one msgpack value `{members}` (the member address book), then the
-// job state machine's image (src/jobs/snapshot.ts), written into one buffer. The image is never
+// job state machine's image (src/jobs/snapshot.ts), written into one buffer, or in pieces that go
+// to the snapshot's file as they fill (RaftDriver, LogStorage.openSnapshotFile). The image is never
 // wrapped in a msgpack `bin` by msgpackr: packing it would copy it once more and leave msgpackr's
 // shared encode buffer as large as the whole state for the rest of the process's life.
 
@@ -19,11 +20,29 @@ export function encodeNodeSnapshot(sm: JobStateMachine, members: [NodeId, Member
   return runToEnd(encodeNodeSnapshotSteps(sm, members));
 }
 
-/** encodeNodeSnapshot in steps (JobStateMachine.writeSnapshotSteps); the data is the generator's return value. */
-export function* encodeNodeSnapshotSteps(sm: JobStateMachine, members: [NodeId, MemberAddresses][]): Generator<void, Uint8Array, void> {
-  const w = new MsgpackWriter(sm.snapshotBytesEstimate + MEMBERS_BYTES_ESTIMATE);
+/** A piece's buffer holds the piece and what one more step writes past it, usually without growing. */
+const PIECE_BUFFER_OF_PIECE = 1.25;
+
+/**
+ * encodeNodeSnapshot in steps (JobStateMachine.writeSnapshotSteps). With `pieceBytes` finite, a step
+ * that filled at least that many bytes yields them: a view of the one buffer the encoder reuses, to
+ * be written out before the next step; the return value is then the last piece. Otherwise no step
+ * yields bytes and the return value is the whole image.
+ */
+export function* encodeNodeSnapshotSteps(sm: JobStateMachine, members: [NodeId, MemberAddresses][], pieceBytes = Number.POSITIVE_INFINITY): Generator<Uint8Array | undefined, Uint8Array, void> {
+  const pieceBufferBytes = Math.ceil(Math.min(sm.snapshotBytesEstimate + MEMBERS_BYTES_ESTIMATE, pieceBytes * PIECE_BUFFER_OF_PIECE));
+  const w = new MsgpackWriter(pieceBufferBytes);
   w.value({ members });
-  yield* sm.writeSnapshotSteps(w);
+  const steps = sm.writeSnapshotSteps(w);
+  while (!steps.next().done) {
+    if (w.length < pieceBytes) {
+      yield undefined;
+      continue;
+    }
+    yield w.finish();
+    // A step that wrote far more (jobs with large payloads) grew the buffer: give that back.
+    w.reset(pieceBufferBytes);
+  }
   return w.finish();
 }
 

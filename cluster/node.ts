@@ -175,16 +175,16 @@ export async function startNode(config: NodeConfig, logger: Logger, ext: NodeExt
       logger.info({ index: snap.meta.index, bytes: snap.data.byteLength }, 'installed snapshot from leader');
       if (node) ext.onSnapshot?.({ kind: 'installed', index: snap.meta.index, bytes: snap.data.byteLength }, node);
     },
-    onSnapshotTaken: (snap, asLeader) => {
-      logger.info({ index: snap.meta.index, bytes: snap.data.byteLength, asLeader }, 'took snapshot and compacted the log');
-      if (node) ext.onSnapshot?.({ kind: 'taken', index: snap.meta.index, bytes: snap.data.byteLength }, node);
+    onSnapshotTaken: (snap, bytes, asLeader) => {
+      logger.info({ index: snap.meta.index, bytes, asLeader }, 'took snapshot and compacted the log');
+      if (node) ext.onSnapshot?.({ kind: 'taken', index: snap.meta.index, bytes }, node);
     },
     onSnapshotHandoff: (to) => {
       logger.info({ to, jobs: broker.sm.jobCount }, 'handing leadership over before taking a snapshot');
       if (node) ext.onSnapshotHandoff?.(to, node);
     },
     snapshotData: () => broker.snapshotData(),
-    snapshotDataSteps: () => broker.snapshotDataSteps(),
+    snapshotDataSteps: (pieceBytes) => broker.snapshotDataSteps(pieceBytes),
     // A snapshot encodes every job (SNAPSHOT_ENCODE_MS_PER_JOB): once that costs more than
     // ~300 ms (100k jobs), take one at most every jobCount/4 entries so the cost per entry stays bounded.
     snapshotSpacingEntries: () => (broker.sm.jobCount >= 100_000 ? Math.floor(broker.sm.jobCount / 4) : 0),

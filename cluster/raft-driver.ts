@@ -3,8 +3,9 @@
 // Ready is being persisted accumulates in the core and goes out with the next one, which is how
 // proposal batching and group commit fall out of the loop without extra machinery.
 
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { RaftNode } from '../raft/raft.js';
-import type { LogStorage, PersistBatch } from '../raft/storage.js';
+import type { LogStorage, PersistBatch, SnapshotFileWriter } from '../raft/storage.js';
 import { isReleasedEntry, RELEASED_SNAPSHOT_DATA } from '../raft/types.js';
 import type { ClusterConfig, ConfigChange, Entry, Message, NodeId, ProposeResult, RaftOptions, RaftStatus, ReadState, Snapshot, SoftState } from '../raft/types.js';
 
@@ -16,15 +17,17 @@ export interface DriverApp {
   /** The application's image at the applied index, for log compaction. */
   snapshotData(): Uint8Array;
   /**
-   * The same image in steps (the data is the generator's return value), so that Raft traffic goes
-   * on between them; nothing is applied until it is done. Without it, snapshotData blocks the node
-   * for as long as the encoding takes.
+   * The same image in steps, so that Raft traffic goes on between them; nothing is applied until it
+   * is done. Without it, snapshotData blocks the node for as long as the encoding takes. A step that
+   * filled `pieceBytes` or more yields them (a view the next step may overwrite: the driver writes
+   * it to the snapshot's file first), and the return value is the last piece; with `pieceBytes`
+   * Infinity no step yields bytes and the return value is the whole image.
    */
-  snapshotDataSteps?(): Generator<void, Uint8Array, void>;
+  snapshotDataSteps?(pieceBytes: number): Generator<Uint8Array | undefined, Uint8Array, void>;
   onSoftState(soft: SoftState): void;
   onReadStates(states: ReadState[]): void;
   /** `asLeader`: whether this node led when the image was taken (its clients waited for it). */
-  onSnapshotTaken?(snapshot: Snapshot, asLeader: boolean): void;
+  onSnapshotTaken?(snapshot: Snapshot, bytes: number, asLeader: boolean): void;
   /** A due snapshot waits while leadership goes to `to` (handingOff). */
   onSnapshotHandoff?(to: NodeId): void;
   /**
@@ -70,6 +73,20 @@ export interface DriverOptions {
 
 /** A snapshot is due by bytes once the log since the last one holds at least this fraction of its size. */
 const SNAPSHOT_SPACING_OF_LAST_SIZE = 1;
+/**
+ * A snapshot encoded in steps goes to its file in pieces of about this size (when the storage
+ * takes one: LogStorage.openSnapshotFile), so a node holds one piece of its image, not all of it.
+ */
+export const SNAPSHOT_PIECE_BYTES = 1 << 20;
+
+/** A snapshot being encoded in steps (applies paused), then, once done, until the loop saves it. */
+interface SnapshotEncoding {
+  aborted: boolean;
+  /** The image once encoded: RELEASED_SNAPSHOT_DATA when it went to `file`. */
+  data: Uint8Array | null;
+  /** Where the pieces go, when the storage takes them. */
+  file: SnapshotFileWriter | null;
+}
 
 export class RaftDriver {
   readonly core: RaftNode;
@@ -84,8 +101,9 @@ export class RaftDriver {
   private snapshotRequested = false;
   /** Since when a due snapshot waits for leadership to move (Date.now()), or null. */
   private handoffSinceMs: number | null = null;
-  /** A snapshot being encoded in steps (applies paused), then its data until the loop saves it. */
-  private encoding: { aborted: boolean; data: Uint8Array | null } | null = null;
+  private encoding: SnapshotEncoding | null = null;
+  /** The encoding's run, or the removal of its file once dropped: stop waits for it. */
+  private encodingWork: Promise<void> | null = null;
   /** A snapshot being written to storage, off the loop: Readies go on meanwhile. */
   private snapshotSave: Promise<void> | null = null;
   /** Per peer: messages waiting for a read from storage (sendMessages), the first one being read. */
@@ -248,7 +266,7 @@ export class RaftDriver {
     if (this.snapshotSave !== null) return;
     const encoding = this.encoding;
     if (encoding !== null) {
-      if (encoding.data !== null) this.saveEncodedSnapshot(encoding.data);
+      if (encoding.data !== null) this.saveEncodedSnapshot(encoding);
       return;
     }
     const applied = this.core.appliedIndex;
@@ -266,12 +284,11 @@ export class RaftDriver {
     }
     if (this.handingOff()) return;
     this.snapshotRequested = false;
-    const steps = this.app.snapshotDataSteps?.();
-    if (steps !== undefined) {
-      this.encodeInSteps(steps);
+    if (this.app.snapshotDataSteps !== undefined) {
+      this.encodeInSteps();
       return;
     }
-    this.saveSnapshot(this.core.createSnapshot(this.app.snapshotData()));
+    this.saveSnapshot(this.core.createSnapshot(this.app.snapshotData()), null);
   }
 
   /**
@@ -317,41 +334,64 @@ export class RaftDriver {
   /**
    * Encodes the snapshot in turns of at most snapshotTurnMs with applies paused: between turns the
    * loop keeps persisting and sending (a leader keeps its heartbeats, a follower its acks) while
-   * the image is written. When it is done, the loop's next quiet point saves it (saveEncodedSnapshot).
+   * the image is written. Its pieces go to the snapshot's file as they fill, when the storage takes
+   * them. When it is done, the loop's next quiet point saves it (saveEncodedSnapshot).
    */
-  private encodeInSteps(steps: Generator<void, Uint8Array, void>): void {
-    const encoding: { aborted: boolean; data: Uint8Array | null } = { aborted: false, data: null };
+  private encodeInSteps(): void {
+    const encoding: SnapshotEncoding = { aborted: false, data: null, file: null };
     this.encoding = encoding;
     this.core.pauseApply(true);
-    const turn = (): void => {
-      if (encoding.aborted) return;
+    this.encodingWork = this.runEncoding(encoding);
+    void this.encodingWork.catch((err: unknown) => {
+      if (this.stopped) return; // storage closed under it at shutdown
+      throw err; // a failed write fails the node, as in the loop
+    });
+  }
+
+  private async runEncoding(encoding: SnapshotEncoding): Promise<void> {
+    const file = this.storage.openSnapshotFile === undefined ? null : await this.storage.openSnapshotFile();
+    encoding.file = file;
+    const steps = (this.app.snapshotDataSteps as NonNullable<DriverApp['snapshotDataSteps']>)(file === null ? Number.POSITIVE_INFINITY : SNAPSHOT_PIECE_BYTES);
+    for (;;) {
+      await nextTurn();
+      if (encoding.aborted) return file?.abort();
       const endMs = performance.now() + this.opts.snapshotTurnMs;
+      let piece: Uint8Array | undefined;
+      let last: Uint8Array | null = null;
       for (;;) {
         const next = steps.next();
-        if (next.done) {
-          encoding.data = next.value;
-          this.kick();
-          return;
-        }
-        if (performance.now() >= endMs) break;
+        if (next.done) last = next.value;
+        else piece = next.value;
+        if (last !== null || piece !== undefined || performance.now() >= endMs) break;
       }
-      setImmediate(turn);
-    };
-    setImmediate(turn);
+      // Written before the next step, which reuses the piece's memory.
+      if (piece !== undefined) await (file as SnapshotFileWriter).write(piece);
+      if (last === null) continue;
+      if (file !== null) await file.write(last);
+      if (encoding.aborted) return file?.abort();
+      encoding.data = file === null ? last : RELEASED_SNAPSHOT_DATA;
+      this.kick();
+      return;
+    }
   }
 
   private abortEncoding(): void {
-    if (this.encoding !== null) this.encoding.aborted = true;
+    const encoding = this.encoding;
+    if (encoding !== null) {
+      encoding.aborted = true;
+      // Encoded and waiting for its save: runEncoding has returned, so its file is ours to remove.
+      if (encoding.data !== null && encoding.file !== null) this.encodingWork = encoding.file.abort();
+    }
     this.encoding = null;
     this.core.pauseApply(false);
   }
 
-  private saveEncodedSnapshot(data: Uint8Array): void {
+  private saveEncodedSnapshot(encoding: SnapshotEncoding): void {
     // Nothing was applied since the encoding began: the applied index is the image's.
-    const snap = this.core.createSnapshot(data);
+    const snap = this.core.createSnapshot(encoding.data as Uint8Array);
     this.encoding = null;
     this.core.pauseApply(false);
-    this.saveSnapshot(snap);
+    this.saveSnapshot(snap, encoding.file);
   }
 
   /**
@@ -359,21 +399,22 @@ export class RaftDriver {
    * the log's saves (LevelStorage.saveSnapshotStaged), so heartbeats and acks go on meanwhile. The
    * core already holds it (createSnapshot) and keeps its data in memory until it is on disk.
    */
-  private saveSnapshot(snap: Snapshot): void {
+  private saveSnapshot(snap: Snapshot, file: SnapshotFileWriter | null): void {
     const asLeader = this.core.isLeader;
+    const bytes = file === null ? snap.data.byteLength : file.bytes;
     // Applies resume now: what they bring counts toward the next snapshot.
     this.lastSnapshotIndex = snap.meta.index;
-    this.lastSnapshotBytes = snap.data.byteLength;
+    this.lastSnapshotBytes = bytes;
     this.appliedBytesSinceSnapshot = 0;
     const save = (async () => {
       try {
-        await this.storage.save({ snapshot: snap, config: snap.meta.config });
+        await this.storage.save(file === null ? { snapshot: snap, config: snap.meta.config } : { snapshot: snap, snapshotFile: file, config: snap.meta.config });
       } catch (err) {
         if (this.stopped) return; // storage closed under it at shutdown
         throw err; // a failed write fails the node, as in the loop
       }
       this.core.releaseSnapshotData();
-      this.app.onSnapshotTaken?.(snap, asLeader);
+      this.app.onSnapshotTaken?.(snap, bytes, asLeader);
     })();
     this.snapshotSave = save;
     void save.finally(() => {
@@ -448,9 +489,11 @@ export class RaftDriver {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.encoding !== null) this.encoding.aborted = true;
+    if (this.encoding !== null) this.abortEncoding();
     if (this.ticker) clearInterval(this.ticker);
     while (this.running) await new Promise((r) => setImmediate(r));
+    // Its file is closed and removed before the storage is.
+    await this.encodingWork?.catch(() => undefined);
     for (const w of this.idleWaiters.splice(0)) w();
   }
 }

@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { SnapshotFileRecord } from './entry-codec.js';
 import { EMPTY_BOUNDS, StorageCorruptError, invariant, planSave, type LogBounds } from './memory-storage.js';
-import { EMPTY_HARD_STATE, type LogStorage, type PersistBatch, type PersistedState } from './storage.js';
+import { EMPTY_HARD_STATE, type LogStorage, type PersistBatch, type PersistedState, type SnapshotFileWriter } from './storage.js';
 import { RELEASED_SNAPSHOT_DATA, type ClusterConfig, type Entry, type HardState, type Snapshot } from './types.js';
 import { RecordWriter, SEGMENT_HEADER_BYTES, WAL_FORMAT_VERSION, WalFormatError, decodeRecordBody, isTornRecord, readRecordAt, readSegmentHeader, segmentHeader, type RecordContent } from './wal-format.js';
 import { WalReplay, type EntryLocation } from './wal-replay.js';
@@ -117,6 +117,77 @@ function readAt(fd: number, into: Uint8Array, position: number): Promise<void> {
  * Reads a snapshot file whole and checks it against its record. Read and checksummed a chunk at a
  * time, so a 160 MB image does not hold the event loop for one long checksum.
  */
+/**
+ * A snapshot of our own written to `<final>.tmp` piece by piece while it is encoded; finish
+ * makes it durable under its final name, which no record names until the save that follows.
+ */
+class WalSnapshotFile implements SnapshotFileWriter {
+  bytes = 0;
+  private crc = 0;
+  private state: 'open' | 'finished' | 'aborted' = 'open';
+  private writing: Promise<void> = Promise.resolve();
+
+  private constructor(
+    readonly generation: number,
+    private readonly dir: string,
+    private readonly handle: fsp.FileHandle,
+    /** A failed write fails the storage, as any write does (WriteQueue.guard). */
+    private readonly guard: <T>(io: () => Promise<T>) => Promise<T>,
+    /** Called once an abandoned file is gone (the storage may stage another). */
+    private readonly onAbort: () => void,
+  ) {}
+
+  static async create(dir: string, generation: number, guard: <T>(io: () => Promise<T>) => Promise<T>, onAbort: () => void): Promise<WalSnapshotFile> {
+    const handle = await guard(() => fsp.open(WalSnapshotFile.tmpPath(dir, generation), 'w'));
+    return new WalSnapshotFile(generation, dir, handle, guard, onAbort);
+  }
+
+  private static tmpPath(dir: string, generation: number): string {
+    return `${join(dir, snapshotName(generation))}.tmp`;
+  }
+
+  async write(chunk: Uint8Array): Promise<void> {
+    invariant(this.state === 'open', `write to a snapshot file that is ${this.state}`);
+    const at = this.bytes;
+    this.bytes += chunk.byteLength;
+    this.crc = crc32(chunk, this.crc);
+    const written = this.writing.then(() => this.guard(async () => {
+      await this.handle.write(chunk, 0, chunk.byteLength, at);
+    }));
+    this.writing = written.catch(() => undefined);
+    return written;
+  }
+
+  /** Durable under its final name (fsync, rename, fsync the directory); answers the data's crc32. */
+  async finish(): Promise<number> {
+    invariant(this.state === 'open', `finish of a snapshot file that is ${this.state}`);
+    this.state = 'finished';
+    await this.writing;
+    await this.guard(async () => {
+      try {
+        await this.handle.sync();
+      } finally {
+        await this.handle.close();
+      }
+      await fsp.rename(WalSnapshotFile.tmpPath(this.dir, this.generation), join(this.dir, snapshotName(this.generation)));
+      fsyncDir(this.dir);
+    });
+    return this.crc >>> 0;
+  }
+
+  async abort(): Promise<void> {
+    if (this.state !== 'open') return;
+    this.state = 'aborted';
+    try {
+      await this.writing;
+      await this.handle.close();
+    } finally {
+      fs.rmSync(WalSnapshotFile.tmpPath(this.dir, this.generation), { force: true });
+      this.onAbort();
+    }
+  }
+}
+
 async function readSnapshotImage(fd: number, record: SnapshotFileRecord): Promise<Uint8Array> {
   const name = snapshotName(record.generation);
   const fileBytes = fs.fstatSync(fd).size;
@@ -220,6 +291,7 @@ export class WalStorage implements LogStorage {
   save(batch: PersistBatch): Promise<void> {
     // A snapshot of our own (nothing else in the batch) is written to its file beside the log's
     // saves, which go on meanwhile; only the record naming it waits its turn.
+    if (batch.snapshotFile !== undefined) invariant(batch.snapshot !== undefined && batch.entries === undefined && batch.hardState === undefined, 'a snapshot file is saved with its snapshot alone');
     if (batch.snapshot !== undefined && batch.entries === undefined && batch.hardState === undefined) return this.saveSnapshotStaged(batch);
     return this.writes.run(() => this.saveNow(batch));
   }
@@ -275,6 +347,23 @@ export class WalStorage implements LogStorage {
   }
 
   /** Lets the writes already queued finish, then closes; writes queued after this are refused. */
+  async openSnapshotFile(): Promise<SnapshotFileWriter> {
+    invariant(this.phase === 'loaded', `a snapshot file is opened on a loaded storage (phase ${this.phase})`);
+    invariant(this.stagingGeneration === null, 'one snapshot is staged at a time');
+    this.writes.checkWritable();
+    const generation = this.nextGeneration++;
+    this.stagingGeneration = generation;
+    const aborted = (): void => {
+      if (this.stagingGeneration === generation) this.stagingGeneration = null;
+    };
+    try {
+      return await WalSnapshotFile.create(this.dir, generation, (io) => this.writes.guard(io), aborted);
+    } catch (err) {
+      aborted();
+      throw err;
+    }
+  }
+
   close(): Promise<void> {
     return this.writes.close(() => {
       if (this.phase === 'loaded' && !this.writes.failed) {
@@ -422,29 +511,40 @@ export class WalStorage implements LogStorage {
 
   private async saveSnapshotStaged(batch: PersistBatch): Promise<void> {
     const snapshot = batch.snapshot as Snapshot;
-    invariant(snapshot.data !== RELEASED_SNAPSHOT_DATA, 'a snapshot whose data was released cannot be saved');
-    invariant(this.stagingGeneration === null, 'one snapshot is staged at a time');
-    this.writes.checkWritable();
+    const file = batch.snapshotFile;
+    if (file === undefined) {
+      invariant(snapshot.data !== RELEASED_SNAPSHOT_DATA, 'a snapshot whose data was released cannot be saved');
+      invariant(this.stagingGeneration === null, 'one snapshot is staged at a time');
+    } else {
+      invariant(file instanceof WalSnapshotFile && file.generation === this.stagingGeneration, 'a snapshot file is saved by the storage that opened it');
+    }
+    try {
+      this.writes.checkWritable();
+    } catch (err) {
+      await file?.abort();
+      throw err;
+    }
     // Already older than the stored one: refused as any save would refuse it (planSave).
-    if (snapshot.meta.index < this.bounds.snapshotIndex) return this.writes.run(() => this.saveNow(batch));
-    const generation = this.nextGeneration++;
+    if (file === undefined && snapshot.meta.index < this.bounds.snapshotIndex) return this.writes.run(() => this.saveNow(batch));
+    const generation = file?.generation ?? this.nextGeneration++;
     this.stagingGeneration = generation;
     try {
-      const dataCrc = await this.writes.guard(() => this.writeSnapshotFile(snapshot.data, generation));
+      const dataCrc = file !== undefined ? await file.finish() : await this.writes.guard(() => this.writeSnapshotFile(snapshot.data, generation));
+      const dataBytes = file !== undefined ? file.bytes : snapshot.data.byteLength;
       await this.writes.run(async () => {
         if (snapshot.meta.index <= this.bounds.snapshotIndex) {
           // Another snapshot (the leader's) was saved meanwhile: ours is garbage.
           fs.rmSync(join(this.dir, snapshotName(generation)), { force: true });
           return;
         }
-        await this.saveNow(batch, { generation, dataCrc });
+        await this.saveNow(batch, { generation, dataCrc, dataBytes });
       });
     } finally {
       this.stagingGeneration = null;
     }
   }
 
-  private async saveNow(batch: PersistBatch, staged?: { generation: number; dataCrc: number }): Promise<void> {
+  private async saveNow(batch: PersistBatch, staged?: { generation: number; dataCrc: number; dataBytes: number }): Promise<void> {
     const snapshotMeta = batch.snapshot?.meta;
     const storedTerm = snapshotMeta === undefined ? null : this.storedTermAt(snapshotMeta.index);
     const plan = planSave(this.bounds, this.hardState, batch, storedTerm);
@@ -452,10 +552,13 @@ export class WalStorage implements LogStorage {
     let record = this.snapshotRecord;
     if (batch.snapshot !== undefined) {
       const { meta, data } = batch.snapshot;
-      invariant(data !== RELEASED_SNAPSHOT_DATA, 'a snapshot whose data was released cannot be saved');
-      const generation = staged?.generation ?? this.nextGeneration++;
-      const dataCrc = staged?.dataCrc ?? (await this.writes.guard(() => this.writeSnapshotFile(data, generation)));
-      record = { meta, generation, dataBytes: data.byteLength, dataCrc };
+      let file = staged;
+      if (file === undefined) {
+        invariant(data !== RELEASED_SNAPSHOT_DATA, 'a snapshot whose data was released cannot be saved');
+        const generation = this.nextGeneration++;
+        file = { generation, dataBytes: data.byteLength, dataCrc: await this.writes.guard(() => this.writeSnapshotFile(data, generation)) };
+      }
+      record = { meta, generation: file.generation, dataBytes: file.dataBytes, dataCrc: file.dataCrc };
       content.snapshot = { record, keepsSuffix: storedTerm === meta.term };
     }
     if (batch.entries !== undefined && batch.entries.length > 0) content.entries = batch.entries;

@@ -185,7 +185,7 @@ export function writeSnapshot(w: MsgpackWriter, store: JobStore, meta: SnapshotM
 }
 
 /** Runs a stepped encoder (writeSnapshotSteps and its callers) in one go; answers what it returns. */
-export function runToEnd<T>(steps: Generator<void, T, void>): T {
+export function runToEnd<T>(steps: Generator<unknown, T, void>): T {
   for (;;) {
     const step = steps.next();
     if (step.done) return step.value;

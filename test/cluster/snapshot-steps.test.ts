@@ -3,10 +3,15 @@
 // the state at the index where the encoding began. Before, the encoding blocked the node's event
 // loop: seconds at a million jobs, long enough for a leader to lose its leadership.
 
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { setImmediate as turn } from 'node:timers/promises';
-import { describe, expect, it } from 'vitest';
-import { RaftDriver, type DriverApp } from '../../cluster/raft-driver.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { RaftDriver, SNAPSHOT_PIECE_BYTES, type DriverApp } from '../../cluster/raft-driver.js';
 import { MemoryStorage } from '../../raft/memory-storage.js';
+import type { LogStorage } from '../../raft/storage.js';
+import { WalStorage } from '../../raft/wal-storage.js';
 import type { AppendResponse, Entry, Message } from '../../raft/types.js';
 
 const VOTERS = ['n1', 'n2', 'n3'];
@@ -46,12 +51,12 @@ class SteppedApp implements DriverApp {
   snapshotData(): Uint8Array {
     throw new Error('the driver must take the stepped path when the app offers it');
   }
-  *snapshotDataSteps(): Generator<void, Uint8Array, void> {
+  *snapshotDataSteps(): Generator<undefined, Uint8Array, void> {
     this.encodingsStarted += 1;
     while (!this.release && this.stepsTaken < STEPS_MAX) {
       this.seenAtSteps.push(this.applied.length);
       this.stepsTaken += 1;
-      yield;
+      yield undefined;
     }
     return Uint8Array.of(...this.applied);
   }
@@ -67,8 +72,7 @@ async function until(what: string, condition: () => boolean): Promise<void> {
   if (!condition()) throw new Error(`never happened: ${what}`);
 }
 
-async function followerDriver(app: SteppedApp, sent: Message[]): Promise<RaftDriver> {
-  const storage = new MemoryStorage();
+async function followerDriver(app: DriverApp, sent: Message[], storage: LogStorage = new MemoryStorage()): Promise<RaftDriver> {
   const initial = await storage.load();
   // No start(): no ticks, so no election; the tests play the leader n2.
   return new RaftDriver(
@@ -143,5 +147,130 @@ describe('RaftDriver: a snapshot encoded in steps', () => {
     for (let i = 0; i < 20; i++) await turn();
     expect(app.snapshotsTaken).toEqual([]);
     await driver.stop();
+  });
+});
+
+/**
+ * An image written in pieces: each step adds STEP_BYTES of the step's number to one buffer, which
+ * is yielded once it holds the piece size asked for and overwritten from the next step on. A
+ * driver that stepped on before writing a piece out would save overwritten bytes.
+ */
+const STEP_BYTES = 300 * 1024;
+const STEPS = 10;
+
+class PiecesApp implements DriverApp {
+  piecesAsked: number[] = [];
+  pieceSizes: number[] = [];
+  snapshotsTaken: Array<{ index: number; bytes: number }> = [];
+  installed: number[] = [];
+  applied: number[] = [];
+  release = true;
+  encodingsStarted = 0;
+
+  applyEntries(entries: Entry[]): void {
+    for (const e of entries) this.applied.push(e.index);
+  }
+  installSnapshot(snap: { meta: { index: number } }): void {
+    this.installed.push(snap.meta.index);
+  }
+  snapshotData(): Uint8Array {
+    throw new Error('the driver must take the stepped path when the app offers it');
+  }
+  *snapshotDataSteps(pieceBytes: number): Generator<Uint8Array | undefined, Uint8Array, void> {
+    this.encodingsStarted += 1;
+    this.piecesAsked.push(pieceBytes);
+    const buffer = new Uint8Array(2 * STEP_BYTES + Math.min(pieceBytes, STEPS * STEP_BYTES));
+    let filled = 0;
+    for (let step = 0; step < STEPS || !this.release; step++) {
+      buffer.fill(step & 0xff, filled, filled + STEP_BYTES);
+      filled += STEP_BYTES;
+      if (filled < pieceBytes) {
+        yield undefined;
+        continue;
+      }
+      this.pieceSizes.push(filled);
+      yield buffer.subarray(0, filled);
+      filled = 0;
+    }
+    return buffer.slice(0, filled);
+  }
+  onSoftState(): void {}
+  onReadStates(): void {}
+  onSnapshotTaken(snap: { meta: { index: number } }, bytes: number): void {
+    this.snapshotsTaken.push({ index: snap.meta.index, bytes });
+  }
+}
+
+function expectedImage(): Buffer {
+  return Buffer.concat(Array.from({ length: STEPS }, (_, step) => Buffer.alloc(STEP_BYTES, step & 0xff)));
+}
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+async function walStorage(): Promise<{ dir: string; storage: WalStorage }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftq-pieces-'));
+  dirs.push(dir);
+  return { dir, storage: await WalStorage.open(dir) };
+}
+
+describe('RaftDriver: a snapshot written to its file piece by piece', () => {
+  it('writes each piece before the next step, and saves the whole image without holding it', async () => {
+    const sent: Message[] = [];
+    const app = new PiecesApp();
+    const { storage } = await walStorage();
+    const driver = await followerDriver(app, sent, storage);
+    driver.step(append(0, 3, 3));
+    await until('the snapshot saved', () => app.snapshotsTaken.length === 1);
+
+    expect(app.piecesAsked).toEqual([SNAPSHOT_PIECE_BYTES]);
+    const image = expectedImage();
+    // The image came in pieces of about the size asked, never whole.
+    expect(app.pieceSizes.length).toBeGreaterThanOrEqual(2);
+    expect(Math.max(...app.pieceSizes)).toBeLessThan(SNAPSHOT_PIECE_BYTES + STEP_BYTES);
+    expect(app.snapshotsTaken).toEqual([{ index: 3, bytes: image.byteLength }]);
+    const stored = await storage.loadSnapshot();
+    expect(stored?.meta.index).toBe(3);
+    expect(Buffer.from(stored!.data).equals(image)).toBe(true);
+    await driver.stop();
+    await storage.close();
+  });
+
+  it('a storage without files for snapshots gets the whole image at once', async () => {
+    const sent: Message[] = [];
+    const app = new PiecesApp();
+    const storage = new MemoryStorage();
+    const driver = await followerDriver(app, sent, storage);
+    driver.step(append(0, 3, 3));
+    await until('the snapshot saved', () => app.snapshotsTaken.length === 1);
+    expect(app.piecesAsked).toEqual([Number.POSITIVE_INFINITY]);
+    expect(app.pieceSizes).toEqual([]);
+    expect(Buffer.from((await storage.loadSnapshot())!.data).equals(expectedImage())).toBe(true);
+    await driver.stop();
+  });
+
+  it('removes its file when the leader\'s snapshot replaces the state it was reading, and when the node stops', async () => {
+    const sent: Message[] = [];
+    const app = new PiecesApp();
+    app.release = false;
+    const { dir, storage } = await walStorage();
+    const driver = await followerDriver(app, sent, storage);
+    const partial = (): string[] => fs.readdirSync(dir).filter((n) => n.endsWith('.snap.tmp'));
+    driver.step(append(0, 3, 3));
+    await until('pieces written to a file', () => app.pieceSizes.length >= 2 && partial().length === 1);
+
+    driver.step({ type: 'snapshot', from: 'n2', to: 'n1', term: TERM, snapshot: { meta: { index: 10, term: TERM, config: { voters: VOTERS } }, data: Uint8Array.of(42) } });
+    await until('the leader\'s snapshot installed and our file gone', () => app.installed.length === 1 && partial().length === 0);
+    expect(app.snapshotsTaken).toEqual([]);
+    expect((await storage.loadSnapshot())?.meta.index).toBe(10);
+
+    // A snapshot of our own again (three more entries), stopped half written.
+    driver.step(append(10, 13, 13));
+    await until('a second encoding writing its file', () => app.encodingsStarted === 2 && partial().length === 1);
+    await driver.stop();
+    expect(partial()).toEqual([]);
+    await storage.close();
   });
 });

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LevelStorage } from '../../raft/level-storage.js';
 import { engineOfDir, openLogStorage } from '../../raft/open-storage.js';
-import type { ClusterConfig, Entry, HardState, Snapshot } from '../../raft/types.js';
+import { RELEASED_SNAPSHOT_DATA, type ClusterConfig, type Entry, type HardState, type Snapshot } from '../../raft/types.js';
 import { RecordWriter, SEGMENT_HEADER_BYTES, decodeRecordBody, readRecordAt } from '../../raft/wal-format.js';
 import { WalReplay } from '../../raft/wal-replay.js';
 import { SEGMENT_PREALLOCATE_BYTES, WalStorage } from '../../raft/wal-storage.js';
@@ -329,6 +329,80 @@ describe('WalStorage on disk', () => {
     const state = await again.load();
     expect(state.snapshot?.meta.index).toBe(20);
     expect(state.entries).toEqual([]);
+  });
+});
+
+describe('WalStorage: a snapshot of our own written piece by piece', () => {
+  const snapFiles = (dir: string): string[] => fs.readdirSync(dir).filter((n) => n.includes('.snap')).sort();
+  /** Three pieces of distinct bytes, and the image they make together. */
+  function pieces(): { parts: Uint8Array[]; whole: Buffer } {
+    const parts = [3000, 1 << 20, 17].map((n, p) => Uint8Array.from({ length: n }, (_, i) => (i * 13 + p) & 0xff));
+    return { parts, whole: Buffer.concat(parts) };
+  }
+
+  it('is named by nothing until saved, then loads whole, now and after a restart', async () => {
+    const dir = tempDir();
+    const s = await opened(dir);
+    await s.load();
+    await s.save({ entries: entries(1, 10, 1), hardState: hardState(1, 10), config: CONFIG });
+    const { parts, whole } = pieces();
+    const file = await s.openSnapshotFile();
+    for (const part of parts) await file.write(part);
+    expect(file.bytes).toBe(whole.byteLength);
+    // Written, not saved: the log still names no snapshot, and the log's saves go on beside it.
+    expect(await s.loadSnapshot()).toBeNull();
+    await s.save({ entries: entries(11, 12, 1), hardState: hardState(1, 12) });
+    await s.save({ snapshot: { meta: { index: 9, term: 1, config: CONFIG }, data: RELEASED_SNAPSHOT_DATA }, snapshotFile: file, config: CONFIG });
+    const back = await s.loadSnapshot();
+    expect(back?.meta.index).toBe(9);
+    expect(Buffer.from(back!.data).equals(whole)).toBe(true);
+    await s.close();
+    expect(snapFiles(dir)).toHaveLength(1);
+    const again = await opened(dir);
+    const state = await again.load();
+    expect(state.snapshot?.meta.index).toBe(9);
+    expect(Buffer.from(state.snapshot!.data).equals(whole)).toBe(true);
+    expect(state.entries.map((e) => e.index)).toEqual([10, 11, 12]);
+  });
+
+  it('leaves a file the next load removes when the node stops before the save, and removes it itself when aborted', async () => {
+    const dir = tempDir();
+    const s = await opened(dir);
+    await s.load();
+    await s.save({ entries: entries(1, 10, 1), hardState: hardState(1, 10), config: CONFIG });
+    const { parts } = pieces();
+    const first = await s.openSnapshotFile();
+    await first.write(parts[0]!);
+    // One staged at a time.
+    await expect(s.openSnapshotFile()).rejects.toThrow(/one snapshot is staged at a time/);
+    await first.abort();
+    await first.abort();
+    expect(snapFiles(dir)).toEqual([]);
+    await expect(first.write(parts[1]!)).rejects.toThrow(/write to a snapshot file that is aborted/);
+    const second = await s.openSnapshotFile();
+    await second.write(parts[1]!);
+    await s.close();
+    expect(snapFiles(dir)).toHaveLength(1);
+    await second.abort();
+    const again = await opened(dir);
+    expect((await again.load()).snapshot).toBeNull();
+    expect(snapFiles(dir)).toEqual([]);
+  });
+
+  it('is dropped when the leader\'s newer snapshot is saved while it is written', async () => {
+    const dir = tempDir();
+    const s = await opened(dir);
+    await s.load();
+    await s.save({ entries: entries(1, 10, 1), hardState: hardState(1, 10), config: CONFIG });
+    const file = await s.openSnapshotFile();
+    await file.write(pieces().whole);
+    await s.save({ snapshot: snapshot(20, 2), hardState: hardState(2, 20) });
+    await s.save({ snapshot: { meta: { index: 6, term: 1, config: CONFIG }, data: RELEASED_SNAPSHOT_DATA }, snapshotFile: file });
+    expect((await s.loadSnapshot())?.meta.index).toBe(20);
+    expect(snapFiles(dir)).toHaveLength(1);
+    await s.close();
+    const state = await (await opened(dir)).load();
+    expect(state.snapshot?.meta.index).toBe(20);
   });
 });
 
