@@ -106,6 +106,8 @@ export class RaftDriver {
   private encodingWork: Promise<void> | null = null;
   /** A snapshot being written to storage, off the loop: Readies go on meanwhile. */
   private snapshotSave: Promise<void> | null = null;
+  /** The index of the snapshot snapshotSave writes. */
+  private snapshotSaveIndex = 0;
   /** Per peer: messages waiting for a read from storage (sendMessages), the first one being read. */
   private readonly waitingForStorage = new Map<NodeId, Message[]>();
   private idleWaiters: (() => void)[] = [];
@@ -341,7 +343,12 @@ export class RaftDriver {
     const encoding: SnapshotEncoding = { aborted: false, data: null, file: null };
     this.encoding = encoding;
     this.core.pauseApply(true);
-    this.encodingWork = this.runEncoding(encoding);
+    const previous = this.encodingWork;
+    this.encodingWork = (async () => {
+      // A dropped encoding's file may still be on its way out, and storage stages one at a time.
+      await previous?.catch(() => undefined);
+      await this.runEncoding(encoding);
+    })();
     void this.encodingWork.catch((err: unknown) => {
       if (this.stopped) return; // storage closed under it at shutdown
       throw err; // a failed write fails the node, as in the loop
@@ -349,29 +356,35 @@ export class RaftDriver {
   }
 
   private async runEncoding(encoding: SnapshotEncoding): Promise<void> {
+    if (encoding.aborted) return;
     const file = this.storage.openSnapshotFile === undefined ? null : await this.storage.openSnapshotFile();
     encoding.file = file;
-    const steps = (this.app.snapshotDataSteps as NonNullable<DriverApp['snapshotDataSteps']>)(file === null ? Number.POSITIVE_INFINITY : SNAPSHOT_PIECE_BYTES);
-    for (;;) {
-      await nextTurn();
-      if (encoding.aborted) return file?.abort();
-      const endMs = performance.now() + this.opts.snapshotTurnMs;
-      let piece: Uint8Array | undefined;
-      let last: Uint8Array | null = null;
+    try {
+      const steps = (this.app.snapshotDataSteps as NonNullable<DriverApp['snapshotDataSteps']>)(file === null ? Number.POSITIVE_INFINITY : SNAPSHOT_PIECE_BYTES);
       for (;;) {
-        const next = steps.next();
-        if (next.done) last = next.value;
-        else piece = next.value;
-        if (last !== null || piece !== undefined || performance.now() >= endMs) break;
+        await nextTurn();
+        if (encoding.aborted) return await file?.abort();
+        const endMs = performance.now() + this.opts.snapshotTurnMs;
+        let piece: Uint8Array | undefined;
+        let last: Uint8Array | null = null;
+        for (;;) {
+          const next = steps.next();
+          if (next.done) last = next.value;
+          else piece = next.value;
+          if (last !== null || piece !== undefined || performance.now() >= endMs) break;
+        }
+        // Written before the next step, which reuses the piece's memory.
+        if (piece !== undefined) await (file as SnapshotFileWriter).write(piece);
+        if (last === null) continue;
+        if (file !== null) await file.write(last);
+        if (encoding.aborted) return await file?.abort();
+        encoding.data = file === null ? last : RELEASED_SNAPSHOT_DATA;
+        this.kick();
+        return;
       }
-      // Written before the next step, which reuses the piece's memory.
-      if (piece !== undefined) await (file as SnapshotFileWriter).write(piece);
-      if (last === null) continue;
-      if (file !== null) await file.write(last);
-      if (encoding.aborted) return file?.abort();
-      encoding.data = file === null ? last : RELEASED_SNAPSHOT_DATA;
-      this.kick();
-      return;
+    } catch (err) {
+      await file?.abort().catch(() => undefined);
+      throw err;
     }
   }
 
@@ -396,8 +409,9 @@ export class RaftDriver {
 
   /**
    * Writes the snapshot without holding the loop: storage stages a snapshot of our own between
-   * the log's saves (LevelStorage.saveSnapshotStaged), so heartbeats and acks go on meanwhile. The
-   * core already holds it (createSnapshot) and keeps its data in memory until it is on disk.
+   * the log's saves (WalStorage and LevelStorage saveSnapshotStaged), so heartbeats and acks go on
+   * meanwhile. The core already holds it (createSnapshot): with its data in memory until it is on
+   * disk, or, when `file` holds the data, with none (a send waits for this save, withStoredData).
    */
   private saveSnapshot(snap: Snapshot, file: SnapshotFileWriter | null): void {
     const asLeader = this.core.isLeader;
@@ -417,6 +431,7 @@ export class RaftDriver {
       this.app.onSnapshotTaken?.(snap, bytes, asLeader);
     })();
     this.snapshotSave = save;
+    this.snapshotSaveIndex = snap.meta.index;
     void save.finally(() => {
       this.snapshotSave = null;
       this.kick();
@@ -463,6 +478,10 @@ export class RaftDriver {
   private async withStoredData(m: Message): Promise<Message | null> {
     try {
       if (m.type === 'snapshot') {
+        // Ours, taken just now and held only by its file: storage names it once the save is done
+        // (until then loadSnapshot would read the previous image whole, only to find it stale).
+        const saving = this.snapshotSave;
+        if (saving !== null && this.snapshotSaveIndex === m.snapshot.meta.index) await saving.catch(() => undefined);
         const stored = await this.storage.loadSnapshot();
         if (stored === null || stored.meta.index !== m.snapshot.meta.index || stored.meta.term !== m.snapshot.meta.term) return null;
         return { ...m, snapshot: stored };

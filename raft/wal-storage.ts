@@ -114,10 +114,6 @@ function readAt(fd: number, into: Uint8Array, position: number): Promise<void> {
 }
 
 /**
- * Reads a snapshot file whole and checks it against its record. Read and checksummed a chunk at a
- * time, so a 160 MB image does not hold the event loop for one long checksum.
- */
-/**
  * A snapshot of our own written to `<final>.tmp` piece by piece while it is encoded; finish
  * makes it durable under its final name, which no record names until the save that follows.
  */
@@ -151,9 +147,7 @@ class WalSnapshotFile implements SnapshotFileWriter {
     const at = this.bytes;
     this.bytes += chunk.byteLength;
     this.crc = crc32(chunk, this.crc);
-    const written = this.writing.then(() => this.guard(async () => {
-      await this.handle.write(chunk, 0, chunk.byteLength, at);
-    }));
+    const written = this.writing.then(() => this.guard(() => writeAt(this.handle.fd, chunk, at)));
     this.writing = written.catch(() => undefined);
     return written;
   }
@@ -188,6 +182,10 @@ class WalSnapshotFile implements SnapshotFileWriter {
   }
 }
 
+/**
+ * Reads a snapshot file whole and checks it against its record. Read and checksummed a chunk at a
+ * time, so a 160 MB image does not hold the event loop for one long checksum.
+ */
 async function readSnapshotImage(fd: number, record: SnapshotFileRecord): Promise<Uint8Array> {
   const name = snapshotName(record.generation);
   const fileBytes = fs.fstatSync(fd).size;
@@ -346,7 +344,7 @@ export class WalStorage implements LogStorage {
     return entries;
   }
 
-  /** Lets the writes already queued finish, then closes; writes queued after this are refused. */
+  /** A snapshot of our own written while it is encoded (LogStorage.openSnapshotFile, WalSnapshotFile). */
   async openSnapshotFile(): Promise<SnapshotFileWriter> {
     invariant(this.phase === 'loaded', `a snapshot file is opened on a loaded storage (phase ${this.phase})`);
     invariant(this.stagingGeneration === null, 'one snapshot is staged at a time');
@@ -364,6 +362,7 @@ export class WalStorage implements LogStorage {
     }
   }
 
+  /** Lets the writes already queued finish, then closes; writes queued after this are refused. */
   close(): Promise<void> {
     return this.writes.close(() => {
       if (this.phase === 'loaded' && !this.writes.failed) {
@@ -691,7 +690,7 @@ export class WalStorage implements LogStorage {
       for (let offset = 0; offset < data.byteLength; offset += SNAPSHOT_WRITE_CHUNK_BYTES) {
         const chunk = data.subarray(offset, offset + SNAPSHOT_WRITE_CHUNK_BYTES);
         crc = crc32(chunk, crc);
-        await file.write(chunk, 0, chunk.byteLength, offset);
+        await writeAt(file.fd, chunk, offset);
       }
       await file.sync();
     } finally {

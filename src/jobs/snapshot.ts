@@ -200,7 +200,7 @@ export function runToEnd<T>(steps: Generator<unknown, T, void>): T {
  */
 export const SNAPSHOT_JOBS_PER_STEP = 512;
 /** Bytes of session results written between two yields: about as long as a step of jobs. */
-const SNAPSHOT_BYTES_PER_STEP = 128 * 1024;
+export const SNAPSHOT_BYTES_PER_STEP = 128 * 1024;
 
 /**
  * writeSnapshot in steps: yields after every SNAPSHOT_JOBS_PER_STEP jobs (and job ids, idempotency
@@ -259,14 +259,15 @@ export function* writeSnapshotSteps(w: MsgpackWriter, store: JobStore, meta: Sna
   }
   if (idempotencyWritten !== header.idempotency) throw new Error(`invariant: ${idempotencyWritten} live idempotency keys, ${header.idempotency} counted`);
   // Cached results vary in size (an enqueue of 1,000 jobs holds 1,000 ids): stepped by bytes.
-  let yieldAtBytes = w.length + SNAPSHOT_BYTES_PER_STEP;
+  let stepStartBytes = w.length;
   for (const s of sessions) {
     w.value([s.clientId, s.lastUsedMs, s.evictedSeqMax, s.results.size] satisfies SessionImage);
     for (const result of s.results.entries()) {
       w.value(result);
-      if (w.length >= yieldAtBytes) {
-        yieldAtBytes = w.length + SNAPSHOT_BYTES_PER_STEP;
+      if (w.length - stepStartBytes >= SNAPSHOT_BYTES_PER_STEP) {
         yield;
+        // The caller may have taken what was written (a piece, see encodeNodeSnapshotSteps) and reset the writer.
+        stepStartBytes = w.length;
       }
     }
   }

@@ -10,7 +10,7 @@ import { setImmediate as turn } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RaftDriver, SNAPSHOT_PIECE_BYTES, type DriverApp } from '../../cluster/raft-driver.js';
 import { MemoryStorage } from '../../raft/memory-storage.js';
-import type { LogStorage } from '../../raft/storage.js';
+import type { LogStorage, PersistBatch, SnapshotFileWriter } from '../../raft/storage.js';
 import { WalStorage } from '../../raft/wal-storage.js';
 import type { AppendResponse, Entry, Message } from '../../raft/types.js';
 
@@ -273,4 +273,80 @@ describe('RaftDriver: a snapshot written to its file piece by piece', () => {
     expect(partial()).toEqual([]);
     await storage.close();
   });
+
+  it('starts the next encoding only once the dropped one\'s file is gone (storage stages one at a time)', async () => {
+    const sent: Message[] = [];
+    const app = new PiecesApp();
+    app.release = false;
+    const { dir, storage: wal } = await walStorage();
+    const storage = new SlowAborts(wal);
+    const driver = await followerDriver(app, sent, storage);
+    const partial = (): string[] => fs.readdirSync(dir).filter((n) => n.endsWith('.snap.tmp'));
+    driver.step(append(0, 3, 3));
+    await until('pieces written to a file', () => app.pieceSizes.length >= 1 && partial().length === 1);
+    // The leader's snapshot and the entries that make the next one due, in the same turn.
+    driver.step({ type: 'snapshot', from: 'n2', to: 'n1', term: TERM, snapshot: { meta: { index: 10, term: TERM, config: { voters: VOTERS } }, data: Uint8Array.of(42) } });
+    driver.step(append(10, 13, 13));
+    app.release = true;
+    await until('the leader\'s snapshot installed and entries 11..13 applied', () => app.installed.length === 1 && app.applied.includes(13));
+    for (let i = 0; i < 20; i++) await turn();
+    expect(storage.abortsWaiting).toBe(1);
+    storage.letAbortsFinish();
+    await until('the second snapshot saved', () => app.snapshotsTaken.length === 1);
+    expect(app.snapshotsTaken).toEqual([{ index: 13, bytes: expectedImage().byteLength }]);
+    expect(partial()).toEqual([]);
+    expect(Buffer.from((await storage.loadSnapshot())!.data).equals(expectedImage())).toBe(true);
+    await driver.stop();
+    await storage.close();
+  });
 });
+
+/** WalStorage whose snapshot files' aborts wait until the test lets them finish. */
+class SlowAborts implements LogStorage {
+  abortsWaiting = 0;
+  private readonly inner = new WeakMap<SnapshotFileWriter, SnapshotFileWriter>();
+  private open!: () => void;
+  private readonly gate = new Promise<void>((resolve) => (this.open = resolve));
+
+  constructor(private readonly wal: WalStorage) {}
+
+  letAbortsFinish(): void {
+    this.open();
+  }
+  load(): ReturnType<LogStorage['load']> {
+    return this.wal.load();
+  }
+  save(batch: PersistBatch): Promise<void> {
+    const file = batch.snapshotFile;
+    return this.wal.save(file === undefined ? batch : { ...batch, snapshotFile: this.inner.get(file) as SnapshotFileWriter });
+  }
+  compact(upToIndex: number): Promise<void> {
+    return this.wal.compact(upToIndex);
+  }
+  loadSnapshot(): ReturnType<LogStorage['loadSnapshot']> {
+    return this.wal.loadSnapshot();
+  }
+  loadEntries(lo: number, hi: number): ReturnType<LogStorage['loadEntries']> {
+    return this.wal.loadEntries(lo, hi);
+  }
+  async openSnapshotFile(): Promise<SnapshotFileWriter> {
+    const file = await this.wal.openSnapshotFile();
+    const wrapped: SnapshotFileWriter = {
+      write: (chunk) => file.write(chunk),
+      get bytes() {
+        return file.bytes;
+      },
+      abort: async () => {
+        this.abortsWaiting += 1;
+        await this.gate;
+        this.abortsWaiting -= 1;
+        await file.abort();
+      },
+    };
+    this.inner.set(wrapped, file);
+    return wrapped;
+  }
+  close(): Promise<void> {
+    return this.wal.close();
+  }
+}
