@@ -213,6 +213,8 @@ export async function startNode(config: NodeConfig, logger: Logger, ext: NodeExt
         if (known) members.set(hello.from, { peer: known.peer, client: hello.client || known.client, http: hello.http || known.http });
       },
       onRaft: (m) => driver.step(m),
+      onSnapshotFailed: (peer) => driver.reportSnapshotFailure(peer),
+      onSnapshotProgress: (peer) => driver.reportSnapshotProgress(peer),
       onForward: (from, id, req) => forwarder?.onRequest(from, id, req),
       onForwardResponse: (_from, id, res) => forwarder?.onResponse(id, res),
       onForwardCancel: (from, id) => forwarder?.onCancel(from, id),

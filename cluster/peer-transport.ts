@@ -10,7 +10,10 @@ import type { Message, NodeId, Snapshot, SnapshotRequest } from '../raft/types.j
 
 /** Peer frames carry whole AppendEntries batches and snapshot chunks. */
 export const PEER_FRAME_BYTES_MAX = 64 * 1024 * 1024;
-/** InstallSnapshot travels in chunks so no single frame (or event-loop turn) handles a whole image. */
+/**
+ * InstallSnapshot travels in chunks so no single frame (or event-loop turn) handles a whole image;
+ * each goes once the socket has taken the one before (OutboundLink.sendSnapshot).
+ */
 export const SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
 /** Frames queued for a peer whose socket is not writable; beyond it raft messages are dropped (Raft retransmits). */
 export const PEER_QUEUE_BYTES_MAX = 32 * 1024 * 1024;
@@ -36,6 +39,10 @@ export interface Hello {
 
 export interface PeerTransportHooks {
   onHello(hello: Hello): void;
+  /** A snapshot being sent to this peer will not arrive whole (our link dropped): Raft may send it again. */
+  onSnapshotFailed?(peer: NodeId): void;
+  /** A chunk of the snapshot being sent to this peer went into the socket: the delivery is alive. */
+  onSnapshotProgress?(peer: NodeId): void;
   /** Our link to this peer closed (the peer died, or the network cut it). */
   onLinkDown(peer: NodeId): void;
   /** Our link to this peer is connected (again). */
@@ -47,9 +54,22 @@ export interface PeerTransportHooks {
   onProblem(reason: string, peer: string): void;
 }
 
+/** A snapshot on its way to a peer, chunk by chunk (OutboundLink.sendSnapshot). */
+interface SnapshotDelivery {
+  index: number;
+  term: number;
+  /** The sender's term: a leader elected again sends it anew, under its new term. */
+  leaderTerm: number;
+  /** Replaced by another snapshot, or the link dropped: send no more of it. */
+  stopped: boolean;
+  failed: () => void;
+  progress: () => void;
+}
+
 class OutboundLink {
   private socket: net.Socket | null = null;
   private writer: FrameWriter | null = null;
+  private delivery: SnapshotDelivery | null = null;
   private connecting = false;
   private reconnectMs = RECONNECT_MS_MIN;
   private timer: NodeJS.Timeout | null = null;
@@ -105,10 +125,56 @@ class OutboundLink {
       const wasConnected = this.writer !== null;
       this.connecting = false;
       this.socket = null;
+      this.writer?.close();
       this.writer = null;
+      this.stopDelivery(true);
       if (wasConnected) this.onDown();
       this.scheduleReconnect();
     });
+  }
+
+  /**
+   * Sends a snapshot in chunks, each once the socket has taken the ones before, so an image of any
+   * size goes through with one chunk in memory beside it (queued all at once, an image larger
+   * than PEER_QUEUE_BYTES_MAX never arrived: its tail was refused, and every retry again). The
+   * snapshot already on its way is not started over when Raft asks again (its timeout may fire
+   * while a large image is still travelling); another snapshot replaces it. `failed` runs if the
+   * link drops before the last chunk, `progress` after each chunk. False: not connected.
+   */
+  sendSnapshot(m: SnapshotRequest, failed: () => void, progress: () => void): boolean {
+    if (this.writer === null) {
+      this.connect();
+      return false;
+    }
+    const { index, term } = m.snapshot.meta;
+    const current = this.delivery;
+    if (current !== null && current.index === index && current.term === term && current.leaderTerm === m.term) return true;
+    this.stopDelivery(false);
+    const delivery: SnapshotDelivery = { index, term, leaderTerm: m.term, stopped: false, failed, progress };
+    this.delivery = delivery;
+    void this.deliver(delivery, m, this.writer);
+    return true;
+  }
+
+  private async deliver(delivery: SnapshotDelivery, m: SnapshotRequest, writer: FrameWriter): Promise<void> {
+    const data = m.snapshot.data;
+    const count = Math.max(1, Math.ceil(data.byteLength / SNAPSHOT_CHUNK_BYTES));
+    for (let seq = 0; seq < count; seq++) {
+      const chunk = data.subarray(seq * SNAPSHOT_CHUNK_BYTES, Math.min(data.byteLength, (seq + 1) * SNAPSHOT_CHUNK_BYTES));
+      writer.write({ t: 'snap', from: m.from, to: m.to, term: m.term, meta: m.snapshot.meta, seq, chunk, last: seq === count - 1 });
+      await writer.drained();
+      if (delivery.stopped) return;
+      delivery.progress();
+    }
+    if (this.delivery === delivery) this.delivery = null;
+  }
+
+  private stopDelivery(linkDropped: boolean): void {
+    const delivery = this.delivery;
+    if (delivery === null) return;
+    delivery.stopped = true;
+    this.delivery = null;
+    if (linkDropped) delivery.failed();
   }
 
   private scheduleReconnect(): void {
@@ -128,6 +194,7 @@ class OutboundLink {
   close(): void {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
+    this.stopDelivery(false);
     this.socket?.destroy();
   }
 }
@@ -208,7 +275,12 @@ export class PeerTransport {
       const link = this.links.get(m.to);
       if (!link) continue;
       if (m.type === 'snapshot') {
-        if (!this.sendSnapshot(link, m)) snapshotsFailed.push(m.to);
+        const sent = link.sendSnapshot(
+          m,
+          () => this.hooks.onSnapshotFailed?.(m.to),
+          () => this.hooks.onSnapshotProgress?.(m.to),
+        );
+        if (!sent) snapshotsFailed.push(m.to);
       } else {
         link.send({ t: 'raft', m });
       }
@@ -219,17 +291,6 @@ export class PeerTransport {
   sendForward(to: NodeId, payload: Extract<PeerPayload, { t: 'fwd' | 'fwdResp' | 'fwdCancel' }>): boolean {
     const link = this.links.get(to);
     return link ? link.send(payload) : false;
-  }
-
-  private sendSnapshot(link: OutboundLink, m: SnapshotRequest): boolean {
-    const data = m.snapshot.data;
-    const count = Math.max(1, Math.ceil(data.byteLength / SNAPSHOT_CHUNK_BYTES));
-    for (let seq = 0; seq < count; seq++) {
-      const chunk = data.subarray(seq * SNAPSHOT_CHUNK_BYTES, Math.min(data.byteLength, (seq + 1) * SNAPSHOT_CHUNK_BYTES));
-      const ok = link.send({ t: 'snap', from: m.from, to: m.to, term: m.term, meta: m.snapshot.meta, seq, chunk, last: seq === count - 1 });
-      if (!ok) return false;
-    }
-    return true;
   }
 
   private accept(socket: net.Socket): void {

@@ -178,6 +178,10 @@ export class RaftDriver {
     this.core.reportSnapshotFailure(to);
   }
 
+  reportSnapshotProgress(to: NodeId): void {
+    this.core.reportSnapshotProgress(to);
+  }
+
   status(): RaftStatus {
     return this.core.status();
   }

@@ -203,6 +203,15 @@ export class RaftNode {
     this.startCampaign(this.opts.preVote, false);
   }
 
+  /**
+   * The runtime is still delivering the snapshot to `to` (a chunk went out): its timeout starts
+   * over, so a large image on a slow link is not sent again while it is still on its way.
+   */
+  reportSnapshotProgress(to: NodeId): void {
+    const pr = this.progress.get(to);
+    if (this.role === 'leader' && pr && pr.state === 'snapshot') pr.snapshotTicks = 0;
+  }
+
   /** The transport could not deliver a snapshot: probe again instead of waiting for the timeout. */
   reportSnapshotFailure(to: NodeId): void {
     const pr = this.progress.get(to);

@@ -185,6 +185,8 @@ export class FrameWriter {
   private pendingBytes = 0;
   private scheduled = false;
   private waitingDrain = false;
+  private closed = false;
+  private drainWaiters: (() => void)[] = [];
   onDrain: (() => void) | null = null;
 
   constructor(sink: FrameSink, options: { frameBytesMax?: number } = {}) {
@@ -202,6 +204,24 @@ export class FrameWriter {
     return this.pendingBytes;
   }
 
+  /**
+   * Resolves once every frame queued so far is in the socket and the socket is below its
+   * high-water mark, or once the writer is closed: a sender of many large frames waits on it
+   * between them instead of queueing them all.
+   */
+  drained(): Promise<void> {
+    if (this.closed || (this.pendingBytes === 0 && !this.waitingDrain)) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  /** The socket is gone: frames still queued are dropped, and drained() waits no more. */
+  close(): void {
+    this.closed = true;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.settleDrainWaiters();
+  }
+
   /** Queues one frame. Throws FrameError (and queues nothing) when the body is too large. */
   write(body: unknown): void {
     const [header, encoded] = encodeFrame(body, this.frameBytesMax);
@@ -215,16 +235,29 @@ export class FrameWriter {
 
   private flush(): void {
     this.scheduled = false;
-    if (this.pending.length === 0 || this.sink.destroyed) return;
+    if (this.closed || this.pending.length === 0 || this.sink.destroyed) return;
     const data = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
     this.pending = [];
     this.pendingBytes = 0;
-    if (this.sink.write(data)) return;
+    if (this.sink.write(data)) {
+      this.settleDrainWaiters();
+      return;
+    }
     this.waitingDrain = true;
     this.sink.once('drain', () => {
       this.waitingDrain = false;
       this.flush();
-      if (!this.waitingDrain) this.onDrain?.();
+      if (this.waitingDrain) return;
+      this.onDrain?.();
+      this.settleDrainWaiters();
     });
+  }
+
+  private settleDrainWaiters(): void {
+    if (this.drainWaiters.length === 0) return;
+    if (!this.closed && (this.pendingBytes > 0 || this.waitingDrain)) return;
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 }

@@ -146,6 +146,36 @@ describe('FrameWriter', () => {
     expect(new FrameDecoder().push(Buffer.concat(sink.writes))).toEqual([{ id: 1 }, { id: 2 }, { id: 3 }]);
   });
 
+  it('drained() waits until the socket took every queued frame and is below its mark, or the writer closed', async () => {
+    const sink = new FakeSink();
+    const writer = new FrameWriter(sink);
+    await writer.drained(); // nothing queued
+    const settled: string[] = [];
+    sink.accept = false;
+    writer.write({ id: 1 });
+    const first = writer.drained().then(() => settled.push('first'));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(sink.writes).toHaveLength(1);
+    expect(settled).toEqual([]); // in the socket, but the socket is backed up
+    writer.write({ id: 2 });
+    sink.emit('drain'); // flushes id 2, which backs the socket up again
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(sink.writes).toHaveLength(2);
+    expect(settled).toEqual([]);
+    sink.accept = true;
+    sink.emit('drain');
+    await first;
+    expect(settled).toEqual(['first']);
+
+    sink.accept = false;
+    writer.write({ id: 3 });
+    const closed = writer.drained().then(() => settled.push('closed'));
+    await new Promise((resolve) => setImmediate(resolve));
+    writer.close();
+    await closed;
+    expect(settled).toEqual(['first', 'closed']);
+  });
+
   it('refuses a body above the frame limit without queueing anything', async () => {
     const sink = new FakeSink();
     const writer = new FrameWriter(sink, { frameBytesMax: 100 });

@@ -13,8 +13,11 @@ export class TinyCluster {
   readonly isolated = new Set<NodeId>();
   /** Every message delivered, in order. */
   readonly delivered: Message[] = [];
+  /** Message types held back, as if still in transit: they go to `held` instead of their node. */
+  readonly holdTypes = new Set<Message['type']>();
+  readonly held: Message[] = [];
 
-  boot(id: NodeId, voters: NodeId[]): RaftNode {
+  boot(id: NodeId, voters: NodeId[], overrides: Partial<Omit<RaftOptions, 'id' | 'random'>> = {}): RaftNode {
     const r = this.rng.fork();
     const opts: RaftOptions = {
       id,
@@ -27,6 +30,7 @@ export class TinyCluster {
       maxInflightBytes: 65536,
       maxMsgBytes: 1024,
       maxUncommittedEntries: 64,
+      ...overrides,
     };
     const node = new RaftNode(opts, { hardState: { term: 0, vote: null, commit: 0 }, snapshot: null, entries: [], bootstrapConfig: { voters }, applied: 0 });
     this.nodes.set(id, node);
@@ -46,6 +50,10 @@ export class TinyCluster {
         }
       }
       const m = this.queue.shift();
+      if (m !== undefined && this.holdTypes.has(m.type)) {
+        this.held.push(m);
+        continue;
+      }
       if (m !== undefined) {
         busy = true;
         this.delivered.push(m);

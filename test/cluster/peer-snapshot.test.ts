@@ -1,0 +1,99 @@
+// InstallSnapshot between two real PeerTransports on loopback. An image larger than what a link
+// may queue (PEER_QUEUE_BYTES_MAX) must still arrive: it used to be queued all at once, its tail
+// refused, and every retry again, so a follower that fell behind a snapshot of more than ~200k
+// jobs never caught up.
+import { afterEach, describe, expect, it } from 'vitest';
+import { PEER_QUEUE_BYTES_MAX, PeerTransport, SNAPSHOT_CHUNK_BYTES, type PeerTransportHooks } from '../../cluster/peer-transport.js';
+import type { Message, NodeId, SnapshotRequest } from '../../raft/types.js';
+
+const open: PeerTransport[] = [];
+afterEach(async () => {
+  for (const t of open.splice(0)) await t.close();
+});
+
+interface Events {
+  raft: Message[];
+  failed: NodeId[];
+  progress: NodeId[];
+}
+
+function hooks(events: Events): PeerTransportHooks {
+  return {
+    onHello: () => undefined,
+    onLinkDown: () => undefined,
+    onRaft: (m) => events.raft.push(m),
+    onSnapshotFailed: (peer) => events.failed.push(peer),
+    onSnapshotProgress: (peer) => events.progress.push(peer),
+    onForward: () => undefined,
+    onForwardResponse: () => undefined,
+    onForwardCancel: () => undefined,
+    onProblem: () => undefined,
+  };
+}
+
+async function pair(): Promise<{ leader: PeerTransport; follower: PeerTransport; sent: Events; received: Events }> {
+  const sent: Events = { raft: [], failed: [], progress: [] };
+  const received: Events = { raft: [], failed: [], progress: [] };
+  const follower = new PeerTransport({ t: 'hello', from: 'n2', client: '', http: '' }, hooks(received));
+  const leader = new PeerTransport({ t: 'hello', from: 'n1', client: '', http: '' }, hooks(sent));
+  open.push(leader, follower);
+  const port = await follower.listen('127.0.0.1:0');
+  leader.setPeer('n2', `127.0.0.1:${port}`);
+  await until('the link is up', () => leader.isConnected('n2'));
+  return { leader, follower, sent, received };
+}
+
+async function until(what: string, condition: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`never happened: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+function snapshotMessage(index: number, bytes: number, term = 1): SnapshotRequest {
+  const data = Buffer.alloc(bytes);
+  for (let i = 0; i < bytes; i += 4096) data[i] = (i / 4096 + index) & 0xff;
+  return { type: 'snapshot', from: 'n1', to: 'n2', term, snapshot: { meta: { index, term, config: { voters: ['n1', 'n2'] } }, data } };
+}
+
+const receivedSnapshots = (events: Events): SnapshotRequest[] => events.raft.filter((m): m is SnapshotRequest => m.type === 'snapshot');
+
+describe('PeerTransport: a snapshot larger than a link may queue', () => {
+  it('arrives whole, one chunk in the socket at a time, and is not started over when Raft asks again meanwhile', async () => {
+    const { leader, sent, received } = await pair();
+    const bytes = PEER_QUEUE_BYTES_MAX + 16 * SNAPSHOT_CHUNK_BYTES + 12345;
+    const m = snapshotMessage(7, bytes);
+    expect(leader.sendRaft([m]).snapshotsFailed).toEqual([]);
+    // Raft's timeout fires while the image is on its way: the same snapshot again is the same delivery.
+    await until('a few chunks out', () => sent.progress.length >= 3);
+    expect(leader.sendRaft([m]).snapshotsFailed).toEqual([]);
+    await until('the snapshot arrived', () => receivedSnapshots(received).length === 1);
+    const got = receivedSnapshots(received)[0]!;
+    expect(got.snapshot.meta.index).toBe(7);
+    expect(Buffer.from(got.snapshot.data).equals(Buffer.from(m.snapshot.data))).toBe(true);
+    expect(sent.progress).toHaveLength(Math.ceil(bytes / SNAPSHOT_CHUNK_BYTES));
+    expect(sent.failed).toEqual([]);
+    // Delivered: asked again, it is sent again (the follower may have lost it).
+    leader.sendRaft([m]);
+    await until('the second copy arrived', () => receivedSnapshots(received).length === 2);
+  });
+
+  it('a newer snapshot replaces one on its way; a link that drops reports the delivery failed', async () => {
+    const { leader, follower, sent, received } = await pair();
+    leader.sendRaft([snapshotMessage(7, 24 * SNAPSHOT_CHUNK_BYTES)]);
+    await until('a few chunks out', () => sent.progress.length >= 2);
+    const newer = snapshotMessage(9, 3 * SNAPSHOT_CHUNK_BYTES);
+    leader.sendRaft([newer]);
+    await until('the newer snapshot arrived', () => receivedSnapshots(received).length === 1);
+    expect(receivedSnapshots(received).map((m) => m.snapshot.meta.index)).toEqual([9]);
+
+    const before = sent.progress.length;
+    leader.sendRaft([snapshotMessage(11, 64 * SNAPSHOT_CHUNK_BYTES)]);
+    await until('a few chunks out', () => sent.progress.length >= before + 2);
+    await follower.close();
+    await until('the delivery reported failed', () => sent.failed.length === 1);
+    expect(sent.failed).toEqual(['n2']);
+    expect(receivedSnapshots(received)).toHaveLength(1);
+  });
+});
