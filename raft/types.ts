@@ -61,8 +61,9 @@ export interface Snapshot {
   meta: SnapshotMeta;
   /**
    * The application's state-machine image at meta.index; opaque to raft/. RELEASED_SNAPSHOT_DATA
-   * once the runtime made it durable and dropped it from memory (RaftNode.releaseSnapshotData):
-   * such a snapshot must be read back from storage before it is sent.
+   * once the runtime made it durable and dropped it from memory (RaftNode.releaseSnapshotData),
+   * or from the start when the runtime wrote the image straight to storage as it was encoded
+   * (LogStorage.openSnapshotFile): such a snapshot must be read back from storage before it is sent.
    */
   data: Uint8Array;
 }

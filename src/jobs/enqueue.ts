@@ -7,6 +7,7 @@ import type { Cmd, EntryContext } from './entry-context.js';
 import { ASSIGNED_IDS_PER_ENTRY_MAX, assignedJobId } from './ids.js';
 import { BACKOFF_SHARED_DEFAULT, JobRecord } from './job-record.js';
 import { badRequestOutcome, failure, ok } from './outcome.js';
+import { IMAGE_BYTES_PER_JOB_ESTIMATE, snapshotBytesEstimate } from './snapshot.js';
 import { storeBytes } from './stored-bytes.js';
 import type { JobStore } from './store.js';
 import type { Backoff, EnqueueSpec, Outcome } from './types.js';
@@ -54,6 +55,10 @@ export function applyEnqueue(store: JobStore, cmd: Cmd<'enqueue'>, ctx: EntryCon
   for (const spec of cmd.jobs) if (!store.queues.has(spec.queue)) newQueues.add(spec.queue);
   if (store.queues.size + newQueues.size > QUEUES_MAX) return badRequestOutcome('jobs', `the cluster holds at most ${QUEUES_MAX} queues`);
   if (ctx.assignedIds + cmd.jobs.length > ASSIGNED_IDS_PER_ENTRY_MAX) return failure('OVERLOADED', 'too many jobs in one log entry; retry');
+  const stateBytes = snapshotBytesEstimate(store);
+  if (stateBytes + enqueueBytesEstimate(cmd.jobs) > store.stateBytesMax) {
+    return failure('OVERLOADED', `the cluster holds ${formatBytes(stateBytes)} of jobs and holds at most ${formatBytes(store.stateBytesMax)}; submit again once workers drain queues`);
+  }
   const ids: string[] = [];
   const duplicate: boolean[] = [];
   for (const spec of cmd.jobs) {
@@ -62,4 +67,15 @@ export function applyEnqueue(store: JobStore, cmd: Cmd<'enqueue'>, ctx: EntryCon
     duplicate.push(result.duplicate);
   }
   return ok({ ids, duplicate });
+}
+
+/** What the jobs would add to the state's image (snapshotBytesEstimate's measure). */
+function enqueueBytesEstimate(specs: readonly EnqueueSpec[]): number {
+  let bytes = 0;
+  for (const spec of specs) bytes += IMAGE_BYTES_PER_JOB_ESTIMATE + (spec.payload?.byteLength ?? 0);
+  return bytes;
+}
+
+function formatBytes(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${Math.round(bytes / (1024 * 1024)).toLocaleString('en-US')} MiB` : `${Math.round(bytes / 1024)} KiB`;
 }

@@ -39,7 +39,7 @@ const DEAD_LIST = LANE_COUNT + 1;
  * A first guess of the image's size beyond the payload bytes, per job (a queued job takes ~110:
  * its id twice, times, settings), so the buffer rarely has to grow (a copy of the whole image).
  */
-const IMAGE_BYTES_PER_JOB_ESTIMATE = 128;
+export const IMAGE_BYTES_PER_JOB_ESTIMATE = 128;
 
 const unpackr = new Unpackr({ useRecords: false });
 

@@ -40,14 +40,20 @@ export interface JobTimes {
   readonly startedAtMs: number | null;
 }
 
+export interface StateMachineOptions {
+  /** Tests only: a smaller STATE_BYTES_MAX. Every node of a cluster must apply with the same limits. */
+  stateBytesMax?: number;
+}
+
 export class JobStateMachine {
   private store: JobStore;
   private appliedIndex = 0;
   /** The time of the last applied entry; stamps never go below it. */
   private lastNowMs = 0;
 
-  constructor() {
+  constructor(options: StateMachineOptions = {}) {
     this.store = new JobStore();
+    if (options.stateBytesMax !== undefined) this.store.stateBytesMax = options.stateBytesMax;
   }
 
   /**
@@ -249,9 +255,10 @@ export class JobStateMachine {
     return snapshotBytesEstimate(this.store);
   }
 
-  static restore(bytes: Uint8Array): JobStateMachine {
+  static restore(bytes: Uint8Array, options: StateMachineOptions = {}): JobStateMachine {
     const { store, meta } = decodeSnapshot(bytes);
     const machine = new JobStateMachine();
+    if (options.stateBytesMax !== undefined) store.stateBytesMax = options.stateBytesMax;
     machine.store = store;
     machine.appliedIndex = meta.appliedIndex;
     machine.lastNowMs = meta.lastNowMs;

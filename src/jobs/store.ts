@@ -10,7 +10,7 @@
 //   leases  active leases by (expiresAtMs, job id); live iff `lease.job.lease === lease`.
 //   ageChecks one entry per (queue, retention log) whose oldest job will age out.
 
-import { RETAIN_COMPLETED_MAX, RETAIN_COMPLETED_MS, RETAIN_DEAD_MAX, RETAIN_DEAD_MS } from '../limits.js';
+import { RETAIN_COMPLETED_MAX, RETAIN_COMPLETED_MS, RETAIN_DEAD_MAX, RETAIN_DEAD_MS, STATE_BYTES_MAX } from '../limits.js';
 import { MinHeap } from './heap.js';
 import { IdempotencyIndex } from './idempotency.js';
 import { JobIndex } from './job-index.js';
@@ -72,6 +72,11 @@ export class JobStore {
   leaseRotation = 0;
   /** Payload bytes of the jobs held (sizes the snapshot buffer up front). */
   payloadBytesTotal = 0;
+  /**
+   * STATE_BYTES_MAX, which enqueues may not pass; a test may set a smaller one. Not part of the
+   * image: every node of a cluster must run with the same value, as with every other limit.
+   */
+  stateBytesMax = STATE_BYTES_MAX;
   /** The stamp the last restored job got: the next one from the same entry shares it. */
   private lastStamp: EntryStamp | null = null;
 

@@ -29,6 +29,37 @@ describe('enqueue', () => {
     expect(ack.ok ? null : ack.error.field).toBe('result');
   });
 
+  it('refuses, whole, an enqueue that would take the job state past its limit (OVERLOADED), and takes jobs again once some are gone', () => {
+    const stateBytesMax = 64 * 1024;
+    const h = new Harness();
+    h.machine = new JobStateMachine({ stateBytesMax });
+    const payload = new Uint8Array(200);
+    const batch = (n: number): Command => ({ op: 'enqueue', jobs: Array.from({ length: n }, () => ({ queue: 'q', payload, maxAttempts: 1 })) });
+    let accepted = 0;
+    for (;;) {
+      const out = h.apply(batch(20));
+      if (!out.ok) {
+        expect(errorCode(out)).toBe('OVERLOADED');
+        expect(out.error.message).toMatch(/^the cluster holds \d+ KiB of jobs and holds at most 64 KiB; submit again once workers drain queues$/);
+        break;
+      }
+      accepted += 20;
+      expect(accepted).toBeLessThan(1000);
+    }
+    // (128 B per job + 200 B of payload) × jobs + 4 KiB stays within 64 KiB.
+    expect(accepted).toBe(Math.floor((stateBytesMax - 4096) / 328 / 20) * 20);
+    expect(h.machine.jobCount).toBe(accepted);
+    // A restored replica refuses the same.
+    const restored = JobStateMachine.restore(h.machine.snapshot(), { stateBytesMax });
+    expect(errorCode(restored.applyBatch(h.index + 1, { nowMs: h.nowMs, envelopes: [{ clientId: '', seq: 0, cmd: batch(20) }] })[0]!)).toBe('OVERLOADED');
+
+    // Dead jobs purged: room again.
+    for (const job of h.lease(['q'], 20)) h.fail(job, false);
+    h.apply({ op: 'dlqPurge', queue: 'q' });
+    expect(h.machine.jobCount).toBe(accepted - 20);
+    expect(h.apply(batch(20)).ok).toBe(true);
+  });
+
   it('fills in the documented defaults', () => {
     const h = new Harness();
     const id = h.enqueueOne({ queue: 'q' });
