@@ -23,7 +23,8 @@ const RECONNECT_MS_MAX = 1000;
 /** What travels between nodes besides Raft: forwarded client requests and their answers. */
 export type PeerPayload =
   | { t: 'raft'; m: Message }
-  | { t: 'snap'; from: NodeId; to: NodeId; term: number; meta: Snapshot['meta']; seq: number; chunk: Uint8Array; last: boolean }
+  /** `bytes`: the whole image's size, so the receiver fills one buffer (absent from older nodes: it concatenates). */
+  | { t: 'snap'; from: NodeId; to: NodeId; term: number; meta: Snapshot['meta']; seq: number; chunk: Uint8Array; last: boolean; bytes?: number }
   | { t: 'fwd'; id: number; req: unknown }
   | { t: 'fwdResp'; id: number; res: unknown }
   /** The client of a forwarded request left: the leader stops waiting for it (a long poll ends empty). */
@@ -161,7 +162,7 @@ class OutboundLink {
     const count = Math.max(1, Math.ceil(data.byteLength / SNAPSHOT_CHUNK_BYTES));
     for (let seq = 0; seq < count; seq++) {
       const chunk = data.subarray(seq * SNAPSHOT_CHUNK_BYTES, Math.min(data.byteLength, (seq + 1) * SNAPSHOT_CHUNK_BYTES));
-      writer.write({ t: 'snap', from: m.from, to: m.to, term: m.term, meta: m.snapshot.meta, seq, chunk, last: seq === count - 1 });
+      writer.write({ t: 'snap', from: m.from, to: m.to, term: m.term, meta: m.snapshot.meta, seq, chunk, last: seq === count - 1, bytes: data.byteLength });
       await writer.drained();
       if (delivery.stopped) return;
       delivery.progress();
@@ -202,6 +203,9 @@ class OutboundLink {
 interface SnapshotAssembly {
   term: number;
   meta: Snapshot['meta'];
+  /** The image's buffer, filled chunk by chunk, when the sender told its size; else the chunks. */
+  image: Buffer | null;
+  filledBytes: number;
   chunks: Uint8Array[];
   nextSeq: number;
 }
@@ -351,18 +355,26 @@ export class PeerTransport {
   private onSnapshotChunk(from: NodeId, p: Extract<PeerPayload, { t: 'snap' }>): void {
     let asm = this.assemblies.get(from);
     if (p.seq === 0) {
-      asm = { term: p.term, meta: p.meta, chunks: [], nextSeq: 0 };
+      // One buffer of the image's size: chunks kept and then concatenated would need twice that.
+      const image = typeof p.bytes === 'number' && Number.isSafeInteger(p.bytes) && p.bytes >= 0 ? Buffer.allocUnsafeSlow(p.bytes) : null;
+      asm = { term: p.term, meta: p.meta, image, filledBytes: 0, chunks: [], nextSeq: 0 };
       this.assemblies.set(from, asm);
     }
-    if (!asm || asm.nextSeq !== p.seq || asm.meta.index !== p.meta.index) {
+    if (!asm || asm.nextSeq !== p.seq || asm.meta.index !== p.meta.index || (asm.image !== null && asm.filledBytes + p.chunk.byteLength > asm.image.byteLength)) {
       this.assemblies.delete(from); // a chunk went missing: drop it, the leader resends after its timeout
       return;
     }
-    asm.chunks.push(p.chunk);
+    if (asm.image !== null) asm.image.set(p.chunk, asm.filledBytes);
+    else asm.chunks.push(p.chunk);
+    asm.filledBytes += p.chunk.byteLength;
     asm.nextSeq++;
     if (!p.last) return;
     this.assemblies.delete(from);
-    const data = asm.chunks.length === 1 ? asm.chunks[0]! : Buffer.concat(asm.chunks);
+    if (asm.image !== null && asm.filledBytes !== asm.image.byteLength) {
+      this.hooks.onProblem(`snapshot from ${from} ended at ${asm.filledBytes} of ${asm.image.byteLength} bytes`, from);
+      return;
+    }
+    const data = asm.image ?? (asm.chunks.length === 1 ? asm.chunks[0]! : Buffer.concat(asm.chunks));
     this.hooks.onRaft({ type: 'snapshot', from: p.from, to: p.to, term: p.term, snapshot: { meta: p.meta, data } });
   }
 

@@ -2,7 +2,9 @@
 // may queue (PEER_QUEUE_BYTES_MAX) must still arrive: it used to be queued all at once, its tail
 // refused, and every retry again, so a follower that fell behind a snapshot of more than ~200k
 // jobs never caught up.
+import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { encodeFrame } from '../../src/protocol/frame.js';
 import { PEER_QUEUE_BYTES_MAX, PeerTransport, SNAPSHOT_CHUNK_BYTES, type PeerTransportHooks } from '../../cluster/peer-transport.js';
 import type { Message, NodeId, SnapshotRequest } from '../../raft/types.js';
 
@@ -11,10 +13,12 @@ afterEach(async () => {
   for (const t of open.splice(0)) await t.close();
 });
 
+
 interface Events {
   raft: Message[];
   failed: NodeId[];
   progress: NodeId[];
+  problems?: string[];
 }
 
 function hooks(events: Events): PeerTransportHooks {
@@ -27,7 +31,7 @@ function hooks(events: Events): PeerTransportHooks {
     onForward: () => undefined,
     onForwardResponse: () => undefined,
     onForwardCancel: () => undefined,
-    onProblem: () => undefined,
+    onProblem: (reason) => events.problems?.push(reason),
   };
 }
 
@@ -95,5 +99,39 @@ describe('PeerTransport: a snapshot larger than a link may queue', () => {
     await until('the delivery reported failed', () => sent.failed.length === 1);
     expect(sent.failed).toEqual(['n2']);
     expect(receivedSnapshots(received)).toHaveLength(1);
+  });
+});
+
+describe('PeerTransport: receiving a snapshot', () => {
+  /** A raw link to `port` that says hello as n1, for frames a PeerTransport of this build would not send. */
+  async function rawLink(port: number): Promise<net.Socket> {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.write(Buffer.concat(encodeFrame({ t: 'hello', from: 'n1', client: '', http: '' })));
+    return socket;
+  }
+
+  function chunkFrames(index: number, parts: Uint8Array[], bytes?: number): Buffer {
+    const meta = { index, term: 1, config: { voters: ['n1', 'n2'] } };
+    return Buffer.concat(parts.flatMap((chunk, seq) => encodeFrame({ t: 'snap', from: 'n1', to: 'n2', term: 1, meta, seq, chunk, last: seq === parts.length - 1, ...(bytes === undefined ? {} : { bytes }) })));
+  }
+
+  it('assembles chunks from a sender that does not tell the size (an older node), and drops an image that ends short of the size told', async () => {
+    const received: Events = { raft: [], failed: [], progress: [], problems: [] };
+    const follower = new PeerTransport({ t: 'hello', from: 'n2', client: '', http: '' }, hooks(received));
+    open.push(follower);
+    const port = await follower.listen('127.0.0.1:0');
+    const socket = await rawLink(port);
+    const parts = [Buffer.alloc(1000, 1), Buffer.alloc(1000, 2), Buffer.alloc(10, 3)];
+    socket.write(chunkFrames(4, parts));
+    await until('the snapshot without a size arrived', () => receivedSnapshots(received).length === 1);
+    expect(Buffer.from(receivedSnapshots(received)[0]!.snapshot.data).equals(Buffer.concat(parts))).toBe(true);
+
+    socket.write(chunkFrames(5, parts, 5000));
+    socket.write(chunkFrames(6, parts, 2010));
+    await until('the next snapshot arrived', () => receivedSnapshots(received).length === 2);
+    expect(receivedSnapshots(received).map((m) => m.snapshot.meta.index)).toEqual([4, 6]);
+    expect(received.problems).toEqual(['snapshot from n1 ended at 2010 of 5000 bytes']);
+    socket.destroy();
   });
 });
