@@ -144,12 +144,16 @@ class OutboundLink {
    */
   sendSnapshot(m: SnapshotRequest, failed: () => void, progress: () => void): boolean {
     if (this.writer === null) {
+      void m.source?.close();
       this.connect();
       return false;
     }
     const { index, term } = m.snapshot.meta;
     const current = this.delivery;
-    if (current !== null && current.index === index && current.term === term && current.leaderTerm === m.term) return true;
+    if (current !== null && current.index === index && current.term === term && current.leaderTerm === m.term) {
+      void m.source?.close();
+      return true;
+    }
     this.stopDelivery(false);
     const delivery: SnapshotDelivery = { index, term, leaderTerm: m.term, stopped: false, failed, progress };
     this.delivery = delivery;
@@ -157,17 +161,31 @@ class OutboundLink {
     return true;
   }
 
+  /** Sends the chunks, from memory or read one by one from storage (m.source), which it closes. */
   private async deliver(delivery: SnapshotDelivery, m: SnapshotRequest, writer: FrameWriter): Promise<void> {
-    const data = m.snapshot.data;
-    const count = Math.max(1, Math.ceil(data.byteLength / SNAPSHOT_CHUNK_BYTES));
-    for (let seq = 0; seq < count; seq++) {
-      const chunk = data.subarray(seq * SNAPSHOT_CHUNK_BYTES, Math.min(data.byteLength, (seq + 1) * SNAPSHOT_CHUNK_BYTES));
-      writer.write({ t: 'snap', from: m.from, to: m.to, term: m.term, meta: m.snapshot.meta, seq, chunk, last: seq === count - 1, bytes: data.byteLength });
-      await writer.drained();
-      if (delivery.stopped) return;
-      delivery.progress();
+    const source = m.source;
+    const bytes = source?.bytes ?? m.snapshot.data.byteLength;
+    const count = Math.max(1, Math.ceil(bytes / SNAPSHOT_CHUNK_BYTES));
+    try {
+      for (let seq = 0; seq < count; seq++) {
+        const from = seq * SNAPSHOT_CHUNK_BYTES;
+        const length = Math.min(bytes, from + SNAPSHOT_CHUNK_BYTES) - from;
+        // A source checks the image's checksum as it reads the last chunk: a damaged image never
+        // reaches the follower whole, so it is never installed.
+        const chunk = source !== undefined ? await source.read(length) : m.snapshot.data.subarray(from, from + length);
+        if (delivery.stopped) return;
+        writer.write({ t: 'snap', from: m.from, to: m.to, term: m.term, meta: m.snapshot.meta, seq, chunk, last: seq === count - 1, bytes });
+        await writer.drained();
+        if (delivery.stopped) return;
+        delivery.progress();
+      }
+      if (this.delivery === delivery) this.delivery = null;
+    } catch (err) {
+      this.onProblem(`snapshot ${m.snapshot.meta.index} not sent: ${(err as Error).message}`);
+      if (this.delivery === delivery) this.stopDelivery(true);
+    } finally {
+      await source?.close();
     }
-    if (this.delivery === delivery) this.delivery = null;
   }
 
   private stopDelivery(linkDropped: boolean): void {
@@ -277,7 +295,10 @@ export class PeerTransport {
     const snapshotsFailed: NodeId[] = [];
     for (const m of messages) {
       const link = this.links.get(m.to);
-      if (!link) continue;
+      if (!link) {
+        if (m.type === 'snapshot') void m.source?.close();
+        continue;
+      }
       if (m.type === 'snapshot') {
         const sent = link.sendSnapshot(
           m,

@@ -465,7 +465,10 @@ export class RaftDriver {
     while (queue.length > 0 && !this.stopped) {
       const m = queue[0] as Message;
       const ready = needsStorage(m) ? await this.withStoredData(m) : m;
-      if (this.stopped) return;
+      if (this.stopped) {
+        if (ready?.type === 'snapshot') await ready.source?.close();
+        return;
+      }
       queue.shift();
       if (ready !== null) this.send([ready]);
       else {
@@ -486,8 +489,16 @@ export class RaftDriver {
         // (until then loadSnapshot would read the previous image whole, only to find it stale).
         const saving = this.snapshotSave;
         if (saving !== null && this.snapshotSaveIndex === m.snapshot.meta.index) await saving.catch(() => undefined);
+        const fresh = (meta: Snapshot['meta']): boolean => meta.index === m.snapshot.meta.index && meta.term === m.snapshot.meta.term;
+        if (this.storage.openSnapshotSource !== undefined) {
+          // Read piece by piece as the transport sends it: the image is never whole in memory here.
+          const source = await this.storage.openSnapshotSource();
+          if (source !== null && fresh(source.meta)) return { ...m, source };
+          await source?.close();
+          return null;
+        }
         const stored = await this.storage.loadSnapshot();
-        if (stored === null || stored.meta.index !== m.snapshot.meta.index || stored.meta.term !== m.snapshot.meta.term) return null;
+        if (stored === null || !fresh(stored.meta)) return null;
         return { ...m, snapshot: stored };
       }
       if (m.type !== 'append') return m;

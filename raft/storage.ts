@@ -1,4 +1,4 @@
-import type { ClusterConfig, Entry, HardState, Snapshot } from './types.js';
+import type { ClusterConfig, Entry, HardState, Snapshot, SnapshotSource } from './types.js';
 
 /** Everything a node needs at boot to rebuild its Raft core and its state machine. */
 export interface PersistedState {
@@ -73,6 +73,13 @@ export interface LogStorage {
    * SnapshotFileWriter). One at a time. Optional: a storage without it is given the whole image.
    */
   openSnapshotFile?(): Promise<SnapshotFileWriter>;
+  /**
+   * The stored snapshot's data to read piece by piece, or null when none is stored: what a runtime
+   * sends a follower without reading the whole image into memory first (loadSnapshot). A read, like
+   * loadSnapshot: the snapshot it opened stays readable even if a newer one replaces it meanwhile.
+   * Optional: without it the runtime uses loadSnapshot.
+   */
+  openSnapshotSource?(): Promise<SnapshotSource | null>;
   close(): Promise<void>;
 }
 

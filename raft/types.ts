@@ -135,9 +135,26 @@ export interface HeartbeatResponse extends MessageBase {
   applyPaused: boolean;
 }
 
+/**
+ * A stored snapshot's data read piece by piece, in order (LogStorage.openSnapshotSource), so a
+ * runtime sends an image without holding it. The last read checks the whole image's checksum.
+ */
+export interface SnapshotSource {
+  readonly meta: SnapshotMeta;
+  readonly bytes: number;
+  /** The next `length` bytes (fewer at the end); reads go in order, from offset 0. */
+  read(length: number): Promise<Uint8Array>;
+  close(): Promise<void>;
+}
+
 export interface SnapshotRequest extends MessageBase {
   type: 'snapshot';
   snapshot: Snapshot;
+  /**
+   * Set by a runtime only, never by the core: the data comes from storage piece by piece, and
+   * snapshot.data is RELEASED_SNAPSHOT_DATA. Whoever ends up with the message closes it.
+   */
+  source?: SnapshotSource;
 }
 
 /** Leadership transfer: the target campaigns at once, skipping pre-vote. */

@@ -6,7 +6,7 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeFrame } from '../../src/protocol/frame.js';
 import { PEER_QUEUE_BYTES_MAX, PeerTransport, SNAPSHOT_CHUNK_BYTES, type PeerTransportHooks } from '../../cluster/peer-transport.js';
-import type { Message, NodeId, SnapshotRequest } from '../../raft/types.js';
+import { RELEASED_SNAPSHOT_DATA, type Message, type NodeId, type SnapshotRequest, type SnapshotSource } from '../../raft/types.js';
 
 const open: PeerTransport[] = [];
 afterEach(async () => {
@@ -98,6 +98,52 @@ describe('PeerTransport: a snapshot larger than a link may queue', () => {
     await follower.close();
     await until('the delivery reported failed', () => sent.failed.length === 1);
     expect(sent.failed).toEqual(['n2']);
+    expect(receivedSnapshots(received)).toHaveLength(1);
+  });
+});
+
+/** A snapshot's data handed out in pieces, as storage would (openSnapshotSource); `failAtLast`: a checksum mismatch. */
+class PiecesSource implements SnapshotSource {
+  closed = 0;
+  private offset = 0;
+  constructor(
+    private readonly message: SnapshotRequest,
+    private readonly failAtLast = false,
+  ) {}
+  get meta(): SnapshotRequest['snapshot']['meta'] {
+    return this.message.snapshot.meta;
+  }
+  get bytes(): number {
+    return this.message.snapshot.data.byteLength;
+  }
+  async read(length: number): Promise<Uint8Array> {
+    const piece = this.message.snapshot.data.subarray(this.offset, this.offset + length);
+    this.offset += piece.byteLength;
+    if (this.failAtLast && this.offset === this.bytes) throw new Error('STORAGE_CORRUPT: checksum mismatch');
+    return piece;
+  }
+  async close(): Promise<void> {
+    this.closed += 1;
+  }
+}
+
+describe('PeerTransport: a snapshot read from storage as it is sent', () => {
+  it('arrives whole and the source is closed; a source that fails its checksum at the last piece never completes the image', async () => {
+    const { leader, sent, received } = await pair();
+    const whole = snapshotMessage(7, 5 * SNAPSHOT_CHUNK_BYTES + 99);
+    const good = new PiecesSource(whole);
+    expect(leader.sendRaft([{ ...whole, snapshot: { meta: whole.snapshot.meta, data: RELEASED_SNAPSHOT_DATA }, source: good }]).snapshotsFailed).toEqual([]);
+    await until('the snapshot arrived', () => receivedSnapshots(received).length === 1);
+    expect(Buffer.from(receivedSnapshots(received)[0]!.snapshot.data).equals(Buffer.from(whole.snapshot.data))).toBe(true);
+    await until('the source closed', () => good.closed === 1);
+
+    const damaged = snapshotMessage(8, 3 * SNAPSHOT_CHUNK_BYTES);
+    const bad = new PiecesSource(damaged, true);
+    leader.sendRaft([{ ...damaged, snapshot: { meta: damaged.snapshot.meta, data: RELEASED_SNAPSHOT_DATA }, source: bad }]);
+    await until('the delivery reported failed', () => sent.failed.length === 1);
+    await until('the source closed', () => bad.closed === 1);
+    // The first chunks went; the last never did, so nothing was handed to Raft.
+    await new Promise((resolve) => setTimeout(resolve, 50));
     expect(receivedSnapshots(received)).toHaveLength(1);
   });
 });

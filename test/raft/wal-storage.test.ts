@@ -280,6 +280,44 @@ describe('WalStorage on disk', () => {
     await expect(s.loadSnapshot()).rejects.toThrow(/STORAGE_CORRUPT: snapshot-\d+\.snap holds \d+ bytes, the log says \d+/);
   });
 
+  it('openSnapshotSource reads the stored image in pieces, keeps the one it opened when a newer one replaces it, and refuses a damaged one at its last piece', async () => {
+    const dir = tempDir();
+    const s = await opened(dir);
+    await s.load();
+    expect(await s.openSnapshotSource()).toBeNull();
+    await s.save({ entries: entries(1, 10, 1), hardState: hardState(1, 10), config: CONFIG });
+    const image = snapshot(9, 1, 2.5 * (1 << 20));
+    image.data.forEach((_, i) => (image.data[i] = (i * 7) & 0xff));
+    await s.save({ snapshot: image });
+    const readAll = async (pieceBytes: number): Promise<Buffer> => {
+      const source = (await s.openSnapshotSource())!;
+      const pieces: Uint8Array[] = [];
+      try {
+        for (let read = 0; read < source.bytes; read += pieceBytes) pieces.push(await source.read(pieceBytes));
+      } finally {
+        await source.close();
+      }
+      return Buffer.concat(pieces);
+    };
+    expect((await readAll(1 << 20)).equals(Buffer.from(image.data))).toBe(true);
+
+    const opened9 = (await s.openSnapshotSource())!;
+    await s.save({ snapshot: snapshot(10, 1) });
+    expect(opened9.meta.index).toBe(9);
+    const first = await opened9.read(1 << 20);
+    expect(Buffer.from(first).equals(Buffer.from(image.data.subarray(0, 1 << 20)))).toBe(true);
+    await opened9.close();
+
+    const file = path.join(dir, fs.readdirSync(dir).find((n) => n.endsWith('.snap'))!);
+    const bytes = fs.readFileSync(file);
+    bytes[5] = bytes[5]! ^ 4;
+    fs.writeFileSync(file, bytes);
+    const damaged = (await s.openSnapshotSource())!;
+    await damaged.read(1000);
+    await expect(damaged.read(1 << 20)).rejects.toThrow(/STORAGE_CORRUPT: snapshot-\d+\.snap: checksum mismatch/);
+    await damaged.close();
+  });
+
   it('removes snapshot files nothing names (an older one, or one a crash left half written)', async () => {
     const dir = tempDir();
     const s = await opened(dir);
