@@ -149,7 +149,7 @@ export function observabilityExtension(logger: Logger): NodeExtensions {
     onForwarded: () => metrics.forwardedRequest(),
     onSnapshot: (event, node) => {
       bind(node);
-      metrics.snapshot(event.kind);
+      metrics.snapshot(event.kind, event.bytes);
       if (event.kind === 'installed') observer.reset();
     },
     onSnapshotHandoff: () => metrics.snapshotHandoff(),

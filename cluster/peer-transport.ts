@@ -144,14 +144,14 @@ class OutboundLink {
    */
   sendSnapshot(m: SnapshotRequest, failed: () => void, progress: () => void): boolean {
     if (this.writer === null) {
-      void m.source?.close();
+      void m.source?.close().catch(() => undefined);
       this.connect();
       return false;
     }
     const { index, term } = m.snapshot.meta;
     const current = this.delivery;
     if (current !== null && current.index === index && current.term === term && current.leaderTerm === m.term) {
-      void m.source?.close();
+      void m.source?.close().catch(() => undefined);
       return true;
     }
     this.stopDelivery(false);
@@ -184,7 +184,7 @@ class OutboundLink {
       this.onProblem(`snapshot ${m.snapshot.meta.index} not sent: ${(err as Error).message}`);
       if (this.delivery === delivery) this.stopDelivery(true);
     } finally {
-      await source?.close();
+      await source?.close().catch(() => undefined);
     }
   }
 
@@ -231,7 +231,8 @@ interface SnapshotAssembly {
 export class PeerTransport {
   private readonly links = new Map<NodeId, OutboundLink>();
   private readonly inbound = new Set<net.Socket>();
-  private readonly assemblies = new Map<NodeId, SnapshotAssembly>();
+  /** Per inbound connection: a sender's chunks all travel on its one link, and die with it. */
+  private readonly assemblies = new Map<net.Socket, SnapshotAssembly>();
   private server: net.Server | null = null;
 
   private readonly selfId: NodeId;
@@ -296,7 +297,7 @@ export class PeerTransport {
     for (const m of messages) {
       const link = this.links.get(m.to);
       if (!link) {
-        if (m.type === 'snapshot') void m.source?.close();
+        if (m.type === 'snapshot') void m.source?.close().catch(() => undefined);
         continue;
       }
       if (m.type === 'snapshot') {
@@ -344,20 +345,23 @@ export class PeerTransport {
           this.hooks.onHello({ t: 'hello', from: hello.from, client: String(hello.client ?? ''), http: String(hello.http ?? '') });
           continue;
         }
-        this.dispatch(from, body as PeerPayload);
+        this.dispatch(from, socket, body as PeerPayload);
       }
     });
     socket.on('error', () => undefined);
-    socket.on('close', () => this.inbound.delete(socket));
+    socket.on('close', () => {
+      this.inbound.delete(socket);
+      this.assemblies.delete(socket);
+    });
   }
 
-  private dispatch(from: NodeId, p: PeerPayload): void {
+  private dispatch(from: NodeId, socket: net.Socket, p: PeerPayload): void {
     switch (p.t) {
       case 'raft':
         this.hooks.onRaft(p.m);
         return;
       case 'snap':
-        this.onSnapshotChunk(from, p);
+        this.onSnapshotChunk(from, socket, p);
         return;
       case 'fwd':
         this.hooks.onForward(from, p.id, p.req);
@@ -373,16 +377,19 @@ export class PeerTransport {
     }
   }
 
-  private onSnapshotChunk(from: NodeId, p: Extract<PeerPayload, { t: 'snap' }>): void {
-    let asm = this.assemblies.get(from);
+  private onSnapshotChunk(from: NodeId, socket: net.Socket, p: Extract<PeerPayload, { t: 'snap' }>): void {
+    let asm = this.assemblies.get(socket);
     if (p.seq === 0) {
+      // The image replaced goes first: two of them at once could double the memory.
+      this.assemblies.delete(socket);
       // One buffer of the image's size: chunks kept and then concatenated would need twice that.
       const image = typeof p.bytes === 'number' && Number.isSafeInteger(p.bytes) && p.bytes >= 0 ? Buffer.allocUnsafeSlow(p.bytes) : null;
       asm = { term: p.term, meta: p.meta, image, filledBytes: 0, chunks: [], nextSeq: 0 };
-      this.assemblies.set(from, asm);
+      this.assemblies.set(socket, asm);
     }
-    if (!asm || asm.nextSeq !== p.seq || asm.meta.index !== p.meta.index || (asm.image !== null && asm.filledBytes + p.chunk.byteLength > asm.image.byteLength)) {
-      this.assemblies.delete(from); // a chunk went missing: drop it, the leader resends after its timeout
+    const fits = asm !== undefined && (asm.image === null ? p.bytes === undefined : p.bytes === asm.image.byteLength && asm.filledBytes + p.chunk.byteLength <= asm.image.byteLength);
+    if (!asm || !fits || asm.nextSeq !== p.seq || asm.term !== p.term || asm.meta.index !== p.meta.index || asm.meta.term !== p.meta.term) {
+      this.assemblies.delete(socket); // a chunk went missing: drop it, the leader resends after its timeout
       return;
     }
     if (asm.image !== null) asm.image.set(p.chunk, asm.filledBytes);
@@ -390,7 +397,7 @@ export class PeerTransport {
     asm.filledBytes += p.chunk.byteLength;
     asm.nextSeq++;
     if (!p.last) return;
-    this.assemblies.delete(from);
+    this.assemblies.delete(socket);
     if (asm.image !== null && asm.filledBytes !== asm.image.byteLength) {
       this.hooks.onProblem(`snapshot from ${from} ended at ${asm.filledBytes} of ${asm.image.byteLength} bytes`, from);
       return;

@@ -445,7 +445,9 @@ export class RaftDriver {
   /**
    * Sends messages. One that carries data the core released from memory (a snapshot's, or log
    * entries') is read back from storage first; later messages to the same peer wait behind it, so
-   * each peer still gets its messages in order.
+   * each peer still gets its messages in order. A snapshot read from storage as it is sent (a
+   * SnapshotSource) is handed over once opened: the transport streams its chunks, and messages
+   * after it may overtake them, which Raft allows (the follower answers each on its own).
    */
   private sendMessages(messages: Message[]): void {
     const now: Message[] = [];

@@ -52,11 +52,14 @@ export const RETAIN_DEAD_MS = 30 * 24 * 60 * 60 * 1000;
 /** Distinct queues the cluster holds. */
 export const QUEUES_MAX = 10_000;
 /**
- * The job state the cluster holds, as its snapshot image would measure it (128 B per job and its
- * payload, an overestimate): ~11 million jobs of 100 B, ~3.5 GB of RSS per node. Past it an
- * enqueue is refused (OVERLOADED) until workers drain jobs. The bound is Node's: a restart and an
- * InstallSnapshot read the image into one buffer, and a buffer holds at most 4 GiB.
+ * The job state the cluster holds, as its snapshot image would measure it (STATE_BYTES_PER_JOB per
+ * job, plus its payload, ack result and error message: an overestimate): ~11 million jobs of
+ * 100 B, ~3.5 GB of RSS per node. Past it an enqueue is refused (OVERLOADED) until jobs finish and
+ * leave. The bound is Node's: a restart and an InstallSnapshot read the image into one buffer, and
+ * a buffer holds at most 4 GiB.
  */
 export const STATE_BYTES_MAX = 2 * 1024 * 1024 * 1024;
+/** What STATE_BYTES_MAX counts per job besides its payload, result and error message (its image is ~60 B). */
+export const STATE_BYTES_PER_JOB = 128;
 /** Distinct queue label values in /metrics; further queues are reported as queue="_other". */
 export const METRIC_QUEUE_LABELS_MAX = 200;

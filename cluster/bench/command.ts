@@ -17,6 +17,7 @@ export const CONCURRENCY_DEFAULT: Record<Scenario, number> = {
   failover: 16,
   memory: 4,
   snapshot: 1,
+  catchup: 1,
 };
 
 /** Which figure picks the median run, and whether bigger is better. */
@@ -29,6 +30,7 @@ const PRIMARY: Record<Scenario, { of: string; pick: (r: BenchResult) => number }
   failover: { of: 'failover.recoveryMs.p50', pick: (r) => (r['failover'] as { recoveryMs: { p50: number } }).recoveryMs.p50 },
   memory: { of: 'bytesPerJobBeyondPayloadMax', pick: (r) => (r['bytesPerJobBeyondPayloadMax'] as number | null) ?? NaN },
   snapshot: { of: 'latencyMs.max', pick: (r) => r.latencyMs.max },
+  catchup: { of: 'catchup.catchUpSeconds', pick: (r) => (r['catchup'] as { catchUpSeconds: number }).catchUpSeconds },
 };
 
 interface BenchFlags {
@@ -72,7 +74,7 @@ export function registerBenchCommand(program: Command): void {
     .option('--payload-bytes <n>', 'bytes of JSON per job payload', '100')
     .option('--max-seconds <s>', 'stop enqueue, enqueue-batch and process runs after this long (0: never); throughput counts the jobs done', '0')
     .option('--warmup-jobs <n>', 'jobs sent (half single, half batched) and drained before measuring enqueue, enqueue-batch, process, latency and backlog, so every process runs warm JIT-compiled code (0: measure cold)', '100000')
-    .option('--snapshot-jobs <n>', 'jobs queued before the leader is asked for a snapshot (snapshot)', '1000000')
+    .option('--snapshot-jobs <n>', 'jobs queued before the leader is asked for a snapshot (snapshot), or submitted while a follower is down (catchup)', '1000000')
     .option('--runs <r>', 'repeat, report the median run', '1')
     .option('--cpu-prof', 'run spawned nodes with node --cpu-prof (profiles written when they stop)')
     .option('--cpu-prof-dir <dir>', 'where --cpu-prof writes', path.join('docs', 'perf', 'profiles'))

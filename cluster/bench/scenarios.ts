@@ -12,7 +12,7 @@ import { Histogram, round3, type Percentiles } from './histogram.js';
 import { closedLoop, median, openLoop, payloadMaker, timeCap, withStallWatchdog, type ClosedLoopResult } from './load.js';
 import type { LocalCluster, ProcCounters } from './spawn.js';
 
-export const SCENARIOS = ['enqueue', 'enqueue-batch', 'process', 'latency', 'backlog', 'failover', 'memory', 'snapshot'] as const;
+export const SCENARIOS = ['enqueue', 'enqueue-batch', 'process', 'latency', 'backlog', 'failover', 'memory', 'snapshot', 'catchup'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 /** A drain or load that makes no progress for this long fails the run instead of hanging. */
@@ -50,7 +50,7 @@ export interface ScenarioOptions {
   maxSeconds: number;
   /** Jobs through each client path before the measured phase (see warmUpPaths); 0: measure cold. */
   warmupJobs: number;
-  /** snapshot: jobs queued before the leader is asked for a snapshot. */
+  /** snapshot: jobs queued before the leader is asked for a snapshot; catchup: jobs submitted while a follower is down. */
   snapshotJobs: number;
 }
 
@@ -80,6 +80,7 @@ export const RUNNERS: Record<Scenario, Runner> = {
   failover: runFailover,
   memory: runMemory,
   snapshot: runSnapshot,
+  catchup: runCatchup,
 };
 
 /** snapshot: one probe submit every this many ms, before, through and after the snapshot. */
@@ -639,6 +640,122 @@ async function runSnapshot(source: TargetSource, opts: ScenarioOptions): Promise
   });
 }
 
+/** catchup: how often the follower's progress and every node's RSS are read. */
+const CATCHUP_POLL_MS = 100;
+/** catchup: the longest a follower may take to catch up before the run fails. */
+const CATCHUP_MS_MAX = 180_000;
+
+/**
+ * A follower down while `snapshotJobs` jobs are submitted, and the log it missed compacted away
+ * (every other node asked for a snapshot): once started again it can only catch up by
+ * InstallSnapshot of the whole state. Reports the time from its start to applying the commit index
+ * the leader had then, the image's size, and each node's peak RSS meanwhile.
+ */
+async function runCatchup(source: TargetSource, opts: ScenarioOptions): Promise<BenchResult> {
+  if (!source.spawned) throw new Error('catchup stops and restarts a node process: use --spawn N (N >= 3)');
+  return onTarget(source, 'catchup', async (target) => {
+    const cluster = target.cluster!;
+    if (cluster.nodes.length < 3) throw new Error('catchup needs at least 3 nodes (--spawn 3)');
+    const leader = await cluster.leader();
+    if (leader === null) throw new Error('catchup: no leader');
+    const follower = cluster.nodes.find((n) => n.id !== leader)!;
+    const others = cluster.nodes.filter((n) => n.id !== follower.id);
+    cluster.kill(follower.id);
+    await cluster.waitExited(follower.id);
+    const live: Target = { ...target, nodes: others.map((n) => n.client) };
+    const prefillSeconds = await prefill(live, queueName('catchup'), opts.snapshotJobs, opts.payloadBytes, `prefill ${opts.snapshotJobs.toLocaleString('en-US')} with ${follower.id} down`);
+    let snapshotIndex = 0;
+    for (const node of others) {
+      const one = new Client({ nodes: [node.client] });
+      try {
+        process.stderr.write(`snapshot of ${node.id}...\n`);
+        snapshotIndex = Math.max(snapshotIndex, (await one.admin.snapshot()).index);
+      } finally {
+        await one.close();
+      }
+    }
+    const snapshotBytes = await scrapeMetric(cluster.node(leader).http, 'raftq_snapshot_bytes');
+    const leaderClient = new Client({ nodes: [cluster.node(leader).client] });
+    const followerClient = new Client({ nodes: [follower.client], requestTimeoutMs: 1_000 });
+    try {
+      const leaderStatus = await leaderClient.clusterStatus();
+      const commit = leaderStatus.nodes.find((n) => n.id === leaderStatus.nodeId)?.commitIndex ?? snapshotIndex;
+      const rssBefore = cluster.rssMb();
+      const peak: Record<string, number | null> = { ...rssBefore };
+      const progress = new Progress({ label: `${follower.id} catching up to index ${commit}`, total: null, unit: 'polls' });
+      const startedMs = performance.now();
+      cluster.restart(follower.id);
+      const caughtUp = async (): Promise<void> => {
+        for (;;) {
+          for (const [id, mb] of Object.entries(cluster.rssMb())) if (mb !== null) peak[id] = Math.max(peak[id] ?? 0, mb);
+          progress.add(1);
+          try {
+            const status = await followerClient.clusterStatus();
+            const own = status.nodes.find((n) => n.id === status.nodeId);
+            if (status.nodeId === follower.id && own !== undefined && own.appliedIndex >= commit) return;
+          } catch {
+            // Not listening yet, or busy installing: ask again.
+          }
+          await sleep(CATCHUP_POLL_MS);
+        }
+      };
+      await withStallWatchdog(caughtUp(), () => 0, CATCHUP_MS_MAX, `catchup: ${follower.id} did not apply index ${commit}`);
+      const seconds = (performance.now() - startedMs) / 1000;
+      progress.finish();
+      // How it caught up: by the leader's snapshot (the point of the scenario), or from the log.
+      const installed = await snapshotsInstalled(follower.http);
+      const result = base('catchup', target, opts, { jobs: opts.snapshotJobs, concurrency: 1, seconds, latency: new Histogram().percentiles(), latencyOf: 'not measured (catchup scenario)' });
+      result['catchup'] = {
+        follower: follower.id,
+        leader,
+        commitIndex: commit,
+        snapshotIndex,
+        snapshotBytes,
+        snapshotsInstalled: installed,
+        prefillSeconds: round3(prefillSeconds),
+        catchUpSeconds: round3(seconds),
+        rssBeforeMb: rssBefore,
+        peakRssMb: peak,
+      };
+      return result;
+    } finally {
+      await leaderClient.close();
+      await followerClient.close();
+    }
+  });
+}
+
+/**
+ * raftq_snapshots_total{kind="installed"} of a node: 0 when its /metrics has no such sample (none
+ * installed since it started); asked again for a few seconds while /metrics does not answer (a
+ * node that just installed a large snapshot may be busy decoding it). Null if it never answers.
+ */
+async function snapshotsInstalled(http: string): Promise<number | null> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const text = await metricsText(http);
+    if (text !== null) return sampleOf(text, 'raftq_snapshots_total', 'kind="installed"') ?? 0;
+    await sleep(250);
+  }
+  return null;
+}
+
+async function metricsText(http: string): Promise<string | null> {
+  try {
+    const res = await fetch(`http://${http}/metrics`, { signal: AbortSignal.timeout(2_000) });
+    return res.status === 200 ? await res.text() : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The first sample of `name` in a metrics text whose labels include `labelled`, or null. */
+function sampleOf(text: string, name: string, labelled = ''): number | null {
+  for (const match of text.matchAll(new RegExp(`^${name}(?:\\{([^}]*)\\})?\\s+([0-9.e+]+)`, 'gm'))) {
+    if ((match[1] ?? '').includes(labelled)) return Number(match[2]);
+  }
+  return null;
+}
+
 /** Handoffs before a snapshot (raftq_snapshot_handoffs_total) summed over the nodes. */
 async function handoffsTotal(cluster: LocalCluster): Promise<number> {
   const counts = await Promise.all(cluster.nodes.map((node) => scrapeMetric(node.http, 'raftq_snapshot_handoffs_total')));
@@ -668,14 +785,8 @@ async function metricRssMb(http: string): Promise<number | null> {
   return bytes === null ? null : Math.round((bytes / 1024 / 1024) * 10) / 10;
 }
 
-/** One unlabeled sample of a node's /metrics, or null when it cannot be read. */
+/** The first sample of a metric on a node's /metrics, or null when it cannot be read. */
 async function scrapeMetric(http: string, name: string): Promise<number | null> {
-  try {
-    const res = await fetch(`http://${http}/metrics`, { signal: AbortSignal.timeout(2_000) });
-    if (res.status !== 200) return null;
-    const match = new RegExp(`^${name}(?:\\{[^}]*\\})?\\s+([0-9.e+]+)`, 'm').exec(await res.text());
-    return match ? Number(match[1]) : null;
-  } catch {
-    return null;
-  }
+  const text = await metricsText(http);
+  return text === null ? null : sampleOf(text, name);
 }

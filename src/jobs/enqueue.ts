@@ -1,13 +1,12 @@
 // The enqueue command: defaults, duplicate detection (client-given id, idempotency key), and
 // leader-assigned ids.
 
-import { LEASE_MS_DEFAULT, MAX_ATTEMPTS_DEFAULT, QUEUES_MAX } from '../limits.js';
+import { LEASE_MS_DEFAULT, MAX_ATTEMPTS_DEFAULT, QUEUES_MAX, STATE_BYTES_PER_JOB } from '../limits.js';
 import { JOB_NAME_DEFAULT, PRIORITY_DEFAULT } from './defaults.js';
 import type { Cmd, EntryContext } from './entry-context.js';
 import { ASSIGNED_IDS_PER_ENTRY_MAX, assignedJobId } from './ids.js';
 import { BACKOFF_SHARED_DEFAULT, JobRecord } from './job-record.js';
 import { badRequestOutcome, failure, ok } from './outcome.js';
-import { IMAGE_BYTES_PER_JOB_ESTIMATE, snapshotBytesEstimate } from './snapshot.js';
 import { storeBytes } from './stored-bytes.js';
 import type { JobStore } from './store.js';
 import type { Backoff, EnqueueSpec, Outcome } from './types.js';
@@ -55,8 +54,8 @@ export function applyEnqueue(store: JobStore, cmd: Cmd<'enqueue'>, ctx: EntryCon
   for (const spec of cmd.jobs) if (!store.queues.has(spec.queue)) newQueues.add(spec.queue);
   if (store.queues.size + newQueues.size > QUEUES_MAX) return badRequestOutcome('jobs', `the cluster holds at most ${QUEUES_MAX} queues`);
   if (ctx.assignedIds + cmd.jobs.length > ASSIGNED_IDS_PER_ENTRY_MAX) return failure('OVERLOADED', 'too many jobs in one log entry; retry');
-  const stateBytes = snapshotBytesEstimate(store);
-  if (stateBytes + enqueueBytesEstimate(cmd.jobs) > store.stateBytesMax) {
+  const stateBytes = store.stateBytes;
+  if (stateBytes + enqueueStateBytes(cmd.jobs) > store.stateBytesMax) {
     return failure('OVERLOADED', `the cluster holds ${formatBytes(stateBytes)} of jobs and holds at most ${formatBytes(store.stateBytesMax)}; submit again once workers drain queues`);
   }
   const ids: string[] = [];
@@ -69,13 +68,14 @@ export function applyEnqueue(store: JobStore, cmd: Cmd<'enqueue'>, ctx: EntryCon
   return ok({ ids, duplicate });
 }
 
-/** What the jobs would add to the state's image (snapshotBytesEstimate's measure). */
-function enqueueBytesEstimate(specs: readonly EnqueueSpec[]): number {
+/** What the jobs would add to the state (JobStore.stateBytes). */
+function enqueueStateBytes(specs: readonly EnqueueSpec[]): number {
   let bytes = 0;
-  for (const spec of specs) bytes += IMAGE_BYTES_PER_JOB_ESTIMATE + (spec.payload?.byteLength ?? 0);
+  for (const spec of specs) bytes += STATE_BYTES_PER_JOB + (spec.payload?.byteLength ?? 0);
   return bytes;
 }
 
+/** Locale-free: the text is part of an outcome every replica computes alike. */
 function formatBytes(bytes: number): string {
-  return bytes >= 1024 * 1024 ? `${Math.round(bytes / (1024 * 1024)).toLocaleString('en-US')} MiB` : `${Math.round(bytes / 1024)} KiB`;
+  return bytes >= 1024 * 1024 ? `${Math.round(bytes / (1024 * 1024))} MiB` : `${Math.round(bytes / 1024)} KiB`;
 }

@@ -97,7 +97,7 @@ export function applyAck(store: JobStore, cmd: Cmd<'ack'> | AckItem, ctx: EntryC
   if ('ok' in held) return held;
   const q = store.queueOf(held.rec);
   store.dropLease(held.rec);
-  held.rec.result = cmd.result === undefined || cmd.result === null ? null : storeBytes(cmd.result);
+  store.setResult(held.rec, cmd.result === undefined || cmd.result === null ? null : storeBytes(cmd.result));
   store.finish(held.rec, q, 'completed', ctx.nowMs);
   q.totals.completed += 1;
   return ok({ state: 'completed' });
@@ -135,7 +135,7 @@ export function applyFail(store: JobStore, cmd: Cmd<'fail'>, ctx: EntryContext):
   const q = store.queueOf(rec);
   store.dropLease(rec);
   // Truncated rather than refused: refusing would leave the job active until its lease expired.
-  rec.lastError = cmd.error.slice(0, ERROR_MESSAGE_LENGTH_MAX);
+  store.setLastError(rec, cmd.error.slice(0, ERROR_MESSAGE_LENGTH_MAX));
   q.totals.failed += 1;
   if (cmd.retryable && rec.attempts < rec.maxAttempts) {
     const retryAtMs = ctx.nowMs + backoffDelayMs(rec.backoff, rec.id, rec.attempts);

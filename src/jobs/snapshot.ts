@@ -39,7 +39,7 @@ const DEAD_LIST = LANE_COUNT + 1;
  * A first guess of the image's size beyond the payload bytes, per job (a queued job takes ~110:
  * its id twice, times, settings), so the buffer rarely has to grow (a copy of the whole image).
  */
-export const IMAGE_BYTES_PER_JOB_ESTIMATE = 128;
+const IMAGE_BYTES_PER_JOB_ESTIMATE = 128;
 
 const unpackr = new Unpackr({ useRecords: false });
 
@@ -169,7 +169,7 @@ function* positionChunks(q: QueueState): Generator<[list: number, recs: JobRecor
 
 /** About how many bytes the store's image takes (a little more, usually). */
 export function snapshotBytesEstimate(store: JobStore): number {
-  return store.jobs.size * IMAGE_BYTES_PER_JOB_ESTIMATE + store.payloadBytesTotal + 4096;
+  return store.jobs.size * IMAGE_BYTES_PER_JOB_ESTIMATE + store.payloadBytesTotal + store.detailBytesTotal + 4096;
 }
 
 /** The store's image: a fresh buffer holding the value stream described at the top. */

@@ -94,7 +94,9 @@ export class JobStateMachine {
       return badRequestOutcome('seq', `client ${envelope.clientId}: the result of seq ${envelope.seq} is no longer kept, and it may have been applied`);
     }
     const outcome = this.dispatch(envelope.cmd, ctx);
-    session.remember(envelope.seq, outcome);
+    // A capacity refusal applied nothing, and the client retries it with the same seq: remembered,
+    // every retry would get the refusal back even once there is room.
+    if (outcome.ok || outcome.error.code !== 'OVERLOADED') session.remember(envelope.seq, outcome);
     const floor = envelope.seqFloor;
     if (typeof floor === 'number' && Number.isSafeInteger(floor) && floor <= envelope.seq) session.forgetBelow(floor);
     return outcome;

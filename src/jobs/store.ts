@@ -10,7 +10,7 @@
 //   leases  active leases by (expiresAtMs, job id); live iff `lease.job.lease === lease`.
 //   ageChecks one entry per (queue, retention log) whose oldest job will age out.
 
-import { RETAIN_COMPLETED_MAX, RETAIN_COMPLETED_MS, RETAIN_DEAD_MAX, RETAIN_DEAD_MS, STATE_BYTES_MAX } from '../limits.js';
+import { RETAIN_COMPLETED_MAX, RETAIN_COMPLETED_MS, RETAIN_DEAD_MAX, RETAIN_DEAD_MS, STATE_BYTES_MAX, STATE_BYTES_PER_JOB } from '../limits.js';
 import { MinHeap } from './heap.js';
 import { IdempotencyIndex } from './idempotency.js';
 import { JobIndex } from './job-index.js';
@@ -72,6 +72,8 @@ export class JobStore {
   leaseRotation = 0;
   /** Payload bytes of the jobs held (sizes the snapshot buffer up front). */
   payloadBytesTotal = 0;
+  /** Ack results (bytes) and error messages (characters) of the jobs held: set through setResult and setLastError. */
+  detailBytesTotal = 0;
   /**
    * STATE_BYTES_MAX, which enqueues may not pass; a test may set a smaller one. Not part of the
    * image: every node of a cluster must run with the same value, as with every other limit.
@@ -111,6 +113,23 @@ export class JobStore {
   }
 
   /** A new job (state waiting or delayed) enters the store. */
+  /** The job state held, as STATE_BYTES_MAX counts it. */
+  get stateBytes(): number {
+    return this.jobs.size * STATE_BYTES_PER_JOB + this.payloadBytesTotal + this.detailBytesTotal;
+  }
+
+  /** Sets a held job's ack result (stored bytes, or null), keeping detailBytesTotal. */
+  setResult(rec: JobRecord, result: string | null): void {
+    this.detailBytesTotal += (result?.length ?? 0) - (rec.result?.length ?? 0);
+    rec.result = result;
+  }
+
+  /** Sets a held job's last error message, keeping detailBytesTotal. */
+  setLastError(rec: JobRecord, error: string | null): void {
+    this.detailBytesTotal += (error?.length ?? 0) - (rec.lastError?.length ?? 0);
+    rec.lastError = error;
+  }
+
   admit(rec: JobRecord, q: QueueState): void {
     if (rec.queue !== q.name) throw new Error(`invariant: job ${rec.id} admitted to the wrong queue`);
     this.jobs.add(rec);
@@ -132,6 +151,7 @@ export class JobStore {
     if ((rec.state === 'active') !== (rec.lease !== null)) throw new Error(`invariant: job ${rec.id} is ${rec.state} with lease ${rec.lease?.token}`);
     this.jobs.add(rec);
     this.payloadBytesTotal += rec.payload?.length ?? 0;
+    this.detailBytesTotal += detailBytes(rec);
     q.counts[rec.state] += 1;
     if (isDueLive(rec)) {
       this.dueCount += 1;
@@ -231,6 +251,7 @@ export class JobStore {
     }
     this.jobs.remove(rec);
     this.payloadBytesTotal -= rec.payload?.length ?? 0;
+    this.detailBytesTotal -= detailBytes(rec);
     q.counts[rec.state] -= 1;
     rec.finishSeq = 0;
   }
@@ -303,4 +324,8 @@ export class JobStore {
     this.leases.push(lease);
     this.leases.compactIfBloated(this.activeCount, isLeaseLive);
   }
+}
+
+function detailBytes(rec: JobRecord): number {
+  return (rec.result?.length ?? 0) + (rec.lastError?.length ?? 0);
 }

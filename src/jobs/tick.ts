@@ -22,7 +22,7 @@ function expireLeases(store: JobStore, nowMs: number): number {
     q.totals.expired += 1;
     expired += 1;
     if (rec.attempts >= rec.maxAttempts) {
-      rec.lastError = LEASE_EXPIRED_ERROR;
+      store.setLastError(rec, LEASE_EXPIRED_ERROR);
       store.finish(rec, q, 'dead', nowMs);
       q.totals.dead += 1;
     } else {

@@ -64,6 +64,7 @@ export class BrokerMetrics {
   private readonly forwarded: Counter;
   private readonly httpRequests: Counter<'route' | 'code'>;
   private readonly snapshots: Counter<'kind'>;
+  private readonly snapshotBytes: Gauge;
   private readonly snapshotHandoffs: Counter;
   /** Terms in which this node already saw a leader: a change is a (term, leader) pair not seen before. */
   private lastLeaderTerm = -1;
@@ -85,6 +86,7 @@ export class BrokerMetrics {
     this.forwarded = new Counter({ name: 'raftq_forwarded_requests_total', help: 'Requests this node forwarded to the leader.', registers });
     this.httpRequests = new Counter({ name: 'raftq_http_requests_total', help: 'HTTP requests answered, by route and status code.', labelNames: ['route', 'code'], registers });
     this.snapshots = new Counter({ name: 'raftq_snapshots_total', help: 'State machine snapshots taken here or installed from the leader.', labelNames: ['kind'], registers });
+    this.snapshotBytes = new Gauge({ name: 'raftq_snapshot_bytes', help: 'Size of the latest snapshot taken here or installed from the leader, in bytes (0: none since the node started).', registers });
     this.snapshotHandoffs = new Counter({
       name: 'raftq_snapshot_handoffs_total',
       help: 'Times this node, leading, handed leadership to a follower before taking a snapshot that would have paused its answers (--leader-snapshot-pause-max-ms).',
@@ -141,8 +143,9 @@ export class BrokerMetrics {
     this.httpRequests.inc({ route, code: String(status) });
   }
 
-  snapshot(kind: 'taken' | 'installed'): void {
+  snapshot(kind: 'taken' | 'installed', bytes: number): void {
     this.snapshots.inc({ kind });
+    this.snapshotBytes.set(bytes);
   }
 
   snapshotHandoff(): void {

@@ -11,12 +11,12 @@ const MAIN_JS = fileURLToPath(new URL('../../dist/cluster/main.js', import.meta.
 const ARGS = ['bench', '--spawn', '1', '--scenario', 'enqueue', '--jobs', '500', '--concurrency', '8', '--warmup-jobs', '1000', '--json'];
 const RUN_TIMEOUT_MS = 20_000;
 
-function runBench(): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runBench(args = ARGS): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     // RAFTQ_NODES must not steer the benchmark to a developer's running cluster.
     const env = { ...process.env };
     delete env['RAFTQ_NODES'];
-    const child = spawn(MAIN_JS, ARGS, { stdio: ['ignore', 'pipe', 'pipe'], env });
+    const child = spawn(MAIN_JS, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -63,4 +63,21 @@ describe('raftq bench', () => {
     expect((result['warmup'] as { settleSeconds: number }).settleSeconds).toBeGreaterThanOrEqual(0.5);
     expect(stderr).toMatch(/warm-up: worker: 1000\/1000 jobs/);
   }, 30_000);
+
+  it('catchup: a follower down while jobs were submitted and snapshotted catches up by InstallSnapshot', async () => {
+    const args = ['bench', '--spawn', '3', '--scenario', 'catchup', '--snapshot-jobs', '20000', '--json'];
+    const { code, stdout, stderr } = await runBench(args);
+    expect(code, `dist/cluster/main.js ${args.join(' ')} failed:\n${stderr}`).toBe(0);
+    const result = JSON.parse(stdout.trim()) as Record<string, unknown>;
+    expect(result).toMatchObject({ scenario: 'catchup', nodes: 3, jobs: 20000 });
+    const catchup = result['catchup'] as Record<string, unknown>;
+    expect(catchup['follower']).not.toBe(catchup['leader']);
+    // Nothing but the snapshot could bring it back: the log it missed was compacted away.
+    expect(catchup['snapshotsInstalled']).toBe(1);
+    expect(catchup['snapshotBytes']).toBeGreaterThan(20000 * 100);
+    expect(catchup['catchUpSeconds']).toBeGreaterThan(0);
+    const peak = catchup['peakRssMb'] as Record<string, number | null>;
+    expect(Object.keys(peak).sort()).toEqual(['n1', 'n2', 'n3']);
+    expect(peak[catchup['follower'] as string]).toBeGreaterThan(0);
+  }, 60_000);
 });

@@ -180,4 +180,34 @@ describe('PeerTransport: receiving a snapshot', () => {
     expect(received.problems).toEqual(['snapshot from n1 ended at 2010 of 5000 bytes']);
     socket.destroy();
   });
+
+  it('keeps an image per connection: one cut short dies with its connection, and chunks of another term never join it', async () => {
+    const received: Events = { raft: [], failed: [], progress: [], problems: [] };
+    const follower = new PeerTransport({ t: 'hello', from: 'n2', client: '', http: '' }, hooks(received));
+    open.push(follower);
+    const port = await follower.listen('127.0.0.1:0');
+    const parts = [Buffer.alloc(1000, 1), Buffer.alloc(1000, 2), Buffer.alloc(10, 3)];
+    const frames = (index: number, term = 1): Buffer[] => {
+      const meta = { index, term: 1, config: { voters: ['n1', 'n2'] } };
+      return parts.map((chunk, seq) => Buffer.concat(encodeFrame({ t: 'snap', from: 'n1', to: 'n2', term, meta, seq, chunk, last: seq === parts.length - 1, bytes: 2010 })));
+    };
+    const cut = await rawLink(port);
+    cut.write(Buffer.concat(frames(4).slice(0, 2)));
+    // The next connection of the same peer starts another image while the first is still open.
+    const next = await rawLink(port);
+    next.write(frames(5)[0]!);
+    cut.destroy();
+    next.write(Buffer.concat(frames(5).slice(1)));
+    await until('the second connection\'s image arrived', () => receivedSnapshots(received).length === 1);
+    expect(receivedSnapshots(received)[0]!.snapshot.meta.index).toBe(5);
+    expect(Buffer.from(receivedSnapshots(received)[0]!.snapshot.data).equals(Buffer.concat(parts))).toBe(true);
+
+    // A chunk sent under another leader term does not complete an image begun under this one.
+    const [first, , last] = frames(6);
+    next.write(Buffer.concat([first!, frames(6, 2)[1]!, last!]));
+    next.write(Buffer.concat(frames(7)));
+    await until('the next whole image arrived', () => receivedSnapshots(received).length === 2);
+    expect(receivedSnapshots(received).map((m) => m.snapshot.meta.index)).toEqual([5, 7]);
+    next.destroy();
+  });
 });

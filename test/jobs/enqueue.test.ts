@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { JobStateMachine } from '../../src/jobs/state-machine.js';
 import { JOB_NAME_DEFAULT, PRIORITY_DEFAULT, TICK_ITEMS_MAX } from '../../src/jobs/defaults.js';
-import { BACKOFF_DEFAULT, DELAY_MS_MAX, IDEMPOTENCY_WINDOW_MS, LEASE_MS_DEFAULT, MAX_ATTEMPTS_DEFAULT } from '../../src/limits.js';
+import { BACKOFF_DEFAULT, DELAY_MS_MAX, IDEMPOTENCY_WINDOW_MS, LEASE_MS_DEFAULT, MAX_ATTEMPTS_DEFAULT, RETAIN_COMPLETED_MS } from '../../src/limits.js';
 import type { Command, WireJob } from '../../src/jobs/types.js';
 import { bytes, errorCode, Harness, T0, value, valueOf } from './harness.js';
 
@@ -46,18 +46,44 @@ describe('enqueue', () => {
       accepted += 20;
       expect(accepted).toBeLessThan(1000);
     }
-    // (128 B per job + 200 B of payload) × jobs + 4 KiB stays within 64 KiB.
-    expect(accepted).toBe(Math.floor((stateBytesMax - 4096) / 328 / 20) * 20);
+    // (128 B per job + 200 B of payload) × jobs stays within 64 KiB.
+    expect(accepted).toBe(Math.floor(stateBytesMax / 328 / 20) * 20);
     expect(h.machine.jobCount).toBe(accepted);
     // A restored replica refuses the same.
     const restored = JobStateMachine.restore(h.machine.snapshot(), { stateBytesMax });
     expect(errorCode(restored.applyBatch(h.index + 1, { nowMs: h.nowMs, envelopes: [{ clientId: '', seq: 0, cmd: batch(20) }] })[0]!)).toBe('OVERLOADED');
 
-    // Dead jobs purged: room again.
-    for (const job of h.lease(['q'], 20)) h.fail(job, false);
+    // A client's refused request is not remembered: its retry, same seq, applies once there is room.
+    expect(errorCode(h.apply(batch(20), 'client-a', 7))).toBe('OVERLOADED');
+    // Error messages count too: 20 dead jobs with 500-character errors, then purged.
+    const before = h.machine.jobCount;
+    for (const job of h.lease(['q'], 20)) h.fail(job, false, 'e'.repeat(500));
+    expect(errorCode(h.apply({ op: 'enqueue', jobs: [{ queue: 'q' }] }))).toBe('OVERLOADED');
     h.apply({ op: 'dlqPurge', queue: 'q' });
-    expect(h.machine.jobCount).toBe(accepted - 20);
-    expect(h.apply(batch(20)).ok).toBe(true);
+    expect(h.machine.jobCount).toBe(before - 20);
+    expect(h.apply(batch(20), 'client-a', 7).ok).toBe(true);
+    // Applied once: the same seq again answers from the session, creating nothing.
+    expect(h.apply(batch(20), 'client-a', 7).ok).toBe(true);
+    expect(h.machine.jobCount).toBe(before);
+  });
+
+  it('counts ack results in the job state, and frees them with their jobs', () => {
+    const h = new Harness();
+    h.machine = new JobStateMachine({ stateBytesMax: 64 * 1024 });
+    const ids = h.enqueue(...Array.from({ length: 10 }, () => ({ queue: 'q' }))).ids;
+    expect(ids).toHaveLength(10);
+    // Ten completed jobs holding 6,400-byte results: 10 × (128 + 6,400) = 65,280 of 65,536 bytes.
+    for (const job of h.lease(['q'], 10)) h.apply({ op: 'ack', jobId: job.id, token: job.token, result: new Uint8Array(6400) });
+    const three: Command = { op: 'enqueue', jobs: [{ queue: 'q' }, { queue: 'q' }, { queue: 'q' }] };
+    expect(errorCode(h.apply(three))).toBe('OVERLOADED');
+    // A snapshot restores the count.
+    const restored = JobStateMachine.restore(h.machine.snapshot(), { stateBytesMax: 64 * 1024 });
+    expect(errorCode(restored.applyBatch(h.index + 1, { nowMs: h.nowMs, envelopes: [{ clientId: '', seq: 0, cmd: three }] })[0]!)).toBe('OVERLOADED');
+    // Retention removes the completed jobs, results and all.
+    h.advance(RETAIN_COMPLETED_MS + 1);
+    h.tick();
+    expect(h.machine.jobCount).toBe(0);
+    expect(h.apply(three).ok).toBe(true);
   });
 
   it('fills in the documented defaults', () => {

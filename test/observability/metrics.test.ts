@@ -37,6 +37,7 @@ const DOCUMENTED: readonly [string, string][] = [
   ['raftq_forwarded_requests_total', 'counter'],
   ['raftq_http_requests_total', 'counter'],
   ['raftq_snapshots_total', 'counter'],
+  ['raftq_snapshot_bytes', 'gauge'],
   // Node's default process metrics (collectDefaultMetrics), a few of them.
   ['process_cpu_user_seconds_total', 'counter'],
   ['process_resident_memory_bytes', 'gauge'],
