@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { StorageCorruptError } from '../raft/memory-storage.js';
 import { openLogStorage, type StorageEngine } from '../raft/open-storage.js';
 import type { ClusterConfig, Message, NodeId, RaftOptions } from '../raft/types.js';
 import { parseHostPort } from '../src/protocol/address.js';
@@ -179,6 +180,7 @@ export async function startNode(config: NodeConfig, logger: Logger, ext: NodeExt
       logger.info({ index: snap.meta.index, bytes, asLeader }, 'took snapshot and compacted the log');
       if (node) ext.onSnapshot?.({ kind: 'taken', index: snap.meta.index, bytes }, node);
     },
+    onSnapshotDamaged: (error) => logger.error({ err: error.message }, 'the stored snapshot is damaged: taking a new one to replace it'),
     onSnapshotHandoff: (to) => {
       logger.info({ to, jobs: broker.sm.jobCount }, 'handing leadership over before taking a snapshot');
       if (node) ext.onSnapshotHandoff?.(to, node);
@@ -213,7 +215,10 @@ export async function startNode(config: NodeConfig, logger: Logger, ext: NodeExt
         if (known) members.set(hello.from, { peer: known.peer, client: hello.client || known.client, http: hello.http || known.http });
       },
       onRaft: (m) => driver.step(m),
-      onSnapshotFailed: (peer) => driver.reportSnapshotFailure(peer),
+      onSnapshotFailed: (peer, cause) => {
+        driver.reportSnapshotFailure(peer);
+        if (cause instanceof StorageCorruptError) driver.reportSnapshotDamaged(cause);
+      },
       onSnapshotProgress: (peer) => driver.reportSnapshotProgress(peer),
       onForward: (from, id, req) => forwarder?.onRequest(from, id, req),
       onForwardResponse: (_from, id, res) => forwarder?.onResponse(id, res),

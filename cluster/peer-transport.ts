@@ -40,8 +40,11 @@ export interface Hello {
 
 export interface PeerTransportHooks {
   onHello(hello: Hello): void;
-  /** A snapshot being sent to this peer will not arrive whole (our link dropped): Raft may send it again. */
-  onSnapshotFailed?(peer: NodeId): void;
+  /**
+   * A snapshot being sent to this peer will not arrive whole: our link dropped, or reading it from
+   * storage failed (`cause`; a damaged file fails its checksum). Raft may send it again.
+   */
+  onSnapshotFailed?(peer: NodeId, cause?: unknown): void;
   /** A chunk of the snapshot being sent to this peer went into the socket: the delivery is alive. */
   onSnapshotProgress?(peer: NodeId): void;
   /** Our link to this peer closed (the peer died, or the network cut it). */
@@ -63,7 +66,7 @@ interface SnapshotDelivery {
   leaderTerm: number;
   /** Replaced by another snapshot, or the link dropped: send no more of it. */
   stopped: boolean;
-  failed: () => void;
+  failed: (cause?: unknown) => void;
   progress: () => void;
 }
 
@@ -142,7 +145,7 @@ class OutboundLink {
    * while a large image is still travelling); another snapshot replaces it. `failed` runs if the
    * link drops before the last chunk, `progress` after each chunk. False: not connected.
    */
-  sendSnapshot(m: SnapshotRequest, failed: () => void, progress: () => void): boolean {
+  sendSnapshot(m: SnapshotRequest, failed: (cause?: unknown) => void, progress: () => void): boolean {
     if (this.writer === null) {
       void m.source?.close().catch(() => undefined);
       this.connect();
@@ -182,18 +185,18 @@ class OutboundLink {
       if (this.delivery === delivery) this.delivery = null;
     } catch (err) {
       this.onProblem(`snapshot ${m.snapshot.meta.index} not sent: ${(err as Error).message}`);
-      if (this.delivery === delivery) this.stopDelivery(true);
+      if (this.delivery === delivery) this.stopDelivery(true, err);
     } finally {
       await source?.close().catch(() => undefined);
     }
   }
 
-  private stopDelivery(linkDropped: boolean): void {
+  private stopDelivery(failed: boolean, cause?: unknown): void {
     const delivery = this.delivery;
     if (delivery === null) return;
     delivery.stopped = true;
     this.delivery = null;
-    if (linkDropped) delivery.failed();
+    if (failed) delivery.failed(cause);
   }
 
   private scheduleReconnect(): void {
@@ -303,7 +306,7 @@ export class PeerTransport {
       if (m.type === 'snapshot') {
         const sent = link.sendSnapshot(
           m,
-          () => this.hooks.onSnapshotFailed?.(m.to),
+          (cause) => this.hooks.onSnapshotFailed?.(m.to, cause),
           () => this.hooks.onSnapshotProgress?.(m.to),
         );
         if (!sent) snapshotsFailed.push(m.to);

@@ -4,6 +4,7 @@
 // proposal batching and group commit fall out of the loop without extra machinery.
 
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { StorageCorruptError } from '../raft/memory-storage.js';
 import { RaftNode } from '../raft/raft.js';
 import type { LogStorage, PersistBatch, SnapshotFileWriter } from '../raft/storage.js';
 import { isReleasedEntry, RELEASED_SNAPSHOT_DATA } from '../raft/types.js';
@@ -28,6 +29,8 @@ export interface DriverApp {
   onReadStates(states: ReadState[]): void;
   /** `asLeader`: whether this node led when the image was taken (its clients waited for it). */
   onSnapshotTaken?(snapshot: Snapshot, bytes: number, asLeader: boolean): void;
+  /** The stored snapshot failed its checks when read back to send it: a new one is being taken to replace it. */
+  onSnapshotDamaged?(error: StorageCorruptError): void;
   /** A due snapshot waits while leadership goes to `to` (handingOff). */
   onSnapshotHandoff?(to: NodeId): void;
   /**
@@ -180,6 +183,17 @@ export class RaftDriver {
 
   reportSnapshotProgress(to: NodeId): void {
     this.core.reportSnapshotProgress(to);
+  }
+
+  /**
+   * Reading the stored snapshot back failed its checks (to send it, here or in the transport):
+   * every follower that needs it would be refused it again and again, so a new snapshot is taken,
+   * whose file replaces the damaged one. The state it is taken from is in memory, unharmed.
+   */
+  reportSnapshotDamaged(error: StorageCorruptError): void {
+    if (this.stopped) return;
+    this.app.onSnapshotDamaged?.(error);
+    void this.requestSnapshot();
   }
 
   status(): RaftStatus {
@@ -514,7 +528,8 @@ export class RaftDriver {
         return found;
       });
       return { ...m, entries };
-    } catch {
+    } catch (err) {
+      if (m.type === 'snapshot' && err instanceof StorageCorruptError) this.reportSnapshotDamaged(err);
       return null;
     }
   }

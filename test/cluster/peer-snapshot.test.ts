@@ -19,6 +19,7 @@ interface Events {
   failed: NodeId[];
   progress: NodeId[];
   problems?: string[];
+  causes?: unknown[];
 }
 
 function hooks(events: Events): PeerTransportHooks {
@@ -26,7 +27,10 @@ function hooks(events: Events): PeerTransportHooks {
     onHello: () => undefined,
     onLinkDown: () => undefined,
     onRaft: (m) => events.raft.push(m),
-    onSnapshotFailed: (peer) => events.failed.push(peer),
+    onSnapshotFailed: (peer, cause) => {
+      events.failed.push(peer);
+      events.causes?.push(cause);
+    },
     onSnapshotProgress: (peer) => events.progress.push(peer),
     onForward: () => undefined,
     onForwardResponse: () => undefined,
@@ -137,10 +141,13 @@ describe('PeerTransport: a snapshot read from storage as it is sent', () => {
     expect(Buffer.from(receivedSnapshots(received)[0]!.snapshot.data).equals(Buffer.from(whole.snapshot.data))).toBe(true);
     await until('the source closed', () => good.closed === 1);
 
+    sent.causes = [];
     const damaged = snapshotMessage(8, 3 * SNAPSHOT_CHUNK_BYTES);
     const bad = new PiecesSource(damaged, true);
     leader.sendRaft([{ ...damaged, snapshot: { meta: damaged.snapshot.meta, data: RELEASED_SNAPSHOT_DATA }, source: bad }]);
     await until('the delivery reported failed', () => sent.failed.length === 1);
+    // With its cause, so the node can replace a damaged snapshot file.
+    expect((sent.causes[0] as Error).message).toMatch(/STORAGE_CORRUPT: checksum mismatch/);
     await until('the source closed', () => bad.closed === 1);
     // The first chunks went; the last never did, so nothing was handed to Raft.
     await new Promise((resolve) => setTimeout(resolve, 50));

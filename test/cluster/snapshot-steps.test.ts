@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { setImmediate as turn } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RaftDriver, SNAPSHOT_PIECE_BYTES, type DriverApp } from '../../cluster/raft-driver.js';
-import { MemoryStorage } from '../../raft/memory-storage.js';
+import { MemoryStorage, StorageCorruptError } from '../../raft/memory-storage.js';
 import type { LogStorage, PersistBatch, SnapshotFileWriter } from '../../raft/storage.js';
 import { WalStorage } from '../../raft/wal-storage.js';
 import type { AppendResponse, Entry, Message } from '../../raft/types.js';
@@ -199,6 +199,7 @@ class PiecesApp implements DriverApp {
   onSnapshotTaken(snap: { meta: { index: number } }, bytes: number): void {
     this.snapshotsTaken.push({ index: snap.meta.index, bytes });
   }
+  onSnapshotDamaged?: (error: StorageCorruptError) => void;
 }
 
 function expectedImage(): Buffer {
@@ -234,6 +235,29 @@ describe('RaftDriver: a snapshot written to its file piece by piece', () => {
     const stored = await storage.loadSnapshot();
     expect(stored?.meta.index).toBe(3);
     expect(Buffer.from(stored!.data).equals(image)).toBe(true);
+    await driver.stop();
+    await storage.close();
+  });
+
+  it('takes a new snapshot when the stored one is found damaged, so its file is replaced', async () => {
+    const sent: Message[] = [];
+    const app = new PiecesApp();
+    const damage: string[] = [];
+    app.onSnapshotDamaged = (error: StorageCorruptError): void => void damage.push(error.message);
+    const { dir, storage } = await walStorage();
+    const driver = await followerDriver(app, sent, storage);
+    driver.step(append(0, 3, 3));
+    await until('the first snapshot saved', () => app.snapshotsTaken.length === 1);
+    const files = (): string[] => fs.readdirSync(dir).filter((n) => n.endsWith('.snap'));
+    const first = files();
+    driver.step(append(3, 4, 4));
+    await until('entry 4 applied', () => app.applied.includes(4));
+    driver.reportSnapshotDamaged(new StorageCorruptError('snapshot-000000000001.snap: checksum mismatch'));
+    await until('a second snapshot saved', () => app.snapshotsTaken.length === 2);
+    expect(damage).toEqual(['STORAGE_CORRUPT: snapshot-000000000001.snap: checksum mismatch']);
+    expect(app.snapshotsTaken[1]!.index).toBe(4);
+    expect(files()).toHaveLength(1);
+    expect(files()).not.toEqual(first);
     await driver.stop();
     await storage.close();
   });
