@@ -317,6 +317,23 @@ function restorePositions(store: JobStore, queues: QueueState[], [ordinal, list,
   else throw new Error(`invariant: snapshot positions name unknown list ${list}`);
 }
 
+/**
+ * The value with every byte array in it copied out. msgpackr decodes `bin` as a view of the
+ * buffer it reads, and a remembered outcome (a lease's jobs, with their payloads) lives as long as
+ * its client session, up to an hour: one view would keep the whole image (160 MB at 1M jobs)
+ * allocated. Everything else decoded from an image is copied into strings already.
+ */
+function detached(value: unknown): unknown {
+  if (value instanceof Uint8Array) return Uint8Array.prototype.slice.call(value);
+  if (Array.isArray(value)) return value.map(detached);
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = detached(v);
+    return out;
+  }
+  return value;
+}
+
 /** Rebuilds the store from an image, one value at a time. */
 export function decodeSnapshot(bytes: Uint8Array): { store: JobStore; meta: SnapshotMeta } {
   const store = new JobStore();
@@ -367,7 +384,7 @@ export function decodeSnapshot(bytes: Uint8Array): { store: JobStore; meta: Snap
     }
     if (session !== null && sessionResultsLeft > 0) {
       const [seq, outcome] = value as [number, Outcome];
-      (session as ClientSession).remember(seq, outcome);
+      (session as ClientSession).remember(seq, detached(outcome) as Outcome);
       sessionResultsLeft -= 1;
       return;
     }

@@ -1,3 +1,4 @@
+import { JobStateMachine } from '../../src/jobs/state-machine.js';
 import type { Envelope } from '../../src/jobs/types.js';
 import { describe, expect, it } from 'vitest';
 import { SESSION_IDLE_MS, SESSION_RESULTS_MAX, SESSIONS_MAX } from '../../src/limits.js';
@@ -111,5 +112,23 @@ describe('client sessions (exactly-once requests)', () => {
     const replay4 = h.applyEntry([env(4)])[0]!;
     expect(replay4.ok).toBe(false);
     expect(h.machine.jobCount).toBe(before);
+  });
+});
+
+describe('client sessions restored from a snapshot', () => {
+  it('hold copies of the bytes they remember, not views of the image (which would keep it allocated)', () => {
+    const h = new Harness();
+    h.enqueueOne({ queue: 'q', payload: new Uint8Array(64).fill(7) });
+    const lease: Command = { op: 'lease', workerId: 'w1', queues: ['q'], max: 1 };
+    const first = h.apply(lease, 'worker-a', 1);
+    expect(first.ok).toBe(true);
+    const image = h.machine.snapshot();
+    const restored = JobStateMachine.restore(image);
+    // The retry of seq 1 answers from the restored session.
+    const again = restored.applyBatch(h.index + 1, { nowMs: h.nowMs, envelopes: [{ clientId: 'worker-a', seq: 1, cmd: lease }] })[0]!;
+    const payload = (again.ok ? (again.value as { jobs: { payload: Uint8Array }[] }).jobs[0]!.payload : null)!;
+    expect(Buffer.from(payload).equals(Buffer.alloc(64, 7))).toBe(true);
+    expect(payload.buffer).not.toBe(image.buffer);
+    expect(payload.buffer.byteLength).toBeLessThan(image.byteLength);
   });
 });
