@@ -38,6 +38,7 @@ function metricsSource(node: RunningNode, observer: AppliedObserver): MetricsSou
     raft: () => raftGauges(node),
     workersConnected: () => observer.workers.activeCount(Date.now()),
     clientConnections: () => node.protocol.connectionCount,
+    stateBytes: () => node.broker.sm.stateBytes,
   };
 }
 

@@ -253,6 +253,11 @@ export class JobStateMachine {
   }
 
   /** About how many bytes snapshot() will take: to size its buffer once. */
+  /** The job state held and its limit, as STATE_BYTES_MAX counts them. */
+  get stateBytes(): { held: number; max: number } {
+    return { held: this.store.stateBytes, max: this.store.stateBytesMax };
+  }
+
   get snapshotBytesEstimate(): number {
     return snapshotBytesEstimate(this.store);
   }

@@ -34,6 +34,8 @@ export interface MetricsSource {
   raft(): RaftGauges;
   workersConnected(): number;
   clientConnections(): number;
+  /** The job state held and its limit, as STATE_BYTES_MAX counts them (replicated). */
+  stateBytes(): { held: number; max: number };
 }
 
 type TotalsKey = keyof QueueStats['totals'];
@@ -243,6 +245,20 @@ export class BrokerMetrics {
       collect() {
         const src = metrics.source;
         if (src) this.set(src.clientConnections());
+      },
+    });
+    new Gauge({
+      name: 'raftq_state_bytes', help: 'Job state the cluster holds, as its limit counts it: 128 B per job plus payloads, ack results and error messages (replicated).', registers,
+      collect() {
+        const src = metrics.source;
+        if (src) this.set(src.stateBytes().held);
+      },
+    });
+    new Gauge({
+      name: 'raftq_state_bytes_max', help: 'The job state past which enqueues are refused with OVERLOADED (STATE_BYTES_MAX).', registers,
+      collect() {
+        const src = metrics.source;
+        if (src) this.set(src.stateBytes().max);
       },
     });
   }

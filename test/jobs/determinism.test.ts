@@ -141,6 +141,10 @@ describe('determinism', () => {
       expect(first.stateHash()).toBe(straight.stateHash());
       expect(restored.nextDueMs()).toBe(straight.nextDueMs());
       expect(restored.listQueues()).toEqual(straight.listQueues());
+      // The count the enqueue limit is decided on is replicated state too: kept as it goes, or rebuilt by a restore.
+      expect(restored.stateBytes).toEqual(straight.stateBytes);
+      expect(first.stateBytes).toEqual(straight.stateBytes);
+      expect(JobStateMachine.restore(straight.snapshot()).stateBytes).toEqual(straight.stateBytes);
     });
   }
 

@@ -123,6 +123,7 @@ describe('queue labels', () => {
       raft: () => ({ term: 4, role: 'leader', commitIndex: 9, appliedIndex: 9, followers: [{ peer: 'n2', lagEntries: 3, lastContactSeconds: 0.05 }] }),
       workersConnected: () => 2,
       clientConnections: () => 5,
+      stateBytes: () => ({ held: 123_456, max: 2 ** 31 }),
     };
     const metrics = new BrokerMetrics(new QueueLabeler(1));
     metrics.bind(source, 'n1');
@@ -136,6 +137,8 @@ describe('queue labels', () => {
     expect(value(exp, 'raftq_jobs_enqueued_total', { queue: '_other', priority: '0' })).toBe(1);
     expect(value(exp, 'raftq_raft_follower_lag_entries', { peer: 'n2' })).toBe(3);
     expect(value(exp, 'raftq_raft_role', { role: 'leader' })).toBe(1);
+    expect(value(exp, 'raftq_state_bytes', {})).toBe(123_456);
+    expect(value(exp, 'raftq_state_bytes_max', {})).toBe(2 ** 31);
     expect(new Set(exp.samples.filter((s) => s.labels.queue !== undefined).map((s) => s.labels.queue))).toEqual(new Set(['a', '_other']));
   });
 

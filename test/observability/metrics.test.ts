@@ -38,6 +38,8 @@ const DOCUMENTED: readonly [string, string][] = [
   ['raftq_http_requests_total', 'counter'],
   ['raftq_snapshots_total', 'counter'],
   ['raftq_snapshot_bytes', 'gauge'],
+  ['raftq_state_bytes', 'gauge'],
+  ['raftq_state_bytes_max', 'gauge'],
   // Node's default process metrics (collectDefaultMetrics), a few of them.
   ['process_cpu_user_seconds_total', 'counter'],
   ['process_resident_memory_bytes', 'gauge'],
