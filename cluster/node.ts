@@ -72,6 +72,12 @@ export const NODE_DEFAULTS = {
   clockOffsetMs: 0,
 } as const;
 
+export interface SnapshotEvent {
+  kind: 'taken' | 'installed';
+  index: number;
+  bytes: number;
+}
+
 export interface HttpAttachment {
   close(): Promise<void>;
 }
@@ -102,7 +108,7 @@ export interface NodeExtensions {
   onRequest?(op: string, outcome: RequestOutcome, durationMs: number, internal?: InternalFailure): void;
   /** A request this follower forwarded to the leader. */
   onForwarded?(op: string): void;
-  onSnapshot?(event: { kind: 'taken' | 'installed'; index: number; bytes: number }, node: RunningNode): void;
+  onSnapshot?(event: SnapshotEvent, node: RunningNode): void;
   /** As leader, this node asked `to` to take over before taking a snapshot (RaftDriver.handingOff). */
   onSnapshotHandoff?(to: NodeId, node: RunningNode): void;
 }
@@ -169,16 +175,23 @@ export async function startNode(config: NodeConfig, logger: Logger, ext: NodeExt
     const { snapshotsFailed } = transport.sendRaft(messages);
     for (const id of snapshotsFailed) driver.reportSnapshotFailure(id);
   };
+  // A follower far behind may install the leader's snapshot before this function has returned its
+  // node: those events wait for it, or the metrics would never count them.
+  const earlySnapshots: SnapshotEvent[] = [];
+  const snapshotEvent = (event: SnapshotEvent): void => {
+    if (node) ext.onSnapshot?.(event, node);
+    else earlySnapshots.push(event);
+  };
   const driver = new RaftDriver(config.id, storage, send, {
     applyEntries: (entries) => broker.applyEntries(entries),
     installSnapshot: (snap) => {
       broker.installSnapshot(snap);
       logger.info({ index: snap.meta.index, bytes: snap.data.byteLength }, 'installed snapshot from leader');
-      if (node) ext.onSnapshot?.({ kind: 'installed', index: snap.meta.index, bytes: snap.data.byteLength }, node);
+      snapshotEvent({ kind: 'installed', index: snap.meta.index, bytes: snap.data.byteLength });
     },
     onSnapshotTaken: (snap, bytes, asLeader) => {
       logger.info({ index: snap.meta.index, bytes, asLeader }, 'took snapshot and compacted the log');
-      if (node) ext.onSnapshot?.({ kind: 'taken', index: snap.meta.index, bytes }, node);
+      snapshotEvent({ kind: 'taken', index: snap.meta.index, bytes });
     },
     onSnapshotDamaged: (error) => logger.error({ err: error.message }, 'the stored snapshot is damaged: taking a new one to replace it'),
     onSnapshotHandoff: (to) => {
@@ -282,6 +295,7 @@ export async function startNode(config: NodeConfig, logger: Logger, ext: NodeExt
       await storage.close();
     },
   };
+  for (const event of earlySnapshots.splice(0)) ext.onSnapshot?.(event, node);
   if (ext.startHttp) http = await ext.startHttp(node);
   ext.onRoleChanged?.(broker.soft, node);
   logger.info({ client: config.listen, peer: config.peerListen, http: config.http, dataDir: config.dataDir, voters: initialConfig.voters }, 'node started');
