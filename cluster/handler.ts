@@ -220,7 +220,9 @@ export class NodeHandler implements RequestHandler {
     const st = driver.status();
     const nodes: NodeStatus[] = this.nodeAddresses().map((addrs) => {
       if (addrs.id === this.ctx.id) {
-        return { ...addrs, role: st.config.voters.includes(this.ctx.id) ? st.role : 'learner', term: st.term, commitIndex: st.commit, appliedIndex: st.applied, lagEntries: 0, lastContactMs: null, reachable: true };
+        // The job state's index, not the core's: the core counts a snapshot from the leader as
+        // applied once it accepts it, before the state machine has it (written, then decoded).
+        return { ...addrs, role: st.config.voters.includes(this.ctx.id) ? st.role : 'learner', term: st.term, commitIndex: st.commit, appliedIndex: broker.applied, lagEntries: 0, lastContactMs: null, reachable: true };
       }
       const pr = st.progress[addrs.id];
       return {

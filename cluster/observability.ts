@@ -29,7 +29,8 @@ function raftGauges(node: RunningNode): RaftGauges {
         .filter(([peer]) => peer !== self)
         .map(([peer, pr]) => ({ peer, lagEntries: Math.max(0, st.lastIndex - pr.match), lastContactSeconds: (pr.lastContactTicks * node.config.tickMs) / 1000 }));
   const role = st.config.voters.includes(self) ? st.role : 'learner';
-  return { term: st.term, role, commitIndex: st.commit, appliedIndex: st.applied, followers };
+  // The job state's index (see NodeHandler.clusterStatus), not the core's.
+  return { term: st.term, role, commitIndex: st.commit, appliedIndex: node.broker.applied, followers };
 }
 
 function metricsSource(node: RunningNode, observer: AppliedObserver): MetricsSource {
