@@ -67,15 +67,20 @@ class SteppedApp implements DriverApp {
   }
 }
 
+/** Waits a turn at a time (the tests count turns), for at most 10 s: writes to a real disk take what they take. */
 async function until(what: string, condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 10_000 && !condition(); i++) await turn();
+  const deadline = Date.now() + 10_000;
+  while (!condition() && Date.now() < deadline) await turn();
   if (!condition()) throw new Error(`never happened: ${what}`);
 }
+
+/** Drivers and storages a test opened, stopped after it even when it fails (their writes outlive it otherwise). */
+const opened: { driver: RaftDriver; storage: LogStorage }[] = [];
 
 async function followerDriver(app: DriverApp, sent: Message[], storage: LogStorage = new MemoryStorage()): Promise<RaftDriver> {
   const initial = await storage.load();
   // No start(): no ticks, so no election; the tests play the leader n2.
-  return new RaftDriver(
+  const driver = new RaftDriver(
     'n1',
     storage,
     (messages) => sent.push(...messages),
@@ -93,6 +98,8 @@ async function followerDriver(app: DriverApp, sent: Message[], storage: LogStora
     },
     { ...initial, config: { voters: VOTERS } },
   );
+  opened.push({ driver, storage });
+  return driver;
 }
 
 function acked(sent: Message[], index: number): boolean {
@@ -207,7 +214,11 @@ function expectedImage(): Buffer {
 }
 
 const dirs: string[] = [];
-afterEach(() => {
+afterEach(async () => {
+  for (const { driver, storage } of opened.splice(0)) {
+    await driver.stop();
+    await storage.close().catch(() => undefined);
+  }
   for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
 });
 
