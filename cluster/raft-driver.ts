@@ -188,7 +188,9 @@ export class RaftDriver {
   /**
    * Reading the stored snapshot back failed its checks (to send it, here or in the transport):
    * every follower that needs it would be refused it again and again, so a new snapshot is taken,
-   * whose file replaces the damaged one. The state it is taken from is in memory, unharmed.
+   * whose file replaces the damaged one. The state it is taken from is in memory, unharmed. It is
+   * taken once an entry past the damaged one's index is applied (storage keeps one snapshot per
+   * index); a leader's ticks and any client's request bring one.
    */
   reportSnapshotDamaged(error: StorageCorruptError): void {
     if (this.stopped) return;
