@@ -102,6 +102,8 @@ export class RaftDriver {
   private appliedBytesSinceSnapshot = 0;
   private lastSnapshotBytes: number;
   private snapshotRequested = false;
+  /** The stored snapshot is damaged: take one even at its own index (reportSnapshotDamaged). */
+  private snapshotReplacing = false;
   /** Since when a due snapshot waits for leadership to move (Date.now()), or null. */
   private handoffSinceMs: number | null = null;
   private encoding: SnapshotEncoding | null = null;
@@ -188,13 +190,13 @@ export class RaftDriver {
   /**
    * Reading the stored snapshot back failed its checks (to send it, here or in the transport):
    * every follower that needs it would be refused it again and again, so a new snapshot is taken,
-   * whose file replaces the damaged one. The state it is taken from is in memory, unharmed. It is
-   * taken once an entry past the damaged one's index is applied (storage keeps one snapshot per
-   * index); a leader's ticks and any client's request bring one.
+   * whose file replaces the damaged one (at the same index, if nothing was applied since). The
+   * state it is taken from is in memory, unharmed.
    */
   reportSnapshotDamaged(error: StorageCorruptError): void {
     if (this.stopped) return;
     this.app.onSnapshotDamaged?.(error);
+    this.snapshotReplacing = true;
     void this.requestSnapshot();
   }
 
@@ -300,12 +302,13 @@ export class RaftDriver {
       this.handoffSinceMs = null;
       return;
     }
-    if (applied <= this.lastSnapshotIndex) {
+    if (applied <= this.lastSnapshotIndex && !this.snapshotReplacing) {
       this.snapshotRequested = false;
       return;
     }
     if (this.handingOff()) return;
     this.snapshotRequested = false;
+    this.snapshotReplacing = false;
     if (this.app.snapshotDataSteps !== undefined) {
       this.encodeInSteps();
       return;
@@ -504,7 +507,7 @@ export class RaftDriver {
     try {
       if (m.type === 'snapshot') {
         // Ours, taken just now and held only by its file: storage names it once the save is done
-        // (until then loadSnapshot would read the previous image whole, only to find it stale).
+        // (until then storage would open the previous image, only to find it stale).
         const saving = this.snapshotSave;
         if (saving !== null && this.snapshotSaveIndex === m.snapshot.meta.index) await saving.catch(() => undefined);
         const fresh = (meta: Snapshot['meta']): boolean => meta.index === m.snapshot.meta.index && meta.term === m.snapshot.meta.term;

@@ -358,7 +358,12 @@ export class WalStorage implements LogStorage {
     const record = this.snapshotRecord;
     if (record === null) return null;
     // Opened now, so a newer snapshot replacing this file meanwhile does not take it away from us.
-    const handle = await fsp.open(join(this.dir, snapshotName(record.generation)), 'r');
+    let handle: fsp.FileHandle;
+    try {
+      handle = await fsp.open(join(this.dir, snapshotName(record.generation)), 'r');
+    } catch (err) {
+      throw new StorageCorruptError(`${snapshotName(record.generation)}, which the log names as the snapshot at ${record.meta.index}, cannot be read: ${(err as Error).message}`, { cause: err });
+    }
     try {
       const fileBytes = (await handle.stat()).size;
       if (fileBytes !== record.dataBytes) throw new StorageCorruptError(`${snapshotName(record.generation)} holds ${fileBytes} bytes, the log says ${record.dataBytes}`);
@@ -586,7 +591,8 @@ export class WalStorage implements LogStorage {
       const dataCrc = file !== undefined ? await file.finish() : await this.writes.guard(() => this.writeSnapshotFile(snapshot.data, generation));
       const dataBytes = file !== undefined ? file.bytes : snapshot.data.byteLength;
       await this.writes.run(async () => {
-        if (snapshot.meta.index <= this.bounds.snapshotIndex) {
+        // One at the stored snapshot's index replaces it (the same state: a damaged file's replacement).
+        if (snapshot.meta.index < this.bounds.snapshotIndex) {
           // Another snapshot (the leader's) was saved meanwhile: ours is garbage.
           fs.rmSync(join(this.dir, snapshotName(generation)), { force: true });
           return;

@@ -53,8 +53,8 @@ export const RETAIN_DEAD_MS = 30 * 24 * 60 * 60 * 1000;
 export const QUEUES_MAX = 10_000;
 /**
  * The job state the cluster holds, as its snapshot image would measure it (STATE_BYTES_PER_JOB per
- * job, plus its payload, ack result and error message: an overestimate): ~11 million jobs of
- * 100 B, ~3.5 GB of RSS per node. Past it an enqueue is refused (OVERLOADED) until jobs finish and
+ * job, plus its payload, ack result and error message: an overestimate): ~9.4 million jobs of
+ * 100 B, ~3 GB of RSS per node. Past it an enqueue is refused (OVERLOADED) until jobs finish and
  * leave. The bound is Node's: a restart and an InstallSnapshot read the image into one buffer, and
  * a buffer holds at most 4 GiB.
  */

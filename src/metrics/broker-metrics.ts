@@ -8,6 +8,7 @@ import { JOB_STATES, PRIORITY_MAX, PRIORITY_MIN, type QueueStats } from '../jobs
 import { APPEND_SECONDS_BUCKETS, JOB_SECONDS_BUCKETS, REQUEST_SECONDS_BUCKETS } from './buckets.js';
 import { LabeledHistogram } from './labeled-histogram.js';
 import { QueueLabeler } from './queue-labels.js';
+import { STATE_BYTES_PER_JOB } from '../limits.js';
 
 /** Raft roles exported as one-hot series of raftq_raft_role{role}. */
 export const RAFT_ROLES = ['follower', 'precandidate', 'candidate', 'leader', 'learner'] as const;
@@ -248,7 +249,7 @@ export class BrokerMetrics {
       },
     });
     new Gauge({
-      name: 'raftq_state_bytes', help: 'Job state the cluster holds, as its limit counts it: 128 B per job plus payloads, ack results and error messages (replicated).', registers,
+      name: 'raftq_state_bytes', help: `Job state the cluster holds, as its limit counts it: ${STATE_BYTES_PER_JOB} B per job plus payloads, ack results and error messages (replicated).`, registers,
       collect() {
         const src = metrics.source;
         if (src) this.set(src.stateBytes().held);

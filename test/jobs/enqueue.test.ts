@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { JobStateMachine } from '../../src/jobs/state-machine.js';
 import { JOB_NAME_DEFAULT, PRIORITY_DEFAULT, TICK_ITEMS_MAX } from '../../src/jobs/defaults.js';
-import { BACKOFF_DEFAULT, DELAY_MS_MAX, IDEMPOTENCY_WINDOW_MS, LEASE_MS_DEFAULT, MAX_ATTEMPTS_DEFAULT, RETAIN_COMPLETED_MS } from '../../src/limits.js';
+import { BACKOFF_DEFAULT, DELAY_MS_MAX, IDEMPOTENCY_WINDOW_MS, LEASE_MS_DEFAULT, MAX_ATTEMPTS_DEFAULT, RETAIN_COMPLETED_MS, STATE_BYTES_PER_JOB } from '../../src/limits.js';
 import type { Command, WireJob } from '../../src/jobs/types.js';
 import { bytes, errorCode, Harness, T0, value, valueOf } from './harness.js';
 
@@ -46,8 +46,8 @@ describe('enqueue', () => {
       accepted += 20;
       expect(accepted).toBeLessThan(1000);
     }
-    // (128 B per job + 200 B of payload) × jobs stays within 64 KiB.
-    expect(accepted).toBe(Math.floor(stateBytesMax / 328 / 20) * 20);
+    // (STATE_BYTES_PER_JOB + 200 B of payload) × jobs stays within 64 KiB.
+    expect(accepted).toBe(Math.floor(stateBytesMax / (STATE_BYTES_PER_JOB + 200) / 20) * 20);
     expect(h.machine.jobCount).toBe(accepted);
     // A restored replica refuses the same.
     const restored = JobStateMachine.restore(h.machine.snapshot(), { stateBytesMax });
@@ -72,8 +72,9 @@ describe('enqueue', () => {
     h.machine = new JobStateMachine({ stateBytesMax: 64 * 1024 });
     const ids = h.enqueue(...Array.from({ length: 10 }, () => ({ queue: 'q' }))).ids;
     expect(ids).toHaveLength(10);
-    // Ten completed jobs holding 6,400-byte results: 10 × (128 + 6,400) = 65,280 of 65,536 bytes.
-    for (const job of h.lease(['q'], 10)) h.apply({ op: 'ack', jobId: job.id, token: job.token, result: new Uint8Array(6400) });
+    // Ten completed jobs whose results fill the limit but for less than three more jobs.
+    const resultBytes = Math.floor((64 * 1024 - 2 * STATE_BYTES_PER_JOB) / 10) - STATE_BYTES_PER_JOB;
+    for (const job of h.lease(['q'], 10)) h.apply({ op: 'ack', jobId: job.id, token: job.token, result: new Uint8Array(resultBytes) });
     const three: Command = { op: 'enqueue', jobs: [{ queue: 'q' }, { queue: 'q' }, { queue: 'q' }] };
     expect(errorCode(h.apply(three))).toBe('OVERLOADED');
     // A snapshot restores the count.

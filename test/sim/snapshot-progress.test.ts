@@ -7,15 +7,14 @@ import { describe, expect, it } from 'vitest';
 import type { Message } from '../../raft/types.js';
 import { TinyCluster } from './tiny-cluster.js';
 
-const ELECTION_TICKS = 10;
-const SNAPSHOT_TIMEOUT_TICKS = 5 * ELECTION_TICKS;
+const SNAPSHOT_TIMEOUT_TICKS = 30;
 
 /** n3 misses entries 2..21 while cut off; the leader snapshots at 21 and compacts its log away. */
 function followerNeedingSnapshot(): TinyCluster {
   const c = new TinyCluster();
   const ids = ['n1', 'n2', 'n3'];
   // Nothing kept below a snapshot: n3 can only catch up by one.
-  for (const id of ids) c.boot(id, ids, { compactTrailingEntries: 0 });
+  for (const id of ids) c.boot(id, ids, { compactTrailingEntries: 0, snapshotTimeoutTicks: SNAPSHOT_TIMEOUT_TICKS });
   c.nodes.get('n1')!.campaign();
   c.settle();
   c.isolated.add('n3');
