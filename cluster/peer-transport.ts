@@ -58,6 +58,11 @@ export interface PeerTransportHooks {
   onProblem(reason: string, peer: string): void;
 }
 
+/** A snapshot message that will not be sent: the storage file it would have been read from is closed. */
+function closeSource(m: SnapshotRequest): void {
+  void m.source?.close().catch(() => undefined);
+}
+
 /** A snapshot on its way to a peer, chunk by chunk (OutboundLink.sendSnapshot). */
 interface SnapshotDelivery {
   index: number;
@@ -147,14 +152,14 @@ class OutboundLink {
    */
   sendSnapshot(m: SnapshotRequest, failed: (cause?: unknown) => void, progress: () => void): boolean {
     if (this.writer === null) {
-      void m.source?.close().catch(() => undefined);
+      closeSource(m);
       this.connect();
       return false;
     }
     const { index, term } = m.snapshot.meta;
     const current = this.delivery;
     if (current !== null && current.index === index && current.term === term && current.leaderTerm === m.term) {
-      void m.source?.close().catch(() => undefined);
+      closeSource(m);
       return true;
     }
     this.stopDelivery(false);
@@ -300,7 +305,7 @@ export class PeerTransport {
     for (const m of messages) {
       const link = this.links.get(m.to);
       if (!link) {
-        if (m.type === 'snapshot') void m.source?.close().catch(() => undefined);
+        if (m.type === 'snapshot') closeSource(m);
         continue;
       }
       if (m.type === 'snapshot') {

@@ -187,9 +187,7 @@ class WalSnapshotFile implements SnapshotFileWriter {
  * time, so a 160 MB image does not hold the event loop for one long checksum.
  */
 async function readSnapshotImage(fd: number, record: SnapshotFileRecord): Promise<Uint8Array> {
-  const name = snapshotName(record.generation);
-  const fileBytes = fs.fstatSync(fd).size;
-  if (fileBytes !== record.dataBytes) throw new StorageCorruptError(`${name} holds ${fileBytes} bytes, the log says ${record.dataBytes}`);
+  checkSnapshotSize(record, fs.fstatSync(fd).size);
   const data = new Uint8Array(record.dataBytes);
   let crc = 0;
   for (let offset = 0; offset < data.byteLength; offset += SNAPSHOT_WRITE_CHUNK_BYTES) {
@@ -197,8 +195,16 @@ async function readSnapshotImage(fd: number, record: SnapshotFileRecord): Promis
     await readAt(fd, chunk, offset);
     crc = crc32(chunk, crc);
   }
-  if (crc >>> 0 !== record.dataCrc) throw new StorageCorruptError(`${name}: checksum mismatch (recorded ${record.dataCrc}, computed ${crc >>> 0})`);
+  checkSnapshotCrc(record, crc);
   return data;
+}
+
+function checkSnapshotSize(record: SnapshotFileRecord, fileBytes: number): void {
+  if (fileBytes !== record.dataBytes) throw new StorageCorruptError(`${snapshotName(record.generation)} holds ${fileBytes} bytes, the log says ${record.dataBytes}`);
+}
+
+function checkSnapshotCrc(record: SnapshotFileRecord, crc: number): void {
+  if (crc >>> 0 !== record.dataCrc) throw new StorageCorruptError(`${snapshotName(record.generation)}: checksum mismatch (recorded ${record.dataCrc}, computed ${crc >>> 0})`);
 }
 
 /** A stored snapshot's file read in order, its checksum checked by the read that ends it. */
@@ -222,14 +228,11 @@ class WalSnapshotSource implements SnapshotSource {
 
   async read(length: number): Promise<Uint8Array> {
     invariant(!this.closed, 'read from a closed snapshot source');
-    const name = snapshotName(this.record.generation);
     const piece = Buffer.allocUnsafe(Math.max(0, Math.min(length, this.record.dataBytes - this.offset)));
     await readAt(this.handle.fd, piece, this.offset);
     this.offset += piece.byteLength;
     this.crc = crc32(piece, this.crc);
-    if (this.offset === this.record.dataBytes && this.crc >>> 0 !== this.record.dataCrc) {
-      throw new StorageCorruptError(`${name}: checksum mismatch (recorded ${this.record.dataCrc}, computed ${this.crc >>> 0})`);
-    }
+    if (this.offset === this.record.dataBytes) checkSnapshotCrc(this.record, this.crc);
     return piece;
   }
 
@@ -366,7 +369,7 @@ export class WalStorage implements LogStorage {
     }
     try {
       const fileBytes = (await handle.stat()).size;
-      if (fileBytes !== record.dataBytes) throw new StorageCorruptError(`${snapshotName(record.generation)} holds ${fileBytes} bytes, the log says ${record.dataBytes}`);
+      checkSnapshotSize(record, fileBytes);
     } catch (err) {
       await handle.close();
       throw err;
@@ -743,23 +746,10 @@ export class WalStorage implements LogStorage {
 
   /** Writes a snapshot's data to its file durably (tmp, fsync, rename, fsync the directory); returns its crc32. */
   private async writeSnapshotFile(data: Uint8Array, generation: number): Promise<number> {
-    const final = join(this.dir, snapshotName(generation));
-    const tmp = `${final}.tmp`;
-    const file = await fsp.open(tmp, 'w');
-    let crc = 0;
-    try {
-      for (let offset = 0; offset < data.byteLength; offset += SNAPSHOT_WRITE_CHUNK_BYTES) {
-        const chunk = data.subarray(offset, offset + SNAPSHOT_WRITE_CHUNK_BYTES);
-        crc = crc32(chunk, crc);
-        await writeAt(file.fd, chunk, offset);
-      }
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    await fsp.rename(tmp, final);
-    fsyncDir(this.dir);
-    return crc >>> 0;
+    // The caller guards this write as a whole (WriteQueue.guard).
+    const file = await WalSnapshotFile.create(this.dir, generation, (io) => io(), () => undefined);
+    for (let offset = 0; offset < data.byteLength; offset += SNAPSHOT_WRITE_CHUNK_BYTES) await file.write(data.subarray(offset, offset + SNAPSHOT_WRITE_CHUNK_BYTES));
+    return file.finish();
   }
 
   private storedTermAt(index: number): number | null {
