@@ -252,12 +252,12 @@ export class JobStateMachine {
     return writeSnapshotSteps(w, this.store, { appliedIndex: this.appliedIndex, lastNowMs: this.lastNowMs });
   }
 
-  /** About how many bytes snapshot() will take: to size its buffer once. */
   /** The job state held and its limit, as STATE_BYTES_MAX counts them. */
   get stateBytes(): { held: number; max: number } {
     return { held: this.store.stateBytes, max: this.store.stateBytesMax };
   }
 
+  /** About how many bytes snapshot() will take: to size its buffer once. */
   get snapshotBytesEstimate(): number {
     return snapshotBytesEstimate(this.store);
   }

@@ -112,7 +112,6 @@ export class JobStore {
     return q;
   }
 
-  /** A new job (state waiting or delayed) enters the store. */
   /** The job state held, as STATE_BYTES_MAX counts it. */
   get stateBytes(): number {
     return this.jobs.size * STATE_BYTES_PER_JOB + this.payloadBytesTotal + this.detailBytesTotal;
@@ -130,6 +129,7 @@ export class JobStore {
     rec.lastError = error;
   }
 
+  /** A new job (state waiting or delayed) enters the store. */
   admit(rec: JobRecord, q: QueueState): void {
     if (rec.queue !== q.name) throw new Error(`invariant: job ${rec.id} admitted to the wrong queue`);
     this.jobs.add(rec);
