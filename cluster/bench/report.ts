@@ -20,7 +20,7 @@ export function formatResult(r: BenchResult): string {
     ['scenario', `${r.scenario}, ${r.nodes} node${r.nodes === 1 ? '' : 's'}, ${n0(r.jobs)} jobs, concurrency ${r.concurrency}, payload ${r.payloadBytes} B`],
     ['throughput', `${n0(r.jobsPerSec)} jobs/s  (${r.seconds.toFixed(2)} s)`],
   ];
-  if (r.scenario !== 'memory') rows.push(['latency ms', `${pct(r.latencyMs)}  (${r.latencyOf})`]);
+  if (r.scenario !== 'memory' && r.scenario !== 'catchup') rows.push(['latency ms', `${pct(r.latencyMs)}  (${r.latencyOf})`]);
   if (r['ackLatencyMs']) rows.push(['latency ms', `${pct(r['ackLatencyMs'] as Percentiles)}  (submit call → ack committed)`]);
   if (r['submitLatencyMs']) rows.push(['latency ms', `${pct(r['submitLatencyMs'] as Percentiles)}  (submit call → enqueue committed)`]);
   if (r['prefillJobsPerSec'] !== undefined) rows.push(['prefill', `${n0(r['prefillJobsPerSec'] as number)} jobs/s (submitMany)`]);
@@ -51,6 +51,14 @@ export function formatResult(r: BenchResult): string {
   if (snap) {
     rows.push(['snapshot', `of the leader with ${n0(snap.queuedJobs)} jobs queued: asked → taken ${ms(snap.askedToTakenMs)} ms (index ${snap.index})`]);
     rows.push(['leadership', `${snap.leadership} (${snap.handoffs} handoffs): ${snap.leaderBefore} term ${snap.termBefore ?? '?'} → ${snap.leaderAfter ?? 'none'} term ${snap.termAfter}; ${snap.probeFailed} probe submits failed`]);
+  }
+  const catchup = r['catchup'] as { follower: string; commitIndex: number; snapshotIndex: number; snapshotBytes: number | null; snapshotsInstalled: number | null; catchUpSeconds: number; rssBeforeMb: Record<string, number | null>; peakRssMb: Record<string, number | null> } | undefined;
+  if (catchup) {
+    const image = catchup.snapshotBytes === null ? 'size n/a' : `${(catchup.snapshotBytes / (1024 * 1024)).toFixed(1)} MiB`;
+    const installs = catchup.snapshotsInstalled === null ? 'installs n/a' : `${catchup.snapshotsInstalled} snapshot install${catchup.snapshotsInstalled === 1 ? '' : 's'}`;
+    rows.push(['catch-up', `${catchup.follower} applied index ${catchup.commitIndex} ${catchup.catchUpSeconds.toFixed(2)} s after it started (${installs}; image at index ${catchup.snapshotIndex}, ${image})`]);
+    rows.push(['rss MB before', rss(catchup.rssBeforeMb)]);
+    rows.push(['rss MB peak', rss(catchup.peakRssMb)]);
   }
   const warmup = r['warmup'] as { jobs: number; seconds: number; settleSeconds: number | null } | null | undefined;
   if (warmup !== undefined) {
