@@ -282,6 +282,7 @@ describe('RaftDriver: a snapshot written to its file piece by piece', () => {
     expect(damage).toHaveLength(1);
     expect(damage[0]).toMatch(/STORAGE_CORRUPT: snapshot-\d+\.snap: checksum mismatch/);
     expect(app.snapshotsTaken.map((t) => t.index)).toEqual([3, 3]);
+    await storage.removed();
     expect(files()).toHaveLength(1);
     expect(files()).not.toEqual([first]);
     const stored = await storage.loadSnapshot();

@@ -205,6 +205,8 @@ describe('WalStorage on disk', () => {
     expect(written.length, 'rotated').toBeGreaterThan(3);
     // Inside an older segment: the segments holding 101.. must stay, the ones wholly below must go.
     await s.save({ snapshot: snapshot(100, 1) });
+    // Unlinked off the event loop, after the save that made them dead.
+    await s.removed();
     const kept = segmentsOf(dir);
     expect(kept[0], 'the first segments went').not.toBe(written[0]);
     expect(kept.length).toBeLessThan(written.length);
@@ -334,6 +336,7 @@ describe('WalStorage on disk', () => {
     expect(fs.readdirSync(dir).filter((n) => n.includes('.snap'))).toEqual(['snapshot-000000000002.snap']);
     // The next snapshot gets a generation past every file seen, leftovers included.
     await again.save({ snapshot: snapshot(10, 1) });
+    await again.removed();
     expect(fs.readdirSync(dir).filter((n) => n.includes('.snap'))).toEqual(['snapshot-000000000004.snap']);
   });
 
@@ -440,6 +443,7 @@ describe('WalStorage: a snapshot of our own written piece by piece', () => {
     await s.save({ snapshot: snapshot(20, 2), hardState: hardState(2, 20) });
     await s.save({ snapshot: { meta: { index: 6, term: 1, config: CONFIG }, data: RELEASED_SNAPSHOT_DATA }, snapshotFile: file });
     expect((await s.loadSnapshot())?.meta.index).toBe(20);
+    await s.removed();
     expect(snapFiles(dir)).toHaveLength(1);
     await s.close();
     const state = await (await opened(dir)).load();
