@@ -40,6 +40,7 @@ function metricsSource(node: RunningNode, observer: AppliedObserver): MetricsSou
     workersConnected: () => observer.workers.activeCount(Date.now()),
     clientConnections: () => node.protocol.connectionCount,
     stateBytes: () => node.broker.sm.stateBytes,
+    sessionResultBytes: () => node.broker.sm.sessionResultBytes,
   };
 }
 

@@ -41,6 +41,13 @@ export const BACKOFF_DEFAULT = { baseMs: 1000, capMs: 60 * 60 * 1000, jitter: 0.
 export const IDEMPOTENCY_WINDOW_MS = 10 * 60 * 1000;
 /** Client sessions (exactly-once requests): results kept per client, sessions kept, and how long an idle one lives. */
 export const SESSION_RESULTS_MAX = 1024;
+/**
+ * Bytes of results kept per client and in all (sessions.ts measures them: a lease answer counts
+ * its payloads). Clients send seqFloor, so a session holds only answers still on their way; these
+ * bound one that does not. Per client: room for eight full lease answers (LEASE_RESPONSE_BYTES_MAX).
+ */
+export const SESSION_RESULT_BYTES_MAX = 64 * 1024 * 1024;
+export const SESSIONS_RESULT_BYTES_MAX = 256 * 1024 * 1024;
 export const SESSIONS_MAX = 10_000;
 export const SESSION_IDLE_MS = 60 * 60 * 1000;
 /** Retention of finished jobs, per queue: completed and cancelled jobs beyond these are removed by tick. */

@@ -169,7 +169,7 @@ function* positionChunks(q: QueueState): Generator<[list: number, recs: JobRecor
 
 /** About how many bytes the store's image takes (a little more, usually). */
 export function snapshotBytesEstimate(store: JobStore): number {
-  return store.jobs.size * IMAGE_BYTES_PER_JOB_ESTIMATE + store.payloadBytesTotal + store.detailBytesTotal + 4096;
+  return store.jobs.size * IMAGE_BYTES_PER_JOB_ESTIMATE + store.payloadBytesTotal + store.detailBytesTotal + store.sessions.resultBytes + 4096;
 }
 
 /** The store's image: a fresh buffer holding the value stream described at the top. */
@@ -384,7 +384,7 @@ export function decodeSnapshot(bytes: Uint8Array): { store: JobStore; meta: Snap
     }
     if (session !== null && sessionResultsLeft > 0) {
       const [seq, outcome] = value as [number, Outcome];
-      (session as ClientSession).remember(seq, detached(outcome) as Outcome);
+      store.sessions.remember(session as ClientSession, seq, detached(outcome) as Outcome);
       sessionResultsLeft -= 1;
       return;
     }

@@ -43,6 +43,15 @@ export interface JobTimes {
 export interface StateMachineOptions {
   /** Tests only: a smaller STATE_BYTES_MAX. Every node of a cluster must apply with the same limits. */
   stateBytesMax?: number;
+  /** Tests only: smaller SESSION_RESULT_BYTES_MAX (per client) and SESSIONS_RESULT_BYTES_MAX (in all). */
+  sessionResultBytesMax?: number;
+  sessionsResultBytesMax?: number;
+}
+
+function applyOptions(store: JobStore, options: StateMachineOptions): void {
+  if (options.stateBytesMax !== undefined) store.stateBytesMax = options.stateBytesMax;
+  if (options.sessionResultBytesMax !== undefined) store.sessions.resultBytesPerClientMax = options.sessionResultBytesMax;
+  if (options.sessionsResultBytesMax !== undefined) store.sessions.resultBytesMax = options.sessionsResultBytesMax;
 }
 
 export class JobStateMachine {
@@ -53,7 +62,7 @@ export class JobStateMachine {
 
   constructor(options: StateMachineOptions = {}) {
     this.store = new JobStore();
-    if (options.stateBytesMax !== undefined) this.store.stateBytesMax = options.stateBytesMax;
+    applyOptions(this.store, options);
   }
 
   /**
@@ -96,9 +105,9 @@ export class JobStateMachine {
     const outcome = this.dispatch(envelope.cmd, ctx);
     // A capacity refusal applied nothing, and the client retries it with the same seq: remembered,
     // every retry would get the refusal back even once there is room.
-    if (outcome.ok || outcome.error.code !== 'OVERLOADED') session.remember(envelope.seq, outcome);
+    if (outcome.ok || outcome.error.code !== 'OVERLOADED') this.store.sessions.remember(session, envelope.seq, outcome);
     const floor = envelope.seqFloor;
-    if (typeof floor === 'number' && Number.isSafeInteger(floor) && floor <= envelope.seq) session.forgetBelow(floor);
+    if (typeof floor === 'number' && Number.isSafeInteger(floor) && floor <= envelope.seq) this.store.sessions.forgetBelow(session, floor);
     return outcome;
   }
 
@@ -257,6 +266,11 @@ export class JobStateMachine {
     return { held: this.store.stateBytes, max: this.store.stateBytesMax };
   }
 
+  /** Bytes of results the client sessions keep, as SESSIONS_RESULT_BYTES_MAX counts them (replicated). */
+  get sessionResultBytes(): number {
+    return this.store.sessions.resultBytes;
+  }
+
   /** About how many bytes snapshot() will take: to size its buffer once. */
   get snapshotBytesEstimate(): number {
     return snapshotBytesEstimate(this.store);
@@ -265,7 +279,7 @@ export class JobStateMachine {
   static restore(bytes: Uint8Array, options: StateMachineOptions = {}): JobStateMachine {
     const { store, meta } = decodeSnapshot(bytes);
     const machine = new JobStateMachine();
-    if (options.stateBytesMax !== undefined) store.stateBytesMax = options.stateBytesMax;
+    applyOptions(store, options);
     machine.store = store;
     machine.appliedIndex = meta.appliedIndex;
     machine.lastNowMs = meta.lastNowMs;

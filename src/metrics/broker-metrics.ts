@@ -8,7 +8,7 @@ import { JOB_STATES, PRIORITY_MAX, PRIORITY_MIN, type QueueStats } from '../jobs
 import { APPEND_SECONDS_BUCKETS, JOB_SECONDS_BUCKETS, REQUEST_SECONDS_BUCKETS } from './buckets.js';
 import { LabeledHistogram } from './labeled-histogram.js';
 import { QueueLabeler } from './queue-labels.js';
-import { STATE_BYTES_PER_JOB } from '../limits.js';
+import { SESSIONS_RESULT_BYTES_MAX, STATE_BYTES_PER_JOB } from '../limits.js';
 
 /** Raft roles exported as one-hot series of raftq_raft_role{role}. */
 export const RAFT_ROLES = ['follower', 'precandidate', 'candidate', 'leader', 'learner'] as const;
@@ -37,6 +37,8 @@ export interface MetricsSource {
   clientConnections(): number;
   /** The job state held and its limit, as STATE_BYTES_MAX counts them (replicated). */
   stateBytes(): { held: number; max: number };
+  /** Bytes of results the client sessions keep (replicated). */
+  sessionResultBytes(): number;
 }
 
 type TotalsKey = keyof QueueStats['totals'];
@@ -260,6 +262,13 @@ export class BrokerMetrics {
       collect() {
         const src = metrics.source;
         if (src) this.set(src.stateBytes().max);
+      },
+    });
+    new Gauge({
+      name: 'raftq_session_result_bytes', help: `Answers the client sessions keep for retries, payloads of leases included (replicated; at most ${SESSIONS_RESULT_BYTES_MAX} B, SESSIONS_RESULT_BYTES_MAX).`, registers,
+      collect() {
+        const src = metrics.source;
+        if (src) this.set(src.sessionResultBytes());
       },
     });
   }

@@ -145,6 +145,8 @@ describe('determinism', () => {
       expect(restored.stateBytes).toEqual(straight.stateBytes);
       expect(first.stateBytes).toEqual(straight.stateBytes);
       expect(JobStateMachine.restore(straight.snapshot()).stateBytes).toEqual(straight.stateBytes);
+      expect(restored.sessionResultBytes).toBe(straight.sessionResultBytes);
+      expect(JobStateMachine.restore(straight.snapshot()).sessionResultBytes).toBe(straight.sessionResultBytes);
     });
   }
 

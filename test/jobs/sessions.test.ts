@@ -1,3 +1,4 @@
+import { sessionResultBytes } from '../../src/jobs/sessions.js';
 import { JobStateMachine } from '../../src/jobs/state-machine.js';
 import type { Envelope } from '../../src/jobs/types.js';
 import { describe, expect, it } from 'vitest';
@@ -112,6 +113,100 @@ describe('client sessions (exactly-once requests)', () => {
     const replay4 = h.applyEntry([env(4)])[0]!;
     expect(replay4.ok).toBe(false);
     expect(h.machine.jobCount).toBe(before);
+  });
+});
+
+describe('client sessions bounded in bytes (a client that never sends seqFloor)', () => {
+  const KIB = 1024;
+  const payload = (fill: number): Uint8Array => new Uint8Array(16 * KIB).fill(fill);
+  const lease = (workerId: string): Command => ({ op: 'lease', workerId, queues: ['q'], max: 1 });
+
+  /** A harness whose sessions keep at most `perClientKib` per client and `totalKib` in all, with `jobs` queued jobs of 16 KiB. */
+  const bounded = (perClientKib: number, totalKib: number, jobs: number): Harness => {
+    const h = new Harness();
+    h.machine = new JobStateMachine({ sessionResultBytesMax: perClientKib * KIB, sessionsResultBytesMax: totalKib * KIB });
+    h.enqueue(...Array.from({ length: jobs }, (_, i) => ({ queue: 'q', payload: payload(i) })));
+    return h;
+  };
+
+  it('counts a lease answer by its payloads, and a client past its bytes loses its oldest results, whose retries are refused', () => {
+    const h = bounded(64, 1024, 10);
+    const first = h.apply(lease('w'), 'w', 1);
+    const oneAnswer = sessionResultBytes(first);
+    expect(oneAnswer).toBeGreaterThan(16 * KIB);
+    expect(oneAnswer).toBeLessThan(17 * KIB);
+    for (let seq = 2; seq <= 10; seq++) h.apply(lease('w'), 'w', seq);
+    const kept = Math.floor((64 * KIB) / oneAnswer);
+    expect(h.machine.sessionResultBytes).toBe(kept * oneAnswer);
+    // The newest answers are kept: a retry gets the same jobs and leases nothing more.
+    expect(h.apply(lease('w'), 'w', 10)).toEqual(h.apply(lease('w'), 'w', 10));
+    // The oldest were evicted: a retry is refused, never applied a second time.
+    expect(errorCode(h.apply(lease('w'), 'w', 1))).toBe('BAD_REQUEST');
+    expect(errorCode(h.apply(lease('w'), 'w', 10 - kept))).toBe('BAD_REQUEST');
+    expect(h.machine.queueStats('q')?.counts).toMatchObject({ active: 10, waiting: 0 });
+  });
+
+  it('past the bytes of all sessions, takes the oldest results of the least recently used session holding any', () => {
+    const h = bounded(64, 100, 20);
+    // "emptied" is the least recently used, but its client acknowledged every answer (seqFloor): nothing to take there.
+    h.applyEntry([{ clientId: 'emptied', seq: 1, cmd: lease('emptied') }]);
+    h.applyEntry([{ clientId: 'emptied', seq: 2, seqFloor: 3, cmd: { op: 'tick' } }]);
+    h.applyEntry([{ clientId: 'emptied', seq: 3, seqFloor: 3, cmd: { op: 'tick' } }]);
+    h.advance(1);
+    for (const client of ['a', 'b', 'c']) {
+      h.apply(lease(client), client, 1);
+      h.apply(lease(client), client, 2);
+      h.advance(1);
+    }
+    const before = h.machine.sessionResultBytes;
+    expect(before).toBeLessThanOrEqual(100 * KIB);
+    h.apply(lease('d'), 'd', 1);
+    expect(h.machine.sessionResultBytes).toBeLessThanOrEqual(100 * KIB);
+    // a is the least recently used session with results: its oldest went, its newest stayed; b's are whole.
+    expect(errorCode(h.apply(lease('a'), 'a', 1))).toBe('BAD_REQUEST');
+    const active = h.machine.queueStats('q')?.counts.active;
+    for (const [client, seq] of [['a', 2], ['b', 1], ['b', 2], ['c', 1], ['d', 1]] as const) expect(h.apply(lease(client), client, seq).ok).toBe(true);
+    expect(h.machine.queueStats('q')?.counts.active).toBe(active);
+  });
+
+  it('a session emptied and passed over by the bound takes its place again once it holds results', () => {
+    const h = bounded(64, 100, 20);
+    const at = (clientId: string, seq: number, seqFloor?: number): Envelope => ({ clientId, seq, ...(seqFloor === undefined ? {} : { seqFloor }), cmd: lease(clientId) });
+    // One entry, one timestamp: the order is by clientId, so a0 comes first.
+    h.applyEntry([
+      at('a0', 1),
+      at('a0', 2, 3), // a0 acknowledged both answers: its session is empty
+      at('b', 1), at('b', 2), at('c', 1), at('c', 2), at('d', 1), at('d', 2),
+      at('e', 1), // past the bound: a0 is passed over (empty), b's oldest goes
+      at('a0', 3), // past it again: a0, first in the order, holds a result now and loses it
+    ]);
+    expect(h.machine.sessionResultBytes).toBeLessThanOrEqual(100 * KIB);
+    const active = h.machine.queueStats('q')?.counts.active;
+    expect(errorCode(h.apply(lease('b'), 'b', 1))).toBe('BAD_REQUEST');
+    expect(errorCode(h.apply(lease('a0'), 'a0', 3))).toBe('BAD_REQUEST');
+    for (const [client, seq] of [['b', 2], ['c', 1], ['e', 1]] as const) expect(h.apply(lease(client), client, seq).ok).toBe(true);
+    expect(h.machine.queueStats('q')?.counts.active).toBe(active);
+  });
+
+  it('a node restored from a snapshot counts the same bytes and evicts the same results as one that applied the log', () => {
+    const h = bounded(64, 100, 40);
+    for (const client of ['a', 'b', 'c']) {
+      h.apply(lease(client), client, 1);
+      h.advance(1);
+    }
+    const restored = JobStateMachine.restore(h.machine.snapshot(), { sessionResultBytesMax: 64 * KIB, sessionsResultBytesMax: 100 * KIB });
+    expect(restored.sessionResultBytes).toBe(h.machine.sessionResultBytes);
+    const rest: Envelope[] = [];
+    for (let seq = 2; seq <= 8; seq++) for (const client of ['a', 'b', 'c', 'd']) rest.push({ clientId: client, seq, cmd: lease(client) });
+    rest.push({ clientId: 'a', seq: 1, cmd: lease('a') }, { clientId: 'c', seq: 5, cmd: lease('c') });
+    let index = h.index;
+    for (const envelope of rest) {
+      h.advance(1);
+      const straight = h.applyEntry([envelope]);
+      expect(restored.applyBatch(++index, { nowMs: h.nowMs, envelopes: [envelope] })).toEqual(straight);
+    }
+    expect(restored.sessionResultBytes).toBe(h.machine.sessionResultBytes);
+    expect(restored.stateHash()).toBe(h.machine.stateHash());
   });
 });
 

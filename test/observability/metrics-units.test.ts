@@ -124,6 +124,7 @@ describe('queue labels', () => {
       workersConnected: () => 2,
       clientConnections: () => 5,
       stateBytes: () => ({ held: 123_456, max: 2 ** 31 }),
+      sessionResultBytes: () => 4_321,
     };
     const metrics = new BrokerMetrics(new QueueLabeler(1));
     metrics.bind(source, 'n1');
@@ -139,6 +140,7 @@ describe('queue labels', () => {
     expect(value(exp, 'raftq_raft_role', { role: 'leader' })).toBe(1);
     expect(value(exp, 'raftq_state_bytes', {})).toBe(123_456);
     expect(value(exp, 'raftq_state_bytes_max', {})).toBe(2 ** 31);
+    expect(value(exp, 'raftq_session_result_bytes', {})).toBe(4_321);
     expect(new Set(exp.samples.filter((s) => s.labels.queue !== undefined).map((s) => s.labels.queue))).toEqual(new Set(['a', '_other']));
   });
 

@@ -40,6 +40,7 @@ const DOCUMENTED: readonly [string, string][] = [
   ['raftq_snapshot_bytes', 'gauge'],
   ['raftq_state_bytes', 'gauge'],
   ['raftq_state_bytes_max', 'gauge'],
+  ['raftq_session_result_bytes', 'gauge'],
   // Node's default process metrics (collectDefaultMetrics), a few of them.
   ['process_cpu_user_seconds_total', 'counter'],
   ['process_resident_memory_bytes', 'gauge'],
