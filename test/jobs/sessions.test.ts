@@ -1,6 +1,6 @@
 import { sessionResultBytes } from '../../src/jobs/sessions.js';
 import { JobStateMachine } from '../../src/jobs/state-machine.js';
-import type { Envelope } from '../../src/jobs/types.js';
+import type { Envelope, Outcome } from '../../src/jobs/types.js';
 import { describe, expect, it } from 'vitest';
 import { SESSION_IDLE_MS, SESSION_RESULTS_MAX, SESSIONS_MAX } from '../../src/limits.js';
 import type { Command } from '../../src/jobs/types.js';
@@ -128,6 +128,12 @@ describe('client sessions bounded in bytes (a client that never sends seqFloor)'
     h.enqueue(...Array.from({ length: jobs }, (_, i) => ({ queue: 'q', payload: payload(i) })));
     return h;
   };
+
+  it('measures a result as its snapshot restores it: a property holding undefined counts as absent', () => {
+    const withUndefined = { ok: true, value: { ids: ['a'], note: undefined } } as unknown as Outcome;
+    const restored = { ok: true, value: { ids: ['a'] } } as unknown as Outcome;
+    expect(sessionResultBytes(withUndefined)).toBe(sessionResultBytes(restored));
+  });
 
   it('counts a lease answer by its payloads, and a client past its bytes loses its oldest results, whose retries are refused', () => {
     const h = bounded(64, 1024, 10);
