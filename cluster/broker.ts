@@ -4,12 +4,12 @@
 
 import { Packr } from 'msgpackr';
 import { decodeConfigChange } from '../raft/config.js';
-import type { Entry, NodeId, ReadState, Snapshot, SoftState } from '../raft/types.js';
+import type { Entry, NodeId, ReadState, Snapshot, SnapshotMeta, SoftState } from '../raft/types.js';
 import { RaftqError } from '../src/errors.js';
 import { JobStateMachine } from '../src/jobs/state-machine.js';
 import type { EntryBatch, Envelope, JobState, Outcome, WireJob } from '../src/jobs/types.js';
 import { MsgpackWriter } from '../src/jobs/msgpack-writer.js';
-import { Members } from './members.js';
+import { Members, type MemberAddresses } from './members.js';
 import { decodeNodeSnapshot, encodeNodeSnapshot, encodeNodeSnapshotSteps } from './node-snapshot.js';
 import type { RaftDriver } from './raft-driver.js';
 
@@ -454,14 +454,18 @@ export class Broker {
   }
 
   installSnapshot(snapshot: Snapshot): void {
-    const image = decodeNodeSnapshot(snapshot.data);
+    this.installDecoded(snapshot.meta, decodeNodeSnapshot(snapshot.data));
+  }
+
+  /** installSnapshot for an image already decoded (readNodeSnapshot: a restart reads it piece by piece). */
+  installDecoded(meta: SnapshotMeta, image: { members: [NodeId, MemberAddresses][]; sm: JobStateMachine }): void {
     this.sm = image.sm;
     this.members.merge(image.members);
-    this.appliedIndex = snapshot.meta.index;
+    this.appliedIndex = meta.index;
     this.hooks.onMembersChanged?.(this.members);
     // Proposals below the snapshot were decided elsewhere; their clients retry with the same seq.
     for (const [index, pending] of this.inflight) {
-      if (index <= snapshot.meta.index) {
+      if (index <= meta.index) {
         this.inflight.delete(index);
         for (const p of pending.items) p.reject(this.noLeader());
       }

@@ -5,9 +5,9 @@
 // shared encode buffer as large as the whole state for the rest of the process's life.
 
 import { Unpackr } from 'msgpackr';
-import type { NodeId } from '../raft/types.js';
+import type { NodeId, SnapshotSource } from '../raft/types.js';
 import { MsgpackWriter } from '../src/jobs/msgpack-writer.js';
-import { runToEnd } from '../src/jobs/snapshot.js';
+import { runToEnd, SnapshotDecoder } from '../src/jobs/snapshot.js';
 import { JobStateMachine } from '../src/jobs/state-machine.js';
 import type { MemberAddresses } from './members.js';
 
@@ -47,17 +47,74 @@ export function* encodeNodeSnapshotSteps(sm: JobStateMachine, members: [NodeId, 
 }
 
 export function decodeNodeSnapshot(data: Uint8Array): { members: [NodeId, MemberAddresses][]; sm: JobStateMachine } {
-  let header: { members?: [NodeId, MemberAddresses][]; sm?: unknown } | null = null;
-  let imageStart = 0;
-  unpackr.unpackMultiple(data, (value: unknown, _start?: number, end?: number) => {
-    header = value as { members?: [NodeId, MemberAddresses][] };
-    imageStart = end ?? data.byteLength;
-    return false; // the rest is the state machine's image
-  });
-  const first = header as { members?: [NodeId, MemberAddresses][]; sm?: unknown } | null;
-  // Format 1 wrapped the whole image in one `sm` bin; this build reads only the streamed format.
-  if (first !== null && first.sm !== undefined) throw new Error('snapshot data of format 1 (written by an older raftq, before snapshots were streamed) cannot be read by this build');
-  const members = first?.members;
-  if (!Array.isArray(members)) throw new Error('invariant: node snapshot does not start with {members}');
-  return { members, sm: JobStateMachine.restore(data.subarray(imageStart)) };
+  const decoder = new NodeSnapshotDecoder();
+  decoder.push(data);
+  return decoder.finish();
+}
+
+/**
+ * A stored snapshot decoded as it is read, `pieceBytes` at a time: a restart never holds the whole
+ * image beside the state it builds. The source checks the data against its checksum as the last
+ * piece is read, so a value that does not decode is first read to the end: damage is reported as
+ * the source's StorageCorruptError, and only data that passes it as a decoding error.
+ */
+export async function readNodeSnapshot(source: SnapshotSource, pieceBytes: number): Promise<{ members: [NodeId, MemberAddresses][]; sm: JobStateMachine }> {
+  const decoder = new NodeSnapshotDecoder();
+  let decodeError: unknown = null;
+  try {
+    for (let read = 0; read < source.bytes; ) {
+      const piece = await source.read(pieceBytes);
+      read += piece.byteLength;
+      if (decodeError !== null) continue;
+      try {
+        decoder.push(piece);
+      } catch (err) {
+        decodeError = err;
+      }
+    }
+  } finally {
+    await source.close();
+  }
+  if (decodeError !== null) throw decodeError;
+  return decoder.finish();
+}
+
+/** decodeNodeSnapshot for data read piece by piece (a snapshot file at restart), never whole. */
+export class NodeSnapshotDecoder {
+  private members: [NodeId, MemberAddresses][] | null = null;
+  /** The start of the members value, while the pieces so far end inside it. */
+  private pending: Uint8Array | null = null;
+  private readonly image = new SnapshotDecoder();
+
+  push(piece: Uint8Array): void {
+    if (this.members !== null) return this.image.push(piece);
+    const bytes = this.pending === null ? piece : Buffer.concat([this.pending, piece]);
+    this.pending = null;
+    if (bytes.byteLength === 0) return;
+    let first: { members?: unknown; sm?: unknown } | null = null;
+    let imageStart = 0;
+    try {
+      unpackr.unpackMultiple(bytes, (value: unknown, _start?: number, end?: number) => {
+        first = value as { members?: unknown; sm?: unknown };
+        imageStart = end ?? bytes.byteLength;
+        return false; // the rest is the state machine's image
+      });
+    } catch (err) {
+      if ((err as { incomplete?: boolean }).incomplete !== true) throw err;
+      this.pending = Uint8Array.prototype.slice.call(bytes);
+      return;
+    }
+    const header = first as { members?: unknown; sm?: unknown } | null;
+    if (header === null) return;
+    // Format 1 wrapped the whole image in one `sm` bin; this build reads only the streamed format.
+    if (header.sm !== undefined) throw new Error('snapshot data of format 1 (written by an older raftq, before snapshots were streamed) cannot be read by this build');
+    if (!Array.isArray(header.members)) throw new Error('invariant: node snapshot does not start with {members}');
+    this.members = header.members as [NodeId, MemberAddresses][];
+    this.image.push(bytes.subarray(imageStart));
+  }
+
+  finish(): { members: [NodeId, MemberAddresses][]; sm: JobStateMachine } {
+    if (this.members === null) throw new Error('invariant: node snapshot does not start with {members}');
+    return { members: this.members, sm: JobStateMachine.restoreDecoded(this.image.finish()) };
+  }
 }

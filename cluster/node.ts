@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { StorageCorruptError } from '../raft/memory-storage.js';
 import { openLogStorage, type StorageEngine } from '../raft/open-storage.js';
-import type { ClusterConfig, Message, NodeId, RaftOptions } from '../raft/types.js';
+import { RELEASED_SNAPSHOT_DATA, type ClusterConfig, type Message, type NodeId, type RaftOptions } from '../raft/types.js';
 import { parseHostPort } from '../src/protocol/address.js';
 import type { NodeAddresses } from '../src/protocol/messages.js';
 import { ProtocolServer, type InternalFailure, type RequestOutcome } from '../src/protocol/server.js';
@@ -16,8 +16,9 @@ import { Broker } from './broker.js';
 import { Forwarder } from './forwarder.js';
 import { NodeHandler } from './handler.js';
 import { Members } from './members.js';
+import { readNodeSnapshot } from './node-snapshot.js';
 import { PeerTransport } from './peer-transport.js';
-import { RaftDriver } from './raft-driver.js';
+import { RaftDriver, SNAPSHOT_PIECE_BYTES } from './raft-driver.js';
 
 export interface NodeConfig {
   id: NodeId;
@@ -137,7 +138,15 @@ function raftOptions(config: NodeConfig): Omit<RaftOptions, 'id'> {
 export async function startNode(config: NodeConfig, logger: Logger, ext: NodeExtensions = {}): Promise<RunningNode> {
   fs.mkdirSync(config.dataDir, { recursive: true });
   const storage = await openLogStorage(path.join(config.dataDir, 'raft'), config.storageEngine);
-  const persisted = await storage.load();
+  const persisted = await storage.load({ snapshotData: false });
+  // The stored snapshot is decoded as it is read, never whole (readNodeSnapshot); a storage that
+  // has no file to read it from gave its data with the rest.
+  let restored: { image: Awaited<ReturnType<typeof readNodeSnapshot>>; bytes: number } | null = null;
+  if (persisted.snapshot !== null && persisted.snapshot.data === RELEASED_SNAPSHOT_DATA) {
+    const source = 'openSnapshotSource' in storage ? await storage.openSnapshotSource() : null;
+    if (source === null) throw new Error('invariant: a storage that keeps snapshot data on disk can read it back');
+    restored = { bytes: source.bytes, image: await readNodeSnapshot(source, SNAPSHOT_PIECE_BYTES) };
+  }
   const adv = config.advertise ?? { client: config.listen, peer: config.peerListen, http: config.http };
   const self: NodeAddresses = { id: config.id, peerAddr: adv.peer, clientAddr: adv.client, httpAddr: adv.http };
   const members = new Members([[config.id, { peer: adv.peer, client: adv.client, http: adv.http }]]);
@@ -216,9 +225,13 @@ export async function startNode(config: NodeConfig, logger: Logger, ext: NodeExt
     snapshot: persisted.snapshot,
     entries: persisted.entries,
     config: initialConfig,
+    ...(restored === null ? {} : { snapshotBytes: restored.bytes }),
   });
   broker.driver = driver;
-  if (persisted.snapshot) broker.installSnapshot(persisted.snapshot);
+  if (persisted.snapshot !== null) {
+    if (restored !== null) broker.installDecoded(persisted.snapshot.meta, restored.image);
+    else broker.installSnapshot(persisted.snapshot);
+  }
 
   const peers = new PeerTransport(
     { t: 'hello', from: config.id, client: adv.client, http: adv.http },

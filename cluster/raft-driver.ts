@@ -123,7 +123,7 @@ export class RaftDriver {
     private readonly send: (messages: Message[]) => void,
     private readonly app: DriverApp,
     private readonly opts: DriverOptions,
-    initial: { hardState: import('../raft/types.js').HardState; snapshot: Snapshot | null; entries: Entry[]; config: ClusterConfig },
+    initial: { hardState: import('../raft/types.js').HardState; snapshot: Snapshot | null; entries: Entry[]; config: ClusterConfig; snapshotBytes?: number },
   ) {
     this.core = new RaftNode(
       { ...opts.raft, id },
@@ -136,7 +136,8 @@ export class RaftDriver {
       },
     );
     this.lastSnapshotIndex = initial.snapshot?.meta.index ?? 0;
-    this.lastSnapshotBytes = initial.snapshot?.data.byteLength ?? 0;
+    // Its data may have stayed on disk (read piece by piece at restart): its size then comes apart.
+    this.lastSnapshotBytes = initial.snapshotBytes ?? initial.snapshot?.data.byteLength ?? 0;
     // It is on disk; the core keeps the metadata (the caller restores the state from its own reference).
     this.core.releaseSnapshotData();
   }

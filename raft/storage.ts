@@ -46,9 +46,18 @@ export interface SnapshotFileWriter {
   abort(): Promise<void>;
 }
 
+export interface LoadOptions {
+  /**
+   * false: the snapshot comes back with RELEASED_SNAPSHOT_DATA, and the runtime reads its data
+   * piece by piece (openSnapshotSource) instead of whole. A storage without openSnapshotSource
+   * returns the data regardless.
+   */
+  snapshotData?: boolean;
+}
+
 export interface LogStorage {
   /** Reads what is on disk. Called once, before any save. */
-  load(): Promise<PersistedState>;
+  load(options?: LoadOptions): Promise<PersistedState>;
   /** Resolves only after the batch is durable (fsync'd): persist before send. */
   save(batch: PersistBatch): Promise<void>;
   /**

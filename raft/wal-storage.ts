@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { SnapshotFileRecord } from './entry-codec.js';
 import { EMPTY_BOUNDS, StorageCorruptError, invariant, planSave, type LogBounds } from './memory-storage.js';
-import { EMPTY_HARD_STATE, type LogStorage, type PersistBatch, type PersistedState, type SnapshotFileWriter } from './storage.js';
+import { EMPTY_HARD_STATE, type LoadOptions, type LogStorage, type PersistBatch, type PersistedState, type SnapshotFileWriter } from './storage.js';
 import { RELEASED_SNAPSHOT_DATA, type ClusterConfig, type Entry, type HardState, type Snapshot, type SnapshotSource } from './types.js';
 import { RecordWriter, SEGMENT_HEADER_BYTES, WAL_FORMAT_VERSION, WalFormatError, decodeRecordBody, isTornRecord, readRecordAt, readSegmentHeader, segmentHeader, type RecordContent } from './wal-format.js';
 import { WalReplay, type EntryLocation } from './wal-replay.js';
@@ -301,7 +301,7 @@ export class WalStorage implements LogStorage {
     return new WalStorage(dir, watermark, options.segmentBytesMax ?? SEGMENT_BYTES_MAX_DEFAULT);
   }
 
-  async load(): Promise<PersistedState> {
+  async load(options: LoadOptions = {}): Promise<PersistedState> {
     invariant(this.phase === 'opened', `load is called once, on an open storage (phase ${this.phase})`);
     const { segments, generations } = this.listFiles();
     const replay = new WalReplay();
@@ -316,7 +316,8 @@ export class WalStorage implements LogStorage {
       checkpointEnd = read.checkpointEnd;
     }
     const replayed = replay.finish();
-    const snapshot = replayed.snapshot === null ? null : await this.readSnapshotFile(replayed.snapshot);
+    // Left on disk: checked (size, checksum) when it is read, as any read of it is.
+    const snapshot = replayed.snapshot === null ? null : options.snapshotData === false ? { meta: replayed.snapshot.meta, data: RELEASED_SNAPSHOT_DATA } : await this.readSnapshotFile(replayed.snapshot);
     const last = replayed.entries[replayed.entries.length - 1];
     const snapshotIndex = replayed.snapshot?.meta.index ?? 0;
     const snapshotTerm = replayed.snapshot?.meta.term ?? 0;

@@ -334,69 +334,112 @@ function detached(value: unknown): unknown {
   return value;
 }
 
-/** Rebuilds the store from an image, one value at a time. */
-export function decodeSnapshot(bytes: Uint8Array): { store: JobStore; meta: SnapshotMeta } {
-  const store = new JobStore();
-  const queues: QueueState[] = [];
-  let header: Header | null = null;
-  let counts: number[] = [];
+/** What an image holds: the store and where in the log it stands. */
+export interface DecodedSnapshot {
+  store: JobStore;
+  meta: SnapshotMeta;
+}
+
+/** Rebuilds the store from an image in one buffer. */
+export function decodeSnapshot(bytes: Uint8Array): DecodedSnapshot {
+  const decoder = new SnapshotDecoder();
+  decoder.push(bytes);
+  return decoder.finish();
+}
+
+/**
+ * Rebuilds the store from an image fed in pieces of any size, one value at a time, so a node
+ * restoring from its snapshot file never holds the whole image (160 MB at a million jobs) beside
+ * the state it builds. A value cut by the end of a piece waits for the next one.
+ */
+export class SnapshotDecoder {
+  private readonly store = new JobStore();
+  private readonly queues: QueueState[] = [];
+  private header: Header | null = null;
+  private counts: number[] = [];
   // Where the stream is: the section (index into `readers` and `counts`) and the values it has left.
-  let section = 0;
-  let left = 0;
-  let session: ClientSession | null = null;
-  let sessionResultsLeft = 0;
-  const readers: ((value: unknown) => void)[] = [
+  private section = 0;
+  private left = 0;
+  private session: ClientSession | null = null;
+  private sessionResultsLeft = 0;
+  /** The start of a value the last piece ended inside of. */
+  private pending: Uint8Array | null = null;
+  private readonly readers: ((value: unknown) => void)[] = [
     (value) => {
       const [name, paused, totals, virtualTime, passes] = value as QueueImage;
-      const q = store.queueOrCreate(name);
+      const q = this.store.queueOrCreate(name);
       q.paused = paused;
       TOTAL_KEYS.forEach((k, i) => (q.totals[k] = totals[i] as number));
       q.lanes.virtualTime = virtualTime;
       passes.forEach((pass, p) => (q.lanes.passes[p] = pass));
-      queues.push(q);
+      this.queues.push(q);
     },
-    (value) => restoreJob(store, queues, value as JobImage),
-    (value) => restorePositions(store, queues, value as PositionsImage),
+    (value) => restoreJob(this.store, this.queues, value as JobImage),
+    (value) => restorePositions(this.store, this.queues, value as PositionsImage),
     (value) => {
       const [queue, key, jobId, firstAtMs] = value as IdempotencyImage;
-      store.idempotency.restore(queue, key, jobId, firstAtMs);
+      this.store.idempotency.restore(queue, key, jobId, firstAtMs);
     },
     (value) => {
       const [clientId, lastUsedMs, evictedSeqMax, results] = value as SessionImage;
-      session = new ClientSession(clientId, lastUsedMs);
+      const session = new ClientSession(clientId, lastUsedMs);
       session.evictedSeqMax = evictedSeqMax;
-      store.sessions.restore(session);
-      sessionResultsLeft = results;
+      this.store.sessions.restore(session);
+      this.session = session;
+      this.sessionResultsLeft = results;
     },
   ];
-  const skipEmptySections = (): void => {
-    while (left === 0 && section < readers.length - 1) left = counts[++section] as number;
-  };
-  unpackr.unpackMultiple(bytes, (value: unknown) => {
-    if (header === null) {
-      header = value as Header;
+
+  /** Decodes the values `piece` completes. Pieces go in the image's order. */
+  push(piece: Uint8Array): void {
+    const bytes = this.pending === null ? piece : Buffer.concat([this.pending, piece]);
+    this.pending = null;
+    if (bytes.byteLength === 0) return;
+    try {
+      unpackr.unpackMultiple(bytes, (value: unknown) => this.take(value));
+    } catch (err) {
+      const cut = err as { incomplete?: boolean; lastPosition?: number };
+      if (cut.incomplete !== true || cut.lastPosition === undefined) throw err;
+      // A copy: a view would keep the whole piece allocated until the next one.
+      this.pending = Uint8Array.prototype.slice.call(bytes, cut.lastPosition);
+    }
+  }
+
+  /** The store, once every piece was pushed; throws when the image ended early. */
+  finish(): DecodedSnapshot {
+    if (this.pending !== null) throw new Error(`invariant: snapshot ends inside a value (${this.pending.byteLength} bytes of it)`);
+    this.skipEmptySections();
+    const header = this.header;
+    if (header === null) throw new Error('invariant: snapshot without a header');
+    if (this.left !== 0 || this.sessionResultsLeft !== 0) throw new Error('invariant: snapshot ends before the values its header counts');
+    this.store.rescheduleAgeChecks();
+    return { store: this.store, meta: { appliedIndex: header.appliedIndex, lastNowMs: header.lastNowMs } };
+  }
+
+  private take(value: unknown): void {
+    if (this.header === null) {
+      const header = value as Header;
       if (header.version !== SNAPSHOT_VERSION) throw new Error(`snapshot version ${String(header.version)} is not ${SNAPSHOT_VERSION}`);
-      counts = [header.queues, header.jobs, header.positions, header.idempotency, header.sessions];
-      left = header.queues;
-      store.finishSeq = header.finishSeq;
-      store.leaseRotation = header.leaseRotation;
+      this.header = header;
+      this.counts = [header.queues, header.jobs, header.positions, header.idempotency, header.sessions];
+      this.left = header.queues;
+      this.store.finishSeq = header.finishSeq;
+      this.store.leaseRotation = header.leaseRotation;
       return;
     }
-    if (session !== null && sessionResultsLeft > 0) {
+    if (this.session !== null && this.sessionResultsLeft > 0) {
       const [seq, outcome] = value as [number, Outcome];
-      store.sessions.remember(session as ClientSession, seq, detached(outcome) as Outcome);
-      sessionResultsLeft -= 1;
+      this.store.sessions.remember(this.session, seq, detached(outcome) as Outcome);
+      this.sessionResultsLeft -= 1;
       return;
     }
-    skipEmptySections();
-    if (left === 0) throw new Error('invariant: snapshot holds more values than its header counts');
-    left -= 1;
-    (readers[section] as (value: unknown) => void)(value);
-  });
-  skipEmptySections();
-  if (header === null) throw new Error('invariant: snapshot without a header');
-  if (left !== 0 || sessionResultsLeft !== 0) throw new Error('invariant: snapshot ends before the values its header counts');
-  const done: Header = header;
-  store.rescheduleAgeChecks();
-  return { store, meta: { appliedIndex: done.appliedIndex, lastNowMs: done.lastNowMs } };
+    this.skipEmptySections();
+    if (this.left === 0) throw new Error('invariant: snapshot holds more values than its header counts');
+    this.left -= 1;
+    (this.readers[this.section] as (value: unknown) => void)(value);
+  }
+
+  private skipEmptySections(): void {
+    while (this.left === 0 && this.section < this.readers.length - 1) this.left = this.counts[++this.section] as number;
+  }
 }

@@ -14,7 +14,7 @@ import { compareStrings, toJob } from './job-record.js';
 import { badRequestOutcome } from './outcome.js';
 import { applyAck, applyAckMany, applyFail, applyHeartbeat, applyLease, applyRelease } from './lease.js';
 import type { MsgpackWriter } from './msgpack-writer.js';
-import { decodeSnapshot, encodeSnapshot, snapshotBytesEstimate, writeSnapshot, writeSnapshotSteps } from './snapshot.js';
+import { decodeSnapshot, encodeSnapshot, snapshotBytesEstimate, writeSnapshot, writeSnapshotSteps, type DecodedSnapshot } from './snapshot.js';
 import { isDueLive, isLeaseLive, JobStore } from './store.js';
 import { applyTick } from './tick.js';
 import type { Command, EntryBatch, Envelope, JobState, Outcome, QueueStats, WireJob } from './types.js';
@@ -277,7 +277,11 @@ export class JobStateMachine {
   }
 
   static restore(bytes: Uint8Array, options: StateMachineOptions = {}): JobStateMachine {
-    const { store, meta } = decodeSnapshot(bytes);
+    return JobStateMachine.restoreDecoded(decodeSnapshot(bytes), options);
+  }
+
+  /** A machine from an image decoded piece by piece (SnapshotDecoder.finish). */
+  static restoreDecoded({ store, meta }: DecodedSnapshot, options: StateMachineOptions = {}): JobStateMachine {
     const machine = new JobStateMachine();
     applyOptions(store, options);
     machine.store = store;

@@ -244,14 +244,19 @@ describe('WalStorage on disk', () => {
     expect(await loadError(dir)).toMatch(/STORAGE_CORRUPT: wal-000000000001\.log ends inside a record/);
   });
 
-  it('refuses a snapshot file that is damaged, cut short or missing', async () => {
+  /** A closed storage in a new directory holding entries 1..10 and a snapshot at 8 (3,000 bytes); its dir and snapshot file. */
+  async function closedWithSnapshot(): Promise<{ dir: string; snap: string }> {
     const dir = tempDir();
     const s = await opened(dir);
     await s.load();
     await s.save({ entries: entries(1, 10, 1), hardState: hardState(1, 8), config: CONFIG });
     await s.save({ snapshot: snapshot(8, 1) });
     await s.close();
-    const snap = path.join(dir, fs.readdirSync(dir).find((n) => n.endsWith('.snap'))!);
+    return { dir, snap: path.join(dir, fs.readdirSync(dir).find((n) => n.endsWith('.snap'))!) };
+  }
+
+  it('refuses a snapshot file that is damaged, cut short or missing', async () => {
+    const { dir, snap } = await closedWithSnapshot();
     const good = fs.readFileSync(snap);
     const flipped = Buffer.from(good);
     flipped[100] = flipped[100]! ^ 1;
@@ -261,6 +266,30 @@ describe('WalStorage on disk', () => {
     expect(await loadError(dir)).toMatch(/STORAGE_CORRUPT: snapshot-\d+\.snap holds 1000 bytes, the log says 3000/);
     fs.rmSync(snap);
     expect(await loadError(dir)).toMatch(/STORAGE_CORRUPT: snapshot-\d+\.snap, which the log names as the snapshot at 8, cannot be read/);
+  });
+
+  it('load({ snapshotData: false }) leaves the image on disk, and the read of it refuses a damaged one instead', async () => {
+    const { dir, snap } = await closedWithSnapshot();
+    const readWhole = async (storage: WalStorage): Promise<Buffer> => {
+      const source = (await storage.openSnapshotSource())!;
+      try {
+        return Buffer.from(await source.read(source.bytes));
+      } finally {
+        await source.close();
+      }
+    };
+    const intact = await opened(dir);
+    const state = await intact.load({ snapshotData: false });
+    expect(state.snapshot?.meta.index).toBe(8);
+    expect(state.snapshot?.data).toBe(RELEASED_SNAPSHOT_DATA);
+    expect((await readWhole(intact)).equals(Buffer.from(snapshot(8, 1).data))).toBe(true);
+    await intact.close();
+    const flipped = fs.readFileSync(snap);
+    flipped[100] = flipped[100]! ^ 1;
+    fs.writeFileSync(snap, flipped);
+    const damaged = await opened(dir);
+    expect((await damaged.load({ snapshotData: false })).snapshot?.meta.index).toBe(8);
+    await expect(readWhole(damaged)).rejects.toThrow(/STORAGE_CORRUPT: snapshot-\d+\.snap: checksum mismatch/);
   });
 
   it('loadSnapshot reads a multi-chunk image back whole, and refuses one damaged since it was written', async () => {
