@@ -4,14 +4,13 @@
 // wrapped in a msgpack `bin` by msgpackr: packing it would copy it once more and leave msgpackr's
 // shared encode buffer as large as the whole state for the rest of the process's life.
 
-import { Unpackr } from 'msgpackr';
 import type { NodeId, SnapshotSource } from '../raft/types.js';
 import { MsgpackWriter } from '../src/jobs/msgpack-writer.js';
 import { runToEnd, SnapshotDecoder } from '../src/jobs/snapshot.js';
+import { ValueStream } from '../src/jobs/value-stream.js';
 import { JobStateMachine } from '../src/jobs/state-machine.js';
 import type { MemberAddresses } from './members.js';
 
-const unpackr = new Unpackr({ useRecords: false });
 
 /** Bytes for the members value, beyond the state machine's own estimate. */
 const MEMBERS_BYTES_ESTIMATE = 4096;
@@ -82,39 +81,24 @@ export async function readNodeSnapshot(source: SnapshotSource, pieceBytes: numbe
 /** decodeNodeSnapshot for data read piece by piece (a snapshot file at restart), never whole. */
 export class NodeSnapshotDecoder {
   private members: [NodeId, MemberAddresses][] | null = null;
-  /** The start of the members value, while the pieces so far end inside it. */
-  private pending: Uint8Array | null = null;
+  private readonly stream = new ValueStream();
   private readonly image = new SnapshotDecoder();
 
   push(piece: Uint8Array): void {
-    if (this.members !== null) return this.image.push(piece);
-    const bytes = this.pending === null ? piece : Buffer.concat([this.pending, piece]);
-    this.pending = null;
-    if (bytes.byteLength === 0) return;
-    let first: { members?: unknown; sm?: unknown } | null = null;
-    let imageStart = 0;
-    try {
-      unpackr.unpackMultiple(bytes, (value: unknown, _start?: number, end?: number) => {
-        first = value as { members?: unknown; sm?: unknown };
-        imageStart = end ?? bytes.byteLength;
-        return false; // the rest is the state machine's image
-      });
-    } catch (err) {
-      if ((err as { incomplete?: boolean }).incomplete !== true) throw err;
-      this.pending = Uint8Array.prototype.slice.call(bytes);
-      return;
-    }
-    const header = first as { members?: unknown; sm?: unknown } | null;
-    if (header === null) return;
-    // Format 1 wrapped the whole image in one `sm` bin; this build reads only the streamed format.
-    if (header.sm !== undefined) throw new Error('snapshot data of format 1 (written by an older raftq, before snapshots were streamed) cannot be read by this build');
-    if (!Array.isArray(header.members)) throw new Error('invariant: node snapshot does not start with {members}');
-    this.members = header.members as [NodeId, MemberAddresses][];
-    this.image.push(bytes.subarray(imageStart));
+    this.stream.push(piece, (value) => (this.members === null ? this.takeMembers(value) : this.image.take(value)));
   }
 
   finish(): { members: [NodeId, MemberAddresses][]; sm: JobStateMachine } {
+    if (this.stream.pendingBytes > 0) throw new Error(`invariant: snapshot ends inside a value (${this.stream.pendingBytes} bytes of it)`);
     if (this.members === null) throw new Error('invariant: node snapshot does not start with {members}');
     return { members: this.members, sm: JobStateMachine.restoreDecoded(this.image.finish()) };
+  }
+
+  private takeMembers(value: unknown): void {
+    const header = value as { members?: unknown; sm?: unknown } | null;
+    // Format 1 wrapped the whole image in one `sm` bin; this build reads only the streamed format.
+    if (header?.sm !== undefined) throw new Error('snapshot data of format 1 (written by an older raftq, before snapshots were streamed) cannot be read by this build');
+    if (!Array.isArray(header?.members)) throw new Error('invariant: node snapshot does not start with {members}');
+    this.members = header.members as [NodeId, MemberAddresses][];
   }
 }

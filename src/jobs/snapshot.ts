@@ -16,7 +16,6 @@
 // Job ids and payload/result bytes are `bin` (ids are ASCII), so restored ids are flat strings of
 // their own, never slices pinning a larger decoded string.
 
-import { Unpackr } from 'msgpackr';
 import { assignedJobIdCodes } from './ids.js';
 import { splitAssignedId } from './job-index.js';
 import { BACKOFF_SHARED_DEFAULT, JobRecord, LeaseRecord } from './job-record.js';
@@ -25,6 +24,7 @@ import { LANE_COUNT } from './priority-lanes.js';
 import { QueueState } from './queue-state.js';
 import { ClientSession } from './sessions.js';
 import { storeBytes, storeBytesOrNull } from './stored-bytes.js';
+import { ValueStream } from './value-stream.js';
 import { JobStore } from './store.js';
 import { JOB_STATES, type JobState, type Outcome } from './types.js';
 
@@ -41,7 +41,6 @@ const DEAD_LIST = LANE_COUNT + 1;
  */
 const IMAGE_BYTES_PER_JOB_ESTIMATE = 128;
 
-const unpackr = new Unpackr({ useRecords: false });
 
 export interface SnapshotMeta {
   appliedIndex: number;
@@ -362,8 +361,7 @@ export class SnapshotDecoder {
   private left = 0;
   private session: ClientSession | null = null;
   private sessionResultsLeft = 0;
-  /** The start of a value the last piece ended inside of. */
-  private pending: Uint8Array | null = null;
+  private readonly stream = new ValueStream();
   private readonly readers: ((value: unknown) => void)[] = [
     (value) => {
       const [name, paused, totals, virtualTime, passes] = value as QueueImage;
@@ -392,22 +390,12 @@ export class SnapshotDecoder {
 
   /** Decodes the values `piece` completes. Pieces go in the image's order. */
   push(piece: Uint8Array): void {
-    const bytes = this.pending === null ? piece : Buffer.concat([this.pending, piece]);
-    this.pending = null;
-    if (bytes.byteLength === 0) return;
-    try {
-      unpackr.unpackMultiple(bytes, (value: unknown) => this.take(value));
-    } catch (err) {
-      const cut = err as { incomplete?: boolean; lastPosition?: number };
-      if (cut.incomplete !== true || cut.lastPosition === undefined) throw err;
-      // A copy: a view would keep the whole piece allocated until the next one.
-      this.pending = Uint8Array.prototype.slice.call(bytes, cut.lastPosition);
-    }
+    this.stream.push(piece, (value) => this.take(value));
   }
 
   /** The store, once every piece was pushed; throws when the image ended early. */
   finish(): DecodedSnapshot {
-    if (this.pending !== null) throw new Error(`invariant: snapshot ends inside a value (${this.pending.byteLength} bytes of it)`);
+    if (this.stream.pendingBytes > 0) throw new Error(`invariant: snapshot ends inside a value (${this.stream.pendingBytes} bytes of it)`);
     this.skipEmptySections();
     const header = this.header;
     if (header === null) throw new Error('invariant: snapshot without a header');
@@ -416,7 +404,8 @@ export class SnapshotDecoder {
     return { store: this.store, meta: { appliedIndex: header.appliedIndex, lastNowMs: header.lastNowMs } };
   }
 
-  private take(value: unknown): void {
+  /** Decodes the image's next value (push does it for each value a piece completes). */
+  take(value: unknown): void {
     if (this.header === null) {
       const header = value as Header;
       if (header.version !== SNAPSHOT_VERSION) throw new Error(`snapshot version ${String(header.version)} is not ${SNAPSHOT_VERSION}`);
