@@ -198,6 +198,12 @@ export async function startNode(config: NodeConfig, logger: Logger, ext: NodeExt
       logger.info({ index: snap.meta.index, bytes: snap.data.byteLength }, 'installed snapshot from leader');
       snapshotEvent({ kind: 'installed', index: snap.meta.index, bytes: snap.data.byteLength });
     },
+    installSnapshotFrom: async (meta, source) => {
+      const bytes = source.bytes;
+      broker.installDecoded(meta, await readNodeSnapshot(source, SNAPSHOT_PIECE_BYTES));
+      logger.info({ index: meta.index, bytes }, 'installed snapshot from leader');
+      snapshotEvent({ kind: 'installed', index: meta.index, bytes });
+    },
     onSnapshotTaken: (snap, bytes, asLeader) => {
       logger.info({ index: snap.meta.index, bytes, asLeader }, 'took snapshot and compacted the log');
       snapshotEvent({ kind: 'taken', index: snap.meta.index, bytes });
@@ -241,6 +247,8 @@ export async function startNode(config: NodeConfig, logger: Logger, ext: NodeExt
         if (known) members.set(hello.from, { peer: known.peer, client: hello.client || known.client, http: hello.http || known.http });
       },
       onRaft: (m) => driver.step(m),
+      // A snapshot from the leader goes to its file as it arrives (the WAL engine; LevelDB's gets one buffer).
+      ...('openSnapshotFile' in storage ? { openSnapshotFile: () => storage.openSnapshotFile() } : {}),
       onSnapshotFailed: (peer, cause) => {
         driver.reportSnapshotFailure(peer);
         if (cause instanceof StorageCorruptError) driver.reportSnapshotDamaged(cause);

@@ -6,7 +6,8 @@
 import net from 'node:net';
 import { FrameDecoder, FrameWriter } from '../src/protocol/frame.js';
 import { parseHostPort } from '../src/protocol/address.js';
-import type { Message, NodeId, Snapshot, SnapshotRequest } from '../raft/types.js';
+import type { SnapshotFileWriter } from '../raft/storage.js';
+import { RELEASED_SNAPSHOT_DATA, type Message, type NodeId, type Snapshot, type SnapshotRequest } from '../raft/types.js';
 
 /** Peer frames carry whole AppendEntries batches and snapshot chunks. */
 export const PEER_FRAME_BYTES_MAX = 64 * 1024 * 1024;
@@ -15,6 +16,8 @@ export const PEER_FRAME_BYTES_MAX = 64 * 1024 * 1024;
  * each goes once the socket has taken the one before (OutboundLink.sendSnapshot).
  */
 export const SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
+/** Chunks of a snapshot received that may wait for the disk before the link stops being read. */
+const SNAPSHOT_WRITES_WAITING_MAX = 4;
 /** Frames queued for a peer whose socket is not writable; beyond it raft messages are dropped (Raft retransmits). */
 export const PEER_QUEUE_BYTES_MAX = 32 * 1024 * 1024;
 const RECONNECT_MS_MIN = 20;
@@ -45,6 +48,11 @@ export interface PeerTransportHooks {
    * storage failed (`cause`; a damaged file fails its checksum). Raft may send it again.
    */
   onSnapshotFailed?(peer: NodeId, cause?: unknown): void;
+  /**
+   * Where a snapshot arriving from the leader is written as its chunks come, so no node holds a
+   * whole image it receives (LogStorage.openSnapshotFile). Without it the chunks fill one buffer.
+   */
+  openSnapshotFile?(): Promise<SnapshotFileWriter>;
   /** A chunk of the snapshot being sent to this peer went into the socket: the delivery is alive. */
   onSnapshotProgress?(peer: NodeId): void;
   /** Our link to this peer closed (the peer died, or the network cut it). */
@@ -56,6 +64,16 @@ export interface PeerTransportHooks {
   onForwardResponse(from: NodeId, id: number, res: unknown): void;
   onForwardCancel(from: NodeId, id: number): void;
   onProblem(reason: string, peer: string): void;
+}
+
+/** A snapshot being received that will not be handed on: its file (if any) is removed once its writes end. */
+function abandon(asm: SnapshotAssembly): void {
+  const file = asm.file;
+  if (file === null) return;
+  void asm.written
+    .catch(() => undefined)
+    .then(async () => (await file).abort())
+    .catch(() => undefined);
 }
 
 /** A snapshot message that will not be sent: the storage file it would have been read from is closed. */
@@ -229,8 +247,13 @@ class OutboundLink {
 interface SnapshotAssembly {
   term: number;
   meta: Snapshot['meta'];
-  /** The image's buffer, filled chunk by chunk, when the sender told its size; else the chunks. */
+  /** The image's buffer, filled chunk by chunk, when the sender told its size and no file takes it; else the chunks. */
   image: Buffer | null;
+  /** The file the chunks are written to, in order, when the sender told the image's size (hooks.openSnapshotFile). */
+  file: Promise<SnapshotFileWriter> | null;
+  /** The writes of the chunks so far, into `file`, and how many of them have not ended. */
+  written: Promise<void>;
+  writesWaiting: number;
   filledBytes: number;
   chunks: Uint8Array[];
   nextSeq: number;
@@ -359,7 +382,7 @@ export class PeerTransport {
     socket.on('error', () => undefined);
     socket.on('close', () => {
       this.inbound.delete(socket);
-      this.assemblies.delete(socket);
+      this.dropAssembly(socket);
     });
   }
 
@@ -388,30 +411,66 @@ export class PeerTransport {
   private onSnapshotChunk(from: NodeId, socket: net.Socket, p: Extract<PeerPayload, { t: 'snap' }>): void {
     let asm = this.assemblies.get(socket);
     if (p.seq === 0) {
-      // The image replaced goes first: two of them at once could double the memory.
-      this.assemblies.delete(socket);
+      // The image replaced goes first: two of them at once could double the memory (or the disk).
+      this.dropAssembly(socket);
+      const sized = typeof p.bytes === 'number' && Number.isSafeInteger(p.bytes) && p.bytes >= 0;
+      const file = sized && this.hooks.openSnapshotFile !== undefined ? this.hooks.openSnapshotFile() : null;
       // One buffer of the image's size: chunks kept and then concatenated would need twice that.
-      const image = typeof p.bytes === 'number' && Number.isSafeInteger(p.bytes) && p.bytes >= 0 ? Buffer.allocUnsafeSlow(p.bytes) : null;
-      asm = { term: p.term, meta: p.meta, image, filledBytes: 0, chunks: [], nextSeq: 0 };
+      const image = sized && file === null ? Buffer.allocUnsafeSlow(p.bytes as number) : null;
+      asm = { term: p.term, meta: p.meta, image, file, written: Promise.resolve(), writesWaiting: 0, filledBytes: 0, chunks: [], nextSeq: 0 };
       this.assemblies.set(socket, asm);
     }
-    const fits = asm !== undefined && (asm.image === null ? p.bytes === undefined : p.bytes === asm.image.byteLength && asm.filledBytes + p.chunk.byteLength <= asm.image.byteLength);
+    const size = asm?.image?.byteLength ?? (asm?.file ? p.bytes : undefined);
+    const fits = asm !== undefined && (size === undefined ? p.bytes === undefined : p.bytes === size && asm.filledBytes + p.chunk.byteLength <= size);
     if (!asm || !fits || asm.nextSeq !== p.seq || asm.term !== p.term || asm.meta.index !== p.meta.index || asm.meta.term !== p.meta.term) {
-      this.assemblies.delete(socket); // a chunk went missing: drop it, the leader resends after its timeout
+      this.dropAssembly(socket); // a chunk went missing: drop it, the leader resends after its timeout
       return;
     }
-    if (asm.image !== null) asm.image.set(p.chunk, asm.filledBytes);
+    const file = asm.file;
+    if (file !== null) {
+      const chunk = p.chunk;
+      const receiving = asm;
+      // Chunks arrive faster than a disk takes them: past a few waiting, stop reading the link.
+      receiving.writesWaiting += 1;
+      if (receiving.writesWaiting > SNAPSHOT_WRITES_WAITING_MAX) socket.pause();
+      receiving.written = receiving.written
+        .then(async () => (await file).write(chunk))
+        .finally(() => {
+          receiving.writesWaiting -= 1;
+          if (receiving.writesWaiting <= 1 && socket.isPaused()) socket.resume();
+        });
+    } else if (asm.image !== null) asm.image.set(p.chunk, asm.filledBytes);
     else asm.chunks.push(p.chunk);
     asm.filledBytes += p.chunk.byteLength;
     asm.nextSeq++;
     if (!p.last) return;
     this.assemblies.delete(socket);
-    if (asm.image !== null && asm.filledBytes !== asm.image.byteLength) {
-      this.hooks.onProblem(`snapshot from ${from} ended at ${asm.filledBytes} of ${asm.image.byteLength} bytes`, from);
+    if (size !== undefined && asm.filledBytes !== size) {
+      this.hooks.onProblem(`snapshot from ${from} ended at ${asm.filledBytes} of ${size} bytes`, from);
+      abandon(asm);
       return;
     }
-    const data = asm.image ?? (asm.chunks.length === 1 ? asm.chunks[0]! : Buffer.concat(asm.chunks));
-    this.hooks.onRaft({ type: 'snapshot', from: p.from, to: p.to, term: p.term, snapshot: { meta: p.meta, data } });
+    const m = { type: 'snapshot', from: p.from, to: p.to, term: p.term } as const;
+    if (file === null) {
+      const data = asm.image ?? (asm.chunks.length === 1 ? asm.chunks[0]! : Buffer.concat(asm.chunks));
+      this.hooks.onRaft({ ...m, snapshot: { meta: p.meta, data } });
+      return;
+    }
+    // Handed on once every chunk is written; the runtime saves the file with the snapshot or aborts it.
+    asm.written
+      .then(async () => this.hooks.onRaft({ ...m, snapshot: { meta: p.meta, data: RELEASED_SNAPSHOT_DATA }, file: await file }))
+      .catch((err: unknown) => {
+        this.hooks.onProblem(`snapshot from ${from} could not be written: ${(err as Error).message}`, from);
+        abandon(asm);
+      });
+  }
+
+  /** Forgets the snapshot being received on `socket`, removing its file if it had one. */
+  private dropAssembly(socket: net.Socket): void {
+    const asm = this.assemblies.get(socket);
+    if (asm === undefined) return;
+    this.assemblies.delete(socket);
+    abandon(asm);
   }
 
   async close(): Promise<void> {

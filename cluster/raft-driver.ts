@@ -4,17 +4,19 @@
 // proposal batching and group commit fall out of the loop without extra machinery.
 
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { StorageCorruptError } from '../raft/memory-storage.js';
+import { invariant, StorageCorruptError } from '../raft/memory-storage.js';
 import { RaftNode } from '../raft/raft.js';
 import type { LogStorage, PersistBatch, SnapshotFileWriter } from '../raft/storage.js';
 import { isReleasedEntry, RELEASED_SNAPSHOT_DATA } from '../raft/types.js';
-import type { ClusterConfig, ConfigChange, Entry, Message, NodeId, ProposeResult, RaftOptions, RaftStatus, ReadState, Snapshot, SoftState } from '../raft/types.js';
+import type { ClusterConfig, ConfigChange, Entry, Message, NodeId, ProposeResult, RaftOptions, RaftStatus, ReadState, Snapshot, SnapshotMeta, SnapshotSource, SoftState } from '../raft/types.js';
 
 export interface DriverApp {
   /** Committed entries, in order, exactly once per process lifetime. */
   applyEntries(entries: Entry[]): void;
   /** A snapshot from the leader replaces the whole application state. */
   installSnapshot(snapshot: Snapshot): void;
+  /** The same for a snapshot whose data went straight to storage as it arrived: read from `source` (which the app closes). */
+  installSnapshotFrom?(meta: SnapshotMeta, source: SnapshotSource): Promise<void>;
   /** The application's image at the applied index, for log compaction. */
   snapshotData(): Uint8Array;
   /**
@@ -116,6 +118,8 @@ export class RaftDriver {
   /** Per peer: messages waiting for a read from storage (sendMessages), the first one being read. */
   private readonly waitingForStorage = new Map<NodeId, Message[]>();
   private idleWaiters: (() => void)[] = [];
+  /** The file holding the data of the snapshot the core waits to install (keepReceivedFile). */
+  private receivedFile: { snapshot: Snapshot; file: SnapshotFileWriter } | null = null;
 
   constructor(
     readonly id: NodeId,
@@ -151,9 +155,27 @@ export class RaftDriver {
   }
 
   step(m: Message): void {
-    if (this.stopped) return;
+    if (this.stopped) {
+      if (m.type === 'snapshot') void m.file?.abort().catch(() => undefined);
+      return;
+    }
     this.core.step(m);
+    if (m.type === 'snapshot' && m.file !== undefined) this.keepReceivedFile(m.snapshot, m.file);
     this.kick();
+  }
+
+  /**
+   * A snapshot whose data went to a file as it arrived: saved with the snapshot if the core took
+   * it (the next Ready hands it out), else removed; so is one the core replaced with a newer one.
+   */
+  private keepReceivedFile(snapshot: Snapshot, file: SnapshotFileWriter): void {
+    if (!this.core.holdsPendingSnapshot(snapshot)) {
+      void file.abort().catch(() => undefined);
+      return;
+    }
+    const replaced = this.receivedFile;
+    this.receivedFile = { snapshot, file };
+    if (replaced !== null) void replaced.file.abort().catch(() => undefined);
   }
 
   propose(data: Uint8Array): ProposeResult {
@@ -257,6 +279,10 @@ export class RaftDriver {
     if (rd.snapshot) {
       batch.snapshot = rd.snapshot;
       batch.config = rd.snapshot.meta.config;
+      if (this.receivedFile?.snapshot === rd.snapshot) {
+        batch.snapshotFile = this.receivedFile.file;
+        this.receivedFile = null;
+      }
     }
     if (rd.entries.length > 0) batch.entries = rd.entries;
     if (rd.hardState) batch.hardState = rd.hardState;
@@ -268,10 +294,11 @@ export class RaftDriver {
     }
     if (late.length > 0) this.sendMessages(late);
     if (rd.snapshot) {
-      this.app.installSnapshot(rd.snapshot);
+      this.lastSnapshotBytes = batch.snapshotFile !== undefined ? await this.installStored(rd.snapshot.meta) : rd.snapshot.data.byteLength;
+      if (!batch.snapshotFile) this.app.installSnapshot(rd.snapshot);
       this.lastSnapshotIndex = rd.snapshot.meta.index;
-      this.lastSnapshotBytes = rd.snapshot.data.byteLength;
       this.appliedBytesSinceSnapshot = 0;
+      if (this.stopped) return;
     }
     if (rd.committed.length > 0) {
       this.app.applyEntries(rd.committed);
@@ -544,8 +571,18 @@ export class RaftDriver {
     return this.lastSnapshotIndex;
   }
 
+  /** Installs the snapshot just saved from its file, decoded as it is read; answers its size. */
+  private async installStored(meta: SnapshotMeta): Promise<number> {
+    const source = this.storage.openSnapshotSource === undefined ? null : await this.storage.openSnapshotSource();
+    invariant(source !== null && this.app.installSnapshotFrom !== undefined, 'a snapshot saved from a file is installed from its file');
+    await this.app.installSnapshotFrom(meta, source);
+    return source.bytes;
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
+    if (this.receivedFile !== null) void this.receivedFile.file.abort().catch(() => undefined);
+    this.receivedFile = null;
     if (this.encoding !== null) this.abortEncoding();
     if (this.ticker) clearInterval(this.ticker);
     while (this.running) await new Promise((r) => setImmediate(r));

@@ -133,6 +133,11 @@ export class RaftNode {
     else this.tickElection();
   }
 
+  /** Whether `snapshot` waits to be installed (handed out by the next Ready): a runtime's check that a snapshot it stepped was taken. */
+  holdsPendingSnapshot(snapshot: Snapshot): boolean {
+    return this.pendingSnapshot === snapshot;
+  }
+
   step(m: Message): void {
     if (m.to !== this.id) return;
     if (m.term > this.term) {

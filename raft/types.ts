@@ -1,5 +1,7 @@
 // The vocabulary of the Raft core. raft/ replicates opaque bytes: nothing here knows about jobs.
 
+import type { SnapshotFileWriter } from './storage.js';
+
 export type NodeId = string;
 
 /** 'normal' carries application bytes (empty bytes = the leader's no-op); 'config' carries an encoded ConfigChange. */
@@ -155,6 +157,12 @@ export interface SnapshotRequest extends MessageBase {
    * snapshot.data is RELEASED_SNAPSHOT_DATA. Whoever ends up with the message closes it.
    */
   source?: SnapshotSource;
+  /**
+   * Set by a runtime only, on a snapshot received: its data went to this file as it arrived, and
+   * snapshot.data is RELEASED_SNAPSHOT_DATA. The runtime saves it with the snapshot, or aborts it
+   * when the core does not take the snapshot.
+   */
+  file?: SnapshotFileWriter;
 }
 
 /** Leadership transfer: the target campaigns at once, skipping pre-vote. */

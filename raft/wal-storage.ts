@@ -272,7 +272,8 @@ export class WalStorage implements LogStorage {
   /** Where the active segment's checkpoint ends: a segment holding nothing more never rotates. */
   private activeCheckpointEnd = 0;
   private nextGeneration = 1;
-  private stagingGeneration: number | null = null;
+  /** Generations of snapshot files being written (ours while encoded, the leader's as they arrive). */
+  private readonly staging = new Set<number>();
   private readonly writer = new RecordWriter();
   private phase: 'opened' | 'loaded' | 'closed' = 'opened';
   /** One write at a time, none after a failed one (write-queue.ts). */
@@ -347,9 +348,10 @@ export class WalStorage implements LogStorage {
   }
 
   save(batch: PersistBatch): Promise<void> {
-    // A snapshot of our own (nothing else in the batch) is written to its file beside the log's
-    // saves, which go on meanwhile; only the record naming it waits its turn.
-    if (batch.snapshotFile !== undefined) invariant(batch.snapshot !== undefined && batch.entries === undefined && batch.hardState === undefined, 'a snapshot file is saved with its snapshot alone');
+    // A snapshot alone in its batch (ours) is made durable beside the log's saves, which go on
+    // meanwhile; only the record naming it waits its turn. One with a hard state or entries (the
+    // leader's) is saved in its turn, whole.
+    if (batch.snapshotFile !== undefined) invariant(batch.snapshot !== undefined, 'a snapshot file is saved with its snapshot');
     if (batch.snapshot !== undefined && batch.entries === undefined && batch.hardState === undefined) return this.saveSnapshotStaged(batch);
     return this.writes.run(() => this.saveNow(batch));
   }
@@ -426,16 +428,13 @@ export class WalStorage implements LogStorage {
     return entries;
   }
 
-  /** A snapshot of our own written while it is encoded (LogStorage.openSnapshotFile, WalSnapshotFile). */
+  /** A snapshot written as its data comes (LogStorage.openSnapshotFile, WalSnapshotFile). */
   async openSnapshotFile(): Promise<SnapshotFileWriter> {
     invariant(this.phase === 'loaded', `a snapshot file is opened on a loaded storage (phase ${this.phase})`);
-    invariant(this.stagingGeneration === null, 'one snapshot is staged at a time');
     this.writes.checkWritable();
     const generation = this.nextGeneration++;
-    this.stagingGeneration = generation;
-    const aborted = (): void => {
-      if (this.stagingGeneration === generation) this.stagingGeneration = null;
-    };
+    this.staging.add(generation);
+    const aborted = (): void => void this.staging.delete(generation);
     try {
       return await WalSnapshotFile.create(this.dir, generation, (io) => this.writes.guard(io), aborted);
     } catch (err) {
@@ -595,12 +594,8 @@ export class WalStorage implements LogStorage {
   private async saveSnapshotStaged(batch: PersistBatch): Promise<void> {
     const snapshot = batch.snapshot as Snapshot;
     const file = batch.snapshotFile;
-    if (file === undefined) {
-      invariant(snapshot.data !== RELEASED_SNAPSHOT_DATA, 'a snapshot whose data was released cannot be saved');
-      invariant(this.stagingGeneration === null, 'one snapshot is staged at a time');
-    } else {
-      invariant(file instanceof WalSnapshotFile && file.generation === this.stagingGeneration, 'a snapshot file is saved by the storage that opened it');
-    }
+    if (file === undefined) invariant(snapshot.data !== RELEASED_SNAPSHOT_DATA, 'a snapshot whose data was released cannot be saved');
+    else this.checkStaged(file);
     try {
       this.writes.checkWritable();
     } catch (err) {
@@ -610,7 +605,7 @@ export class WalStorage implements LogStorage {
     // Already older than the stored one: refused as any save would refuse it (planSave).
     if (file === undefined && snapshot.meta.index < this.bounds.snapshotIndex) return this.writes.run(() => this.saveNow(batch));
     const generation = file?.generation ?? this.nextGeneration++;
-    this.stagingGeneration = generation;
+    this.staging.add(generation);
     try {
       const dataCrc = file !== undefined ? await file.finish() : await this.writes.guard(() => this.writeSnapshotFile(snapshot.data, generation));
       const dataBytes = file !== undefined ? file.bytes : snapshot.data.byteLength;
@@ -624,8 +619,12 @@ export class WalStorage implements LogStorage {
         await this.saveNow(batch, { generation, dataCrc, dataBytes });
       });
     } finally {
-      this.stagingGeneration = null;
+      this.staging.delete(generation);
     }
+  }
+
+  private checkStaged(file: SnapshotFileWriter): asserts file is WalSnapshotFile {
+    invariant(file instanceof WalSnapshotFile && this.staging.has(file.generation), 'a snapshot file is saved by the storage that opened it');
   }
 
   private async saveNow(batch: PersistBatch, staged?: { generation: number; dataCrc: number; dataBytes: number }): Promise<void> {
@@ -637,6 +636,15 @@ export class WalStorage implements LogStorage {
     if (batch.snapshot !== undefined) {
       const { meta, data } = batch.snapshot;
       let file = staged;
+      const written = batch.snapshotFile;
+      if (file === undefined && written !== undefined) {
+        this.checkStaged(written);
+        try {
+          file = { generation: written.generation, dataBytes: written.bytes, dataCrc: await written.finish() };
+        } finally {
+          this.staging.delete(written.generation);
+        }
+      }
       if (file === undefined) {
         invariant(data !== RELEASED_SNAPSHOT_DATA, 'a snapshot whose data was released cannot be saved');
         const generation = this.nextGeneration++;

@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { StorageCorruptError } from '../../raft/memory-storage.js';
 import { encodeFrame } from '../../src/protocol/frame.js';
 import { PEER_QUEUE_BYTES_MAX, PeerTransport, SNAPSHOT_CHUNK_BYTES, type PeerTransportHooks } from '../../cluster/peer-transport.js';
+import type { SnapshotFileWriter } from '../../raft/storage.js';
 import { RELEASED_SNAPSHOT_DATA, type Message, type NodeId, type SnapshotRequest, type SnapshotSource } from '../../raft/types.js';
 
 const open: PeerTransport[] = [];
@@ -220,5 +221,60 @@ describe('PeerTransport: receiving a snapshot', () => {
     await until('the next whole image arrived', () => receivedSnapshots(received).length === 2);
     expect(receivedSnapshots(received).map((m) => m.snapshot.meta.index)).toEqual([5, 7]);
     next.destroy();
+  });
+});
+
+/** A snapshot file in memory: what LogStorage.openSnapshotFile hands the transport. */
+class MemoryFile implements SnapshotFileWriter {
+  readonly parts: Uint8Array[] = [];
+  aborted = 0;
+  get bytes(): number {
+    return this.parts.reduce((n, p) => n + p.byteLength, 0);
+  }
+  async write(chunk: Uint8Array): Promise<void> {
+    await new Promise((resolve) => setImmediate(resolve)); // a write takes a while, as a disk's does
+    this.parts.push(Buffer.from(chunk));
+  }
+  async abort(): Promise<void> {
+    this.aborted += 1;
+  }
+}
+
+describe('PeerTransport: receiving a snapshot into a file', () => {
+  it('writes each chunk to the file as it comes and hands on the snapshot once all are written; drops and removes the file of an image cut short', async () => {
+    const received: Events = { raft: [], failed: [], progress: [], problems: [] };
+    const files: MemoryFile[] = [];
+    const follower = new PeerTransport({ t: 'hello', from: 'n2', client: '', http: '' }, {
+      ...hooks(received),
+      openSnapshotFile: async () => {
+        files.push(new MemoryFile());
+        return files.at(-1)!;
+      },
+    });
+    const leader = new PeerTransport({ t: 'hello', from: 'n1', client: '', http: '' }, hooks({ raft: [], failed: [], progress: [] }));
+    open.push(leader, follower);
+    const port = await follower.listen('127.0.0.1:0');
+    leader.setPeer('n2', `127.0.0.1:${port}`);
+    await until('the link is up', () => leader.isConnected('n2'));
+    const m = snapshotMessage(7, 6 * SNAPSHOT_CHUNK_BYTES + 321);
+    leader.sendRaft([m]);
+    await until('the snapshot arrived', () => receivedSnapshots(received).length === 1);
+    const got = receivedSnapshots(received)[0]!;
+    expect(got.snapshot.meta.index).toBe(7);
+    expect(got.snapshot.data).toBe(RELEASED_SNAPSHOT_DATA);
+    expect(got.file).toBe(files[0]);
+    expect(Buffer.concat(files[0]!.parts).equals(Buffer.from(m.snapshot.data))).toBe(true);
+    expect(files[0]!.aborted).toBe(0);
+
+    // Cut short: the link drops halfway, and the half-written file is removed.
+    const socket = net.connect({ host: '127.0.0.1', port });
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.write(Buffer.concat(encodeFrame({ t: 'hello', from: 'n1', client: '', http: '' })));
+    const meta = { index: 9, term: 1, config: { voters: ['n1', 'n2'] } };
+    socket.write(Buffer.concat(encodeFrame({ t: 'snap', from: 'n1', to: 'n2', term: 1, meta, seq: 0, chunk: Buffer.alloc(1000, 1), last: false, bytes: 3000 })));
+    await until('its file was opened', () => files.length === 2);
+    socket.destroy();
+    await until('its file was removed', () => files[1]!.aborted === 1);
+    expect(receivedSnapshots(received)).toHaveLength(1);
   });
 });

@@ -12,7 +12,7 @@ import { RaftDriver, SNAPSHOT_PIECE_BYTES, type DriverApp } from '../../cluster/
 import { MemoryStorage, StorageCorruptError } from '../../raft/memory-storage.js';
 import type { LogStorage, PersistBatch, SnapshotFileWriter } from '../../raft/storage.js';
 import { WalStorage } from '../../raft/wal-storage.js';
-import type { AppendResponse, Entry, Message } from '../../raft/types.js';
+import { RELEASED_SNAPSHOT_DATA, type AppendResponse, type Entry, type Message, type SnapshotMeta, type SnapshotSource } from '../../raft/types.js';
 
 const VOTERS = ['n1', 'n2', 'n3'];
 const TERM = 1;
@@ -325,7 +325,7 @@ describe('RaftDriver: a snapshot written to its file piece by piece', () => {
     await storage.close();
   });
 
-  it('starts the next encoding only once the dropped one\'s file is gone (storage stages one at a time)', async () => {
+  it('starts the next encoding only once the dropped one\'s file is gone (one encoding, and one file of ours, at a time)', async () => {
     const sent: Message[] = [];
     const app = new PiecesApp();
     app.release = false;
@@ -347,6 +347,55 @@ describe('RaftDriver: a snapshot written to its file piece by piece', () => {
     expect(app.snapshotsTaken).toEqual([{ index: 13, bytes: expectedImage().byteLength }]);
     expect(partial()).toEqual([]);
     expect(Buffer.from((await storage.loadSnapshot())!.data).equals(expectedImage())).toBe(true);
+    await driver.stop();
+    await storage.close();
+  });
+});
+
+describe('RaftDriver: a snapshot from the leader received into a file', () => {
+  /** Installs from the stored file, as the node does, keeping what it read. */
+  class FromFileApp extends PiecesApp {
+    readFromFile: Buffer[] = [];
+    async installSnapshotFrom(meta: SnapshotMeta, source: SnapshotSource): Promise<void> {
+      const pieces: Uint8Array[] = [];
+      try {
+        for (let read = 0; read < source.bytes; ) {
+          const piece = await source.read(1000);
+          read += piece.byteLength;
+          pieces.push(piece);
+        }
+      } finally {
+        await source.close();
+      }
+      this.readFromFile.push(Buffer.concat(pieces));
+      this.installed.push(meta.index);
+    }
+  }
+  const leaderSnapshot = (index: number, file: SnapshotFileWriter): Message => ({ type: 'snapshot', from: 'n2', to: 'n1', term: TERM, snapshot: { meta: { index, term: TERM, config: { voters: VOTERS } }, data: RELEASED_SNAPSHOT_DATA }, file });
+
+  it('saves that file as the snapshot and installs from it; removes the file of one the core does not take', async () => {
+    const sent: Message[] = [];
+    const app = new FromFileApp();
+    const { dir, storage } = await walStorage();
+    const driver = await followerDriver(app, sent, storage);
+    const partial = (): string[] => fs.readdirSync(dir).filter((n) => n.endsWith('.snap.tmp'));
+    const image = Buffer.alloc(5000, 7);
+    const file = await storage.openSnapshotFile();
+    await file.write(image);
+    driver.step(leaderSnapshot(10, file));
+    await until('installed from its file', () => app.installed.length === 1);
+    expect(app.installed).toEqual([10]);
+    expect(app.readFromFile[0]!.equals(image)).toBe(true);
+    expect(Buffer.from((await storage.loadSnapshot())!.data).equals(image)).toBe(true);
+    await until('acknowledged', () => acked(sent, 10));
+
+    // Older than what is committed here: the core does not take it, and its file goes.
+    const stale = await storage.openSnapshotFile();
+    await stale.write(image);
+    expect(partial()).toHaveLength(1);
+    driver.step(leaderSnapshot(5, stale));
+    await until('the stale one\'s file removed', () => partial().length === 0);
+    expect(app.installed).toEqual([10]);
     await driver.stop();
     await storage.close();
   });
