@@ -575,6 +575,11 @@ export class RaftDriver {
   private async installStored(meta: SnapshotMeta): Promise<number> {
     const source = this.storage.openSnapshotSource === undefined ? null : await this.storage.openSnapshotSource();
     invariant(source !== null && this.app.installSnapshotFrom !== undefined, 'a snapshot saved from a file is installed from its file');
+    // The core takes only snapshots past its commit index, so none of ours saved meanwhile is newer.
+    if (source.meta.index !== meta.index) {
+      await source.close();
+      invariant(false, `the snapshot stored is at ${source.meta.index}, not at ${meta.index} just saved`);
+    }
     await this.app.installSnapshotFrom(meta, source);
     return source.bytes;
   }

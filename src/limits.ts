@@ -62,8 +62,8 @@ export const QUEUES_MAX = 10_000;
  * The job state the cluster holds, as its snapshot image would measure it (STATE_BYTES_PER_JOB per
  * job, plus its payload, ack result and error message: an overestimate): ~9.4 million jobs of
  * 100 B, ~3 GB of RSS per node. Past it an enqueue is refused (OVERLOADED) until jobs finish and
- * leave. The bound is Node's: a follower receiving an InstallSnapshot assembles the image in one
- * buffer, and a buffer holds at most 4 GiB (a restart decodes it from its file piece by piece).
+ * leave. It bounds each node's memory, and, with the LevelDB engine (which reads an image into one
+ * buffer), Node's 4 GiB per buffer; the default engine decodes images from their files in pieces.
  */
 export const STATE_BYTES_MAX = 2 * 1024 * 1024 * 1024;
 /** What STATE_BYTES_MAX counts per job besides its payload, result and error message (its image is ~60 B). */
