@@ -247,6 +247,8 @@ class OutboundLink {
 interface SnapshotAssembly {
   term: number;
   meta: Snapshot['meta'];
+  /** The image's size as its first chunk told it (undefined: an older sender, which does not). */
+  bytes: number | undefined;
   /** The image's buffer, filled chunk by chunk, when the sender told its size and no file takes it; else the chunks. */
   image: Buffer | null;
   /** The file the chunks are written to, in order, when the sender told the image's size (hooks.openSnapshotFile). */
@@ -417,10 +419,10 @@ export class PeerTransport {
       const file = sized && this.hooks.openSnapshotFile !== undefined ? this.hooks.openSnapshotFile() : null;
       // One buffer of the image's size: chunks kept and then concatenated would need twice that.
       const image = sized && file === null ? Buffer.allocUnsafeSlow(p.bytes as number) : null;
-      asm = { term: p.term, meta: p.meta, image, file, written: Promise.resolve(), writesWaiting: 0, filledBytes: 0, chunks: [], nextSeq: 0 };
+      asm = { term: p.term, meta: p.meta, bytes: sized ? (p.bytes as number) : undefined, image, file, written: Promise.resolve(), writesWaiting: 0, filledBytes: 0, chunks: [], nextSeq: 0 };
       this.assemblies.set(socket, asm);
     }
-    const size = asm?.image?.byteLength ?? (asm?.file ? p.bytes : undefined);
+    const size = asm?.bytes;
     const fits = asm !== undefined && (size === undefined ? p.bytes === undefined : p.bytes === size && asm.filledBytes + p.chunk.byteLength <= size);
     if (!asm || !fits || asm.nextSeq !== p.seq || asm.term !== p.term || asm.meta.index !== p.meta.index || asm.meta.term !== p.meta.term) {
       this.dropAssembly(socket); // a chunk went missing: drop it, the leader resends after its timeout
@@ -439,6 +441,8 @@ export class PeerTransport {
           receiving.writesWaiting -= 1;
           if (receiving.writesWaiting <= 1 && socket.isPaused()) socket.resume();
         });
+      // Handled where the image ends or is dropped; until then a failed write must not go unhandled.
+      receiving.written.catch(() => undefined);
     } else if (asm.image !== null) asm.image.set(p.chunk, asm.filledBytes);
     else asm.chunks.push(p.chunk);
     asm.filledBytes += p.chunk.byteLength;
@@ -456,13 +460,17 @@ export class PeerTransport {
       this.hooks.onRaft({ ...m, snapshot: { meta: p.meta, data } });
       return;
     }
-    // Handed on once every chunk is written; the runtime saves the file with the snapshot or aborts it.
+    // Handed on once every chunk is written; the runtime saves the file with the snapshot or aborts
+    // it. Only a failed write is handled here: what onRaft throws is the node's, as on any message.
     asm.written
-      .then(async () => this.hooks.onRaft({ ...m, snapshot: { meta: p.meta, data: RELEASED_SNAPSHOT_DATA }, file: await file }))
-      .catch((err: unknown) => {
-        this.hooks.onProblem(`snapshot from ${from} could not be written: ${(err as Error).message}`, from);
-        abandon(asm);
-      });
+      .then(() => file)
+      .then(
+        (written) => this.hooks.onRaft({ ...m, snapshot: { meta: p.meta, data: RELEASED_SNAPSHOT_DATA }, file: written }),
+        (err: unknown) => {
+          this.hooks.onProblem(`snapshot from ${from} could not be written: ${(err as Error).message}`, from);
+          abandon(asm);
+        },
+      );
   }
 
   /** Forgets the snapshot being received on `socket`, removing its file if it had one. */

@@ -267,6 +267,10 @@ export class RaftDriver {
 
   private async handleReady(): Promise<void> {
     const rd = this.core.ready();
+    // The core hands out the snapshot it waits to install, if any: a file kept for another is stale.
+    const received = this.receivedFile;
+    this.receivedFile = null;
+    if (received !== null && received.snapshot !== rd.snapshot) void received.file.abort().catch(() => undefined);
     // A snapshot from the leader replaces the state our own is being read from: drop ours.
     if (rd.snapshot && this.encoding !== null) this.abortEncoding();
     // A leader's own messages acknowledge nothing of its disk: send them before the fsync so the
@@ -279,10 +283,7 @@ export class RaftDriver {
     if (rd.snapshot) {
       batch.snapshot = rd.snapshot;
       batch.config = rd.snapshot.meta.config;
-      if (this.receivedFile?.snapshot === rd.snapshot) {
-        batch.snapshotFile = this.receivedFile.file;
-        this.receivedFile = null;
-      }
+      if (received?.snapshot === rd.snapshot) batch.snapshotFile = received.file;
     }
     if (rd.entries.length > 0) batch.entries = rd.entries;
     if (rd.hardState) batch.hardState = rd.hardState;
@@ -573,12 +574,13 @@ export class RaftDriver {
 
   /** Installs the snapshot just saved from its file, decoded as it is read; answers its size. */
   private async installStored(meta: SnapshotMeta): Promise<number> {
-    const source = this.storage.openSnapshotSource === undefined ? null : await this.storage.openSnapshotSource();
-    invariant(source !== null && this.app.installSnapshotFrom !== undefined, 'a snapshot saved from a file is installed from its file');
+    invariant(this.app.installSnapshotFrom !== undefined && this.storage.openSnapshotSource !== undefined, 'a snapshot saved from a file is installed from its file');
+    const source = await this.storage.openSnapshotSource();
+    invariant(source !== null, 'a snapshot just saved is stored');
     // The core takes only snapshots past its commit index, so none of ours saved meanwhile is newer.
-    if (source.meta.index !== meta.index) {
+    if (source.meta.index !== meta.index || source.meta.term !== meta.term) {
       await source.close();
-      invariant(false, `the snapshot stored is at ${source.meta.index}, not at ${meta.index} just saved`);
+      invariant(false, `the snapshot stored is at ${source.meta.index} (term ${source.meta.term}), not the one just saved at ${meta.index} (term ${meta.term})`);
     }
     await this.app.installSnapshotFrom(meta, source);
     return source.bytes;

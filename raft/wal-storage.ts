@@ -174,7 +174,7 @@ class WalSnapshotFile implements SnapshotFileWriter {
         await this.handle.close();
       }
       await fsp.rename(WalSnapshotFile.tmpPath(this.dir, this.generation), join(this.dir, snapshotName(this.generation)));
-      fsyncDir(this.dir);
+      await fsyncDirAsync(this.dir);
     });
     return this.crc >>> 0;
   }
@@ -186,7 +186,8 @@ class WalSnapshotFile implements SnapshotFileWriter {
       await this.writing;
       await this.handle.close();
     } finally {
-      fs.rmSync(WalSnapshotFile.tmpPath(this.dir, this.generation), { force: true });
+      // Off the event loop: a received image dropped may be hundreds of MB (see WalStorage.removals).
+      await fsp.rm(WalSnapshotFile.tmpPath(this.dir, this.generation), { force: true });
       this.onAbort();
     }
   }
@@ -284,6 +285,8 @@ export class WalStorage implements LogStorage {
    * segments at the same snapshot index: done on the event loop, it stalled all three at once.
    */
   private removals: Promise<void> = Promise.resolve();
+  /** The first removal that failed (every later write is refused: WriteQueue.guard). */
+  private removalFailure: unknown = null;
 
   private constructor(
     readonly dir: string,
@@ -340,6 +343,8 @@ export class WalStorage implements LogStorage {
     await this.openActive(tornAt, checkpointEnd);
     this.removeDeadFiles();
     await this.removed();
+    // Files it could not remove: refuse to start, as before the removals left the event loop.
+    if (this.removalFailure !== null) throw this.removalFailure;
     this.phase = 'loaded';
     this.writes.markLoaded();
     // Copies: the views would keep whole segment buffers alive for as long as Raft holds an entry.
@@ -348,12 +353,22 @@ export class WalStorage implements LogStorage {
   }
 
   save(batch: PersistBatch): Promise<void> {
+    const file = batch.snapshotFile;
+    // A file the save never finished (refused, or failed before it) is removed, not left staged.
+    if (file !== undefined) return this.saveRouted(batch).catch(async (err: unknown) => {
+      await file.abort().catch(() => undefined);
+      throw err;
+    });
+    return this.saveRouted(batch);
+  }
+
+  private async saveRouted(batch: PersistBatch): Promise<void> {
     // A snapshot alone in its batch (ours) is made durable beside the log's saves, which go on
     // meanwhile; only the record naming it waits its turn. One with a hard state or entries (the
     // leader's) is saved in its turn, whole.
     if (batch.snapshotFile !== undefined) invariant(batch.snapshot !== undefined, 'a snapshot file is saved with its snapshot');
-    if (batch.snapshot !== undefined && batch.entries === undefined && batch.hardState === undefined) return this.saveSnapshotStaged(batch);
-    return this.writes.run(() => this.saveNow(batch));
+    if (batch.snapshot !== undefined && batch.entries === undefined && batch.hardState === undefined) return await this.saveSnapshotStaged(batch);
+    return await this.writes.run(() => this.saveNow(batch));
   }
 
   compact(upToIndex: number): Promise<void> {
@@ -784,7 +799,7 @@ export class WalStorage implements LogStorage {
           await fsyncDirAsync(this.dir);
         }),
       )
-      .catch(() => undefined);
+      .catch((err: unknown) => void (this.removalFailure ??= err));
   }
 
   /** Resolves once every file queued for removal so far is gone (or its removal failed). */

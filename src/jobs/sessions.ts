@@ -155,6 +155,16 @@ export class SessionTable {
     }
   }
 
+  /**
+   * A result as a snapshot holds it: kept as it is, never evicting. The image is the state at its
+   * index, bounds applied or not, so decoding it must rebuild exactly that; the next remember
+   * applies the bounds as on every replica.
+   */
+  restoreResult(session: ClientSession, seq: number, outcome: Outcome): void {
+    this.resultBytes += session.add(seq, outcome);
+    this.hold(session);
+  }
+
   /** The client holds every answer below `floor` (ClientSession.forgetBelow). */
   forgetBelow(session: ClientSession, floor: number): void {
     this.resultBytes -= session.forgetBelow(floor);

@@ -418,7 +418,7 @@ export class SnapshotDecoder {
     }
     if (this.session !== null && this.sessionResultsLeft > 0) {
       const [seq, outcome] = value as [number, Outcome];
-      this.store.sessions.remember(this.session, seq, detached(outcome) as Outcome);
+      this.store.sessions.restoreResult(this.session, seq, detached(outcome) as Outcome);
       this.sessionResultsLeft -= 1;
       return;
     }

@@ -105,9 +105,10 @@ export class JobStateMachine {
     const outcome = this.dispatch(envelope.cmd, ctx);
     // A capacity refusal applied nothing, and the client retries it with the same seq: remembered,
     // every retry would get the refusal back even once there is room.
-    if (outcome.ok || outcome.error.code !== 'OVERLOADED') this.store.sessions.remember(session, envelope.seq, outcome);
+    // The answers the client holds go first: they need not push anyone's results past a bound.
     const floor = envelope.seqFloor;
     if (typeof floor === 'number' && Number.isSafeInteger(floor) && floor <= envelope.seq) this.store.sessions.forgetBelow(session, floor);
+    if (outcome.ok || outcome.error.code !== 'OVERLOADED') this.store.sessions.remember(session, envelope.seq, outcome);
     return outcome;
   }
 

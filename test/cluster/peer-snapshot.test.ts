@@ -228,11 +228,14 @@ describe('PeerTransport: receiving a snapshot', () => {
 class MemoryFile implements SnapshotFileWriter {
   readonly parts: Uint8Array[] = [];
   aborted = 0;
+  /** Writes from this one on fail, as a full disk's would. */
+  failFromWrite = Number.POSITIVE_INFINITY;
   get bytes(): number {
     return this.parts.reduce((n, p) => n + p.byteLength, 0);
   }
   async write(chunk: Uint8Array): Promise<void> {
     await new Promise((resolve) => setImmediate(resolve)); // a write takes a while, as a disk's does
+    if (this.parts.length >= this.failFromWrite) throw new Error('ENOSPC: no space left on device');
     this.parts.push(Buffer.from(chunk));
   }
   async abort(): Promise<void> {
@@ -240,22 +243,30 @@ class MemoryFile implements SnapshotFileWriter {
   }
 }
 
+/** A leader and a follower whose snapshots received go to MemoryFiles (`failFromWrite` for each), listed in `files`. */
+async function pairWithFiles(failFromWrite = Number.POSITIVE_INFINITY): Promise<{ leader: PeerTransport; received: Events; files: MemoryFile[]; port: number }> {
+  const received: Events = { raft: [], failed: [], progress: [], problems: [] };
+  const files: MemoryFile[] = [];
+  const follower = new PeerTransport({ t: 'hello', from: 'n2', client: '', http: '' }, {
+    ...hooks(received),
+    openSnapshotFile: async () => {
+      const file = new MemoryFile();
+      file.failFromWrite = failFromWrite;
+      files.push(file);
+      return file;
+    },
+  });
+  const leader = new PeerTransport({ t: 'hello', from: 'n1', client: '', http: '' }, hooks({ raft: [], failed: [], progress: [] }));
+  open.push(leader, follower);
+  const port = await follower.listen('127.0.0.1:0');
+  leader.setPeer('n2', `127.0.0.1:${port}`);
+  await until('the link is up', () => leader.isConnected('n2'));
+  return { leader, received, files, port };
+}
+
 describe('PeerTransport: receiving a snapshot into a file', () => {
   it('writes each chunk to the file as it comes and hands on the snapshot once all are written; drops and removes the file of an image cut short', async () => {
-    const received: Events = { raft: [], failed: [], progress: [], problems: [] };
-    const files: MemoryFile[] = [];
-    const follower = new PeerTransport({ t: 'hello', from: 'n2', client: '', http: '' }, {
-      ...hooks(received),
-      openSnapshotFile: async () => {
-        files.push(new MemoryFile());
-        return files.at(-1)!;
-      },
-    });
-    const leader = new PeerTransport({ t: 'hello', from: 'n1', client: '', http: '' }, hooks({ raft: [], failed: [], progress: [] }));
-    open.push(leader, follower);
-    const port = await follower.listen('127.0.0.1:0');
-    leader.setPeer('n2', `127.0.0.1:${port}`);
-    await until('the link is up', () => leader.isConnected('n2'));
+    const { leader, received, files, port } = await pairWithFiles();
     const m = snapshotMessage(7, 6 * SNAPSHOT_CHUNK_BYTES + 321);
     leader.sendRaft([m]);
     await until('the snapshot arrived', () => receivedSnapshots(received).length === 1);
@@ -276,5 +287,15 @@ describe('PeerTransport: receiving a snapshot into a file', () => {
     socket.destroy();
     await until('its file was removed', () => files[1]!.aborted === 1);
     expect(receivedSnapshots(received)).toHaveLength(1);
+  });
+});
+
+describe('PeerTransport: a snapshot file that cannot be written', () => {
+  it('drops the image, reports it and removes the file, with no rejection left unhandled', async () => {
+    const { leader, received, files } = await pairWithFiles(1);
+    leader.sendRaft([snapshotMessage(7, 4 * SNAPSHOT_CHUNK_BYTES)]);
+    await until('the failure reported and the file removed', () => received.problems!.length === 1 && files[0]?.aborted === 1);
+    expect(received.problems![0]).toMatch(/snapshot from n1 could not be written: ENOSPC/);
+    expect(receivedSnapshots(received)).toEqual([]);
   });
 });

@@ -371,14 +371,18 @@ describe('RaftDriver: a snapshot from the leader received into a file', () => {
       this.installed.push(meta.index);
     }
   }
-  const leaderSnapshot = (index: number, file: SnapshotFileWriter): Message => ({ type: 'snapshot', from: 'n2', to: 'n1', term: TERM, snapshot: { meta: { index, term: TERM, config: { voters: VOTERS } }, data: RELEASED_SNAPSHOT_DATA }, file });
-
-  it('saves that file as the snapshot and installs from it; removes the file of one the core does not take', async () => {
+  /** A follower driver on a WalStorage, its app installing from files, and its half-written snapshot files. */
+  async function fromFileFollower(): Promise<{ sent: Message[]; app: FromFileApp; storage: WalStorage; driver: RaftDriver; partial: () => string[] }> {
     const sent: Message[] = [];
     const app = new FromFileApp();
     const { dir, storage } = await walStorage();
     const driver = await followerDriver(app, sent, storage);
-    const partial = (): string[] => fs.readdirSync(dir).filter((n) => n.endsWith('.snap.tmp'));
+    return { sent, app, storage, driver, partial: () => fs.readdirSync(dir).filter((n) => n.endsWith('.snap.tmp')) };
+  }
+  const leaderSnapshot = (index: number, file: SnapshotFileWriter): Message => ({ type: 'snapshot', from: 'n2', to: 'n1', term: TERM, snapshot: { meta: { index, term: TERM, config: { voters: VOTERS } }, data: RELEASED_SNAPSHOT_DATA }, file });
+
+  it('saves that file as the snapshot and installs from it; removes the file of one the core does not take', async () => {
+    const { sent, app, storage, driver, partial } = await fromFileFollower();
     const image = Buffer.alloc(5000, 7);
     const file = await storage.openSnapshotFile();
     await file.write(image);
@@ -396,6 +400,20 @@ describe('RaftDriver: a snapshot from the leader received into a file', () => {
     driver.step(leaderSnapshot(5, stale));
     await until('the stale one\'s file removed', () => partial().length === 0);
     expect(app.installed).toEqual([10]);
+    await driver.stop();
+    await storage.close();
+  });
+
+  it('removes the file of a snapshot replaced by a newer one sent whole (by a leader of an older build) before it was saved', async () => {
+    const { app, storage, driver, partial } = await fromFileFollower();
+    const file = await storage.openSnapshotFile();
+    await file.write(Buffer.alloc(5000, 7));
+    // Both in one turn: the core replaces the first with the second before any Ready.
+    driver.step(leaderSnapshot(10, file));
+    driver.step({ type: 'snapshot', from: 'n2', to: 'n1', term: TERM, snapshot: { meta: { index: 12, term: TERM, config: { voters: VOTERS } }, data: Uint8Array.of(42) } });
+    await until('the newer one installed and the first one\'s file removed', () => app.installed.length === 1 && partial().length === 0);
+    expect(app.installed).toEqual([12]);
+    expect(app.readFromFile).toEqual([]);
     await driver.stop();
     await storage.close();
   });
