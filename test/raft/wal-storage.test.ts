@@ -338,6 +338,8 @@ describe('WalStorage on disk', () => {
     const first = await opened9.read(1 << 20);
     expect(Buffer.from(first).equals(Buffer.from(image.data.subarray(0, 1 << 20)))).toBe(true);
     await opened9.close();
+    // The file of 9 goes off the event loop: wait, or it may still be the first one listed.
+    await s.removed();
 
     const file = path.join(dir, fs.readdirSync(dir).find((n) => n.endsWith('.snap'))!);
     const bytes = fs.readFileSync(file);
