@@ -9,15 +9,13 @@ import { Transport } from '../client/transport.js';
 import { Worker } from '../client/worker.js';
 import { RaftqError } from '../errors.js';
 import type { Job } from '../jobs/types.js';
-import { ENQUEUE_BATCH_MAX } from '../limits.js';
+import { ENQUEUE_BATCH_MAX, IDEMPOTENCY_WINDOW_MS } from '../limits.js';
 import type { ClusterStatus, NodeStatus } from '../protocol/messages.js';
 import { formatTime, parseDurationMs, parseJsonArg, table } from './format.js';
 import { Progress } from './progress.js';
 
 export const DEFAULT_NODE_LIST = '127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003';
-/** Submits from stdin go in batches of this many jobs. */
-const STDIN_BATCH_JOBS = 500;
-/** Batches in flight while submitting from stdin or with --count. */
+/** Batches (of ENQUEUE_BATCH_MAX jobs) in flight while submitting from stdin or with --count. */
 const SUBMIT_BATCHES_INFLIGHT = 8;
 
 interface GlobalOptions {
@@ -83,8 +81,8 @@ export function registerClientCommands(program: Command): void {
     .option('--priority <p>', '0..9 (9 highest) or low|normal|high')
     .option('--delay <duration>', 'run no sooner than this from now (e.g. 5s, 2m)')
     .option('--max-attempts <n>', 'attempts before the job goes to the dead-letter queue')
-    .option('--idempotency-key <key>', 'a second submit with this key returns the first job')
-    .option('--id <id>', 'your own job id')
+    .option('--idempotency-key <key>', 'a second submit with this key returns the first job (in bulk, job n is keyed <key>-<n>)')
+    .option('--id <id>', 'your own job id (in bulk, job n is <id>-<n>)')
     .option('--name <name>', 'job name')
     .option('--lease <duration>', 'visibility timeout of each attempt')
     .option('--count <n>', 'submit the payload this many times (in batches)', '1')
@@ -100,7 +98,7 @@ export function registerClientCommands(program: Command): void {
           print(opts, { id }, () => id);
           return;
         }
-        const ids = await submitMany(client, queue, countedJobs(payload, base, count), count);
+        const ids = await submitCounted(client, queue, countedJobs(payload, base, count), bulkKeys(base));
         print(opts, { ids }, () => `submitted ${ids.length} jobs to ${queue} (first ${ids[0]}, last ${ids[ids.length - 1]})`);
       });
     });
@@ -170,25 +168,68 @@ export function registerClientCommands(program: Command): void {
   registerClusterCommands(program);
 }
 
-function countedJobs(payload: unknown, base: SubmitOptions, count: number): JobToSubmit[] {
-  return Array.from({ length: count }, (_, i) => ({ ...base, payload, ...(base.idempotencyKey ? { idempotencyKey: `${base.idempotencyKey}-${i}` } : {}), ...(base.id ? { id: `${base.id}-${i}` } : {}) }));
+/**
+ * Jobs submitted in bulk (--count, stdin) each get their own id and idempotency key, `<given>-<n>`
+ * for the n-th job counting from 0: one key shared by all would make them one job, and numbered
+ * keys let the same command, run again after a failure, skip the jobs already taken.
+ */
+function numberedJob(job: JobToSubmit, n: number): JobToSubmit {
+  return { ...job, ...(job.idempotencyKey ? { idempotencyKey: `${job.idempotencyKey}-${n}` } : {}), ...(job.id ? { id: `${job.id}-${n}` } : {}) };
 }
 
-async function submitMany(client: Client, queue: string, jobs: JobToSubmit[], total: number | null): Promise<string[]> {
-  const progress = new Progress({ label: `submit ${queue}`, total, unit: 'jobs' });
+function countedJobs(payload: unknown, base: SubmitOptions, count: number): JobToSubmit[] {
+  return Array.from({ length: count }, (_, n) => numberedJob({ ...base, payload }, n));
+}
+
+/** How a second run of a bulk submit recognizes the jobs the first one took, if it can. */
+type BulkKeys = 'idempotency key' | 'id' | null;
+
+function bulkKeys(base: SubmitOptions): BulkKeys {
+  if (base.id !== undefined) return 'id';
+  return base.idempotencyKey !== undefined ? 'idempotency key' : null;
+}
+
+/** A bulk submit that failed part way: what was acknowledged, what may have been taken, what to do. */
+export class BulkSubmitError extends Error {
+  constructor(queue: string, cause: unknown, counts: { total: number; acknowledged: number; inFlight: number }, keys: BulkKeys) {
+    const notSent = counts.total - counts.acknowledged - counts.inFlight;
+    const what = cause instanceof Error ? cause.message : String(cause);
+    const windowMin = IDEMPOTENCY_WINDOW_MS / 60_000;
+    const rerun =
+      keys === 'id'
+        ? 'Run the same command again to submit the rest: a job whose id was already taken is not taken twice.'
+        : keys === 'idempotency key'
+          ? `Run the same command again within ${windowMin} minutes to submit the rest: a job whose idempotency key was already taken is not taken twice.`
+          : 'Running it again would submit the acknowledged jobs twice; with --idempotency-key (each job keyed <key>-<n>) a second run skips the jobs already taken.';
+    super(
+      `submit ${queue}: ${counts.acknowledged} of ${counts.total} jobs acknowledged (committed: they will not be lost), then: ${what}\n` +
+        `${counts.inFlight} more were in flight and may or may not have been taken; ${notSent} were not sent. ${rerun}`,
+      { cause },
+    );
+    this.name = 'BulkSubmitError';
+  }
+}
+
+/** Submits `jobs` in batches of ENQUEUE_BATCH_MAX, several in flight, with a progress line. */
+async function submitCounted(client: Client, queue: string, jobs: JobToSubmit[], keys: BulkKeys): Promise<string[]> {
+  const progress = new Progress({ label: `submit ${queue}`, total: jobs.length, unit: 'jobs' });
   const ids: string[] = new Array(jobs.length);
   let next = 0;
+  let acknowledged = 0;
   const lane = async (): Promise<void> => {
     while (next < jobs.length) {
       const start = next;
       next = Math.min(jobs.length, next + ENQUEUE_BATCH_MAX);
       const got = await client.submitMany(queue, jobs.slice(start, next));
       for (let i = 0; i < got.length; i++) ids[start + i] = got[i]!;
+      acknowledged += got.length;
       progress.add(got.length);
     }
   };
   try {
     await Promise.all(Array.from({ length: SUBMIT_BATCHES_INFLIGHT }, lane));
+  } catch (error) {
+    throw new BulkSubmitError(queue, error, { total: jobs.length, acknowledged, inFlight: next - acknowledged }, keys);
   } finally {
     progress.finish();
   }
@@ -201,12 +242,9 @@ async function submitFromStdin(client: Client, queue: string, base: SubmitOption
   for await (const line of readline.createInterface({ input: process.stdin })) {
     lineNo++;
     if (line.trim() === '') continue;
-    jobs.push({ ...base, payload: parseJsonArg(line, `stdin line ${lineNo}`) });
+    jobs.push(numberedJob({ ...base, payload: parseJsonArg(line, `stdin line ${lineNo}`) }, jobs.length));
   }
-  const ids: string[] = [];
-  for (let i = 0; i < jobs.length; i += STDIN_BATCH_JOBS * SUBMIT_BATCHES_INFLIGHT) {
-    ids.push(...(await submitMany(client, queue, jobs.slice(i, i + STDIN_BATCH_JOBS * SUBMIT_BATCHES_INFLIGHT), jobs.length)));
-  }
+  const ids = await submitCounted(client, queue, jobs, bulkKeys(base));
   print(opts, { ids }, () => ids.join('\n'));
 }
 

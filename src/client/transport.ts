@@ -108,6 +108,9 @@ export class Transport {
   }
 
   private async withRetries(send: (conn: Connection) => Promise<unknown>): Promise<unknown> {
+    const startedAtMs = Date.now();
+    /** The last failure at each node tried, for the error of a call that gives up. */
+    const lastFailure = new Map<number, RaftqError>();
     for (let attempt = 1; ; attempt++) {
       if (this.closed) throw closedError();
       const index = this.current;
@@ -121,12 +124,27 @@ export class Transport {
       } catch (error) {
         if (this.closed) throw closedError();
         const failure = error instanceof RaftqError ? error : new RaftqError('INTERNAL', error instanceof Error ? error.message : String(error));
-        if (!failure.retryable || attempt >= this.retry.attempts) throw failure;
+        if (!failure.retryable) throw failure;
+        lastFailure.delete(index); // re-inserted: the map lists nodes in the order they last failed
+        lastFailure.set(index, failure);
+        if (attempt >= this.retry.attempts) throw this.gaveUp(failure, lastFailure, attempt, Date.now() - startedAtMs);
         this.failedAtMs.set(index, Date.now());
         this.steer(failure, index);
         await this.backoff(attempt);
       }
     }
+  }
+
+  /**
+   * The error of a call whose tries all failed: the last failure's code, and what each node tried
+   * last answered, since the last failure alone may name a node that is merely down while the
+   * cause is elsewhere (no quorum among the others).
+   */
+  private gaveUp(last: RaftqError, lastFailure: ReadonlyMap<number, RaftqError>, tries: number, elapsedMs: number): RaftqError {
+    if (tries === 1) return last;
+    const perNode = [...lastFailure].map(([index, failure]) => describeFailure(this.nodes[index]!, failure));
+    const message = `gave up after ${tries} tries over ${(elapsedMs / 1000).toFixed(1)} s; last failure at each node: ${perNode.join('; ')}`;
+    return new RaftqError(last.code, message, { retryable: last.retryable, leader: last.leader, ...(last.field === undefined ? {} : { field: last.field }) });
   }
 
   /** Chooses the node for the next try after `failure` on node `failedIndex`. */
@@ -229,6 +247,12 @@ export class Transport {
     if (index === this.current || conn.pendingCount > 0 || conn.closed) return;
     conn.close(); // its onClose drops it from `connections`
   }
+}
+
+/** "address: CODE what", without the address twice (connection errors already start with it). */
+function describeFailure(address: string, failure: RaftqError): string {
+  const what = failure.message.startsWith(`${address}: `) ? failure.message.slice(address.length + 2) : failure.message;
+  return `${address}: ${failure.code} ${what}`;
 }
 
 function checkNodes(nodes: string[]): readonly string[] {

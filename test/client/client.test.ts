@@ -1,26 +1,15 @@
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Client } from '../../src/client/client.js';
 import { SessionWindow } from '../../src/client/session.js';
 import { RaftqError } from '../../src/errors.js';
 import type { ValidCommandRequest } from '../../src/protocol/messages.js';
 import { encodeValue } from '../../src/protocol/values.js';
-import { FakeBroker } from './fake-broker.js';
+import { FakeBroker, useFakeBrokers } from './fake-broker.js';
 import { CuttableProxy } from './proxy.js';
 
 const fast = { attempts: 5, baseMs: 1, capMs: 5 };
-const cleanups: (() => Promise<void> | void)[] = [];
-
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function broker(): Promise<{ broker: FakeBroker; address: string }> {
-  const b = new FakeBroker();
-  const address = await b.listen();
-  cleanups.push(() => b.close());
-  return { broker: b, address };
-}
+const { cleanups, broker } = useFakeBrokers();
 
 function client(nodes: string[], options: Partial<ConstructorParameters<typeof Client>[0]> = {}): Client {
   const c = new Client({ nodes, retry: fast, ...options });
@@ -249,6 +238,19 @@ describe('Client', () => {
     const c = client([address], { retry: { attempts: 3, baseMs: 1, capMs: 2 } });
     await expect(c.stats('q')).rejects.toMatchObject({ code: 'NO_LEADER' });
     expect(b.count('stats')).toBe(3);
+  });
+
+  it('names, when it gives up, the last failure at each node tried, not only the last one', async () => {
+    // No quorum behind the live node and the other node down: the last try alone would blame the dead node.
+    const { broker: b, address } = await broker();
+    b.intercept = (request) => {
+      if (request.op === 'stats') throw new RaftqError('NO_LEADER', 'no leader known');
+    };
+    const dead = await deadAddress();
+    const c = client([address, dead], { retry: { attempts: 4, baseMs: 1, capMs: 2 } });
+    const failure = await c.stats('q').then(() => null, (error: RaftqError) => error);
+    expect(failure).toMatchObject({ name: 'RaftqError', code: 'TIMEOUT', retryable: true });
+    expect(failure!.message).toMatch(new RegExp(`^gave up after 4 tries over \\d+\\.\\d s; last failure at each node: ${address}: NO_LEADER no leader known; ${dead}: TIMEOUT cannot connect \\(`));
   });
 
   it('turns a request with no answer into TIMEOUT', async () => {

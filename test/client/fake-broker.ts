@@ -1,6 +1,7 @@
 // An in-memory stand-in for a node, behind a real ProtocolServer: enough of the job model for the
 // SDK's tests (sessions, enqueue, get, leases with tokens, long polls, heartbeats, ack, fail).
 
+import { afterEach } from 'vitest';
 import { RaftqError } from '../../src/errors.js';
 import type { Job, WireJob, WireLeasedJob as LeasedJob } from '../../src/jobs/types.js';
 import { decodeJob, encodeValue } from '../../src/protocol/values.js';
@@ -244,4 +245,22 @@ export class FakeBroker implements RequestHandler {
     }
     return out;
   }
+}
+
+/**
+ * For a test file: `cleanups` run in reverse after each test, and `broker()` starts a listening
+ * FakeBroker that is closed then.
+ */
+export function useFakeBrokers(): { cleanups: (() => Promise<void> | void)[]; broker(): Promise<{ broker: FakeBroker; address: string }> } {
+  const cleanups: (() => Promise<void> | void)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+  const broker = async (): Promise<{ broker: FakeBroker; address: string }> => {
+    const b = new FakeBroker();
+    const address = await b.listen();
+    cleanups.push(() => b.close());
+    return { broker: b, address };
+  };
+  return { cleanups, broker };
 }

@@ -1,24 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { prefetchFor, Worker } from '../../src/client/worker.js';
 import type { WorkerJob, WorkerOptions } from '../../src/client/worker.js';
 import type { RaftqError } from '../../src/errors.js';
 import type { LeasedJob } from '../../src/jobs/types.js';
 import type { ValidCommandRequest } from '../../src/protocol/messages.js';
-import { FakeBroker } from './fake-broker.js';
+import { FakeBroker, useFakeBrokers } from './fake-broker.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function broker(): Promise<{ broker: FakeBroker; address: string }> {
-  const b = new FakeBroker();
-  const address = await b.listen();
-  cleanups.push(() => b.close());
-  return { broker: b, address };
-}
+const { cleanups, broker } = useFakeBrokers();
 
 function worker(options: Omit<WorkerOptions, 'retry' | 'handleSignals'> & Partial<WorkerOptions>): Worker {
   const w = new Worker({ handleSignals: false, retry: { attempts: 3, baseMs: 1, capMs: 5 }, pollWaitMs: 1000, ...options });

@@ -19,7 +19,7 @@ from typing import Any, Mapping, Sequence
 
 from .address import parse_host_port
 from .connection import Connection
-from .errors import BadRequestError, InternalError, RaftqError, closed_error
+from .errors import BadRequestError, InternalError, RaftqError, closed_error, raftq_error
 from .limits import SESSION_RESULTS_MAX, is_id
 from .session import SessionWindow
 
@@ -147,6 +147,10 @@ class Transport:
 
     def _with_retries(self, body: dict[str, Any], timeout_ms: float, abort: threading.Event | None) -> Any:
         attempt = 1
+        started_s = time.monotonic()
+        # The last failure at each node tried, in the order they last failed: for the error of a
+        # call that gives up.
+        last_failure: dict[int, RaftqError] = {}
         while True:
             if self.closed:
                 raise closed_error()
@@ -163,11 +167,25 @@ class Transport:
             except RaftqError as failure:
                 if self.closed:
                     raise closed_error() from None
-                if not failure.retryable or attempt >= self.retry.attempts:
+                if not failure.retryable:
                     raise
+                last_failure.pop(index, None)
+                last_failure[index] = failure
+                if attempt >= self.retry.attempts:
+                    if attempt == 1:
+                        raise
+                    raise self._gave_up(failure, last_failure, attempt, time.monotonic() - started_s) from failure
                 self._steer(failure, index)
                 self._backoff(attempt, abort)
             attempt += 1
+
+    def _gave_up(self, last: RaftqError, last_failure: Mapping[int, RaftqError], tries: int, elapsed_s: float) -> RaftqError:
+        """The error of a call whose tries all failed: the last failure's code, and what each node
+        tried last answered, since the last failure alone may name a node that is merely down while
+        the cause is elsewhere (no quorum among the others)."""
+        per_node = "; ".join(_describe_failure(self.nodes[index], failure) for index, failure in last_failure.items())
+        message = f"gave up after {tries} tries over {elapsed_s:.1f} s; last failure at each node: {per_node}"
+        return raftq_error(last.code, message, retryable=last.retryable, field=last.field, leader=last.leader)
 
     def _steer(self, failure: RaftqError, failed_index: int) -> None:
         """Chooses the node for the next try after ``failure`` on node ``failed_index``."""
@@ -282,3 +300,9 @@ class Transport:
         if index == current or connection.pending_count > 0 or connection.closed:
             return
         connection.close()  # its on_close drops it from _connections
+
+
+def _describe_failure(address: str, failure: RaftqError) -> str:
+    """``address: CODE what``, without the address twice (connection errors already start with it)."""
+    what = failure.message[len(address) + 2 :] if failure.message.startswith(f"{address}: ") else failure.message
+    return f"{address}: {failure.code} {what}"

@@ -240,6 +240,24 @@ class RetryTest(Fixture):
             self.client([fake.address], retry=RetryOptions(attempts=3, base_ms=1, cap_ms=2)).submit("q", 1)
         self.assertEqual(len(fake.of_op("enqueue")), 3)
 
+    def test_names_when_it_gives_up_the_last_failure_at_each_node_tried(self) -> None:
+        # No quorum behind the live node and the other node down: the last try alone would blame the dead node.
+        broker = Broker()
+
+        def always_no_leader(request: dict[str, Any]) -> None:
+            raise WireError("NO_LEADER", "no leader known", retryable=True)
+
+        broker.intercept = always_no_leader
+        fake = self.node(broker)
+        dead = dead_address()
+        with self.assertRaises(RequestTimeoutError) as caught:
+            self.client([fake.address, dead], retry=RetryOptions(attempts=4, base_ms=1, cap_ms=2)).stats("q")
+        self.assertRegex(
+            caught.exception.message,
+            rf"^gave up after 4 tries over \d+\.\d s; last failure at each node: {fake.address}: NO_LEADER no leader known; {dead}: TIMEOUT cannot connect \(",
+        )
+        self.assertTrue(caught.exception.retryable)
+
     def test_a_request_with_no_answer_becomes_a_timeout(self) -> None:
         released = threading.Event()
         self.cleanups.append(released.set)
