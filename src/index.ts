@@ -3,6 +3,8 @@
 
 export { Client } from './client/client.js';
 export type { ClientOptions, JobToSubmit, ReadOptions, SelectOptions, SubmitOptions } from './client/client.js';
+export { SubmitManyError } from './client/submit-outcome.js';
+export type { SubmitOutcome } from './client/submit-outcome.js';
 export { Worker } from './client/worker.js';
 export type { JobHandler, WorkerEvents, WorkerJob, WorkerOptions } from './client/worker.js';
 export type { RetryOptions } from './client/transport.js';

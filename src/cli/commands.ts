@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import readline from 'node:readline';
 import type { Command } from 'commander';
 import { Client, type JobToSubmit, type SubmitOptions } from '../client/client.js';
+import { SubmitManyError } from '../client/submit-outcome.js';
 import { Transport } from '../client/transport.js';
 import { Worker } from '../client/worker.js';
 import { RaftqError } from '../errors.js';
@@ -98,7 +99,7 @@ export function registerClientCommands(program: Command): void {
           print(opts, { id }, () => id);
           return;
         }
-        const ids = await submitCounted(client, queue, countedJobs(payload, base, count), bulkKeys(base));
+        const ids = await submitCounted(client, queue, countedJobs(payload, base, count), bulkKeys(base), (n) => `job ${n}`);
         print(opts, { ids }, () => `submitted ${ids.length} jobs to ${queue} (first ${ids[0]}, last ${ids[ids.length - 1]})`);
       });
     });
@@ -189,62 +190,107 @@ function bulkKeys(base: SubmitOptions): BulkKeys {
   return base.idempotencyKey !== undefined ? 'idempotency key' : null;
 }
 
-/** A bulk submit that failed part way: what was acknowledged, what may have been taken, what to do. */
+/** Jobs of a bulk submit by what became of them. */
+interface BulkCounts {
+  total: number;
+  /** Acknowledged: committed on a majority, never lost. */
+  taken: number;
+  /** Answered with a refusal of their request: certainly not taken. */
+  refused: number;
+  /** In a request whose outcome is unknown: taken or not. */
+  unknown: number;
+}
+
+/** A bulk submit that failed part way: what was taken, what may have been, what to do next. */
 export class BulkSubmitError extends Error {
-  constructor(queue: string, cause: unknown, counts: { total: number; acknowledged: number; inFlight: number }, keys: BulkKeys) {
-    const notSent = counts.total - counts.acknowledged - counts.inFlight;
+  constructor(queue: string, cause: unknown, counts: BulkCounts, keys: BulkKeys) {
+    const notSent = counts.total - counts.taken - counts.refused - counts.unknown;
     const what = cause instanceof Error ? cause.message : String(cause);
-    const windowMin = IDEMPOTENCY_WINDOW_MS / 60_000;
-    const rerun =
-      keys === 'id'
-        ? 'Run the same command again to submit the rest: a job whose id was already taken is not taken twice.'
-        : keys === 'idempotency key'
-          ? `Run the same command again within ${windowMin} minutes to submit the rest: a job whose idempotency key was already taken is not taken twice.`
-          : 'Running it again would submit the acknowledged jobs twice; with --idempotency-key (each job keyed <key>-<n>) a second run skips the jobs already taken.';
     super(
-      `submit ${queue}: ${counts.acknowledged} of ${counts.total} jobs acknowledged (committed: they will not be lost), then: ${what}\n` +
-        `${counts.inFlight} more were in flight and may or may not have been taken; ${notSent} were not sent. ${rerun}`,
+      `submit ${queue}: ${counts.taken} of ${counts.total} jobs acknowledged (committed: they will not be lost), ` +
+        `${counts.unknown} may or may not have been taken, ${counts.refused} refused, ${notSent} not sent. The failure: ${what}\n` +
+        rerunAdvice(counts, keys),
       { cause },
     );
     this.name = 'BulkSubmitError';
   }
 }
 
-/** Submits `jobs` in batches of ENQUEUE_BATCH_MAX, several in flight, with a progress line. */
-async function submitCounted(client: Client, queue: string, jobs: JobToSubmit[], keys: BulkKeys): Promise<string[]> {
+function rerunAdvice(counts: BulkCounts, keys: BulkKeys): string {
+  // A refusal is for what the request holds: the same jobs would be refused again.
+  const run = counts.refused > 0 ? 'Once what was refused is mended, run' : 'Run';
+  if (counts.taken === 0 && counts.unknown === 0) return `Nothing was taken: ${run.toLowerCase()} the command again.`;
+  if (keys === 'id') return `${run} the same command again to submit the rest: a job whose id was already taken is not taken twice.`;
+  if (keys === 'idempotency key') {
+    return `${run} the same command again within ${IDEMPOTENCY_WINDOW_MS / 60_000} minutes to submit the rest: a job whose idempotency key was already taken is not taken twice.`;
+  }
+  return 'Running it again would submit the jobs already taken twice; with --idempotency-key (each job keyed <key>-<n>) a second run skips them.';
+}
+
+/**
+ * Submits `jobs` in batches of ENQUEUE_BATCH_MAX, several in flight, with a progress line. After
+ * a failure no new batch starts; the ones in flight are waited for, so the error counts them.
+ */
+async function submitCounted(client: Client, queue: string, jobs: JobToSubmit[], keys: BulkKeys, describeJob: (n: number) => string): Promise<string[]> {
   const progress = new Progress({ label: `submit ${queue}`, total: jobs.length, unit: 'jobs' });
   const ids: string[] = new Array(jobs.length);
+  const counts: BulkCounts = { total: jobs.length, taken: 0, refused: 0, unknown: 0 };
+  let firstFailure: unknown = null;
   let next = 0;
-  let acknowledged = 0;
   const lane = async (): Promise<void> => {
-    while (next < jobs.length) {
+    while (next < jobs.length && firstFailure === null) {
       const start = next;
-      next = Math.min(jobs.length, next + ENQUEUE_BATCH_MAX);
-      const got = await client.submitMany(queue, jobs.slice(start, next));
-      for (let i = 0; i < got.length; i++) ids[start + i] = got[i]!;
-      acknowledged += got.length;
-      progress.add(got.length);
+      const end = Math.min(jobs.length, start + ENQUEUE_BATCH_MAX);
+      next = end;
+      try {
+        const got = await client.submitMany(queue, jobs.slice(start, end));
+        for (let i = 0; i < got.length; i++) ids[start + i] = got[i]!;
+        counts.taken += got.length;
+        progress.add(got.length);
+      } catch (error) {
+        firstFailure ??= locateFailure(error, start, describeJob);
+        const outcomes = error instanceof SubmitManyError ? error.outcomes : null;
+        if (outcomes === null) counts.unknown += end - start;
+        outcomes?.forEach((outcome, i) => {
+          if ('id' in outcome) {
+            ids[start + i] = outcome.id;
+            counts.taken++;
+            progress.add(1);
+          } else if (outcome.mayHaveBeenTaken) counts.unknown++;
+          else counts.refused++;
+        });
+      }
     }
   };
   try {
     await Promise.all(Array.from({ length: SUBMIT_BATCHES_INFLIGHT }, lane));
-  } catch (error) {
-    throw new BulkSubmitError(queue, error, { total: jobs.length, acknowledged, inFlight: next - acknowledged }, keys);
   } finally {
     progress.finish();
   }
+  if (firstFailure !== null) throw new BulkSubmitError(queue, firstFailure, counts, keys);
   return ids;
+}
+
+/** A failure that names a job (`jobs[3].payload`) says which of the whole submit it is. */
+function locateFailure(error: unknown, batchStart: number, describeJob: (n: number) => string): unknown {
+  if (!(error instanceof RaftqError) || error.field === undefined) return error;
+  const at = /^jobs\[(\d+)\]/.exec(error.field);
+  if (at === null) return error;
+  const what = error.message.startsWith(at[0]) ? error.message.slice(at[0].length).replace(/^\./, '') : error.message;
+  return new Error(`${describeJob(batchStart + Number(at[1]))}: ${what}`, { cause: error });
 }
 
 async function submitFromStdin(client: Client, queue: string, base: SubmitOptions, opts: GlobalOptions): Promise<void> {
   const jobs: JobToSubmit[] = [];
+  const lineNos: number[] = [];
   let lineNo = 0;
   for await (const line of readline.createInterface({ input: process.stdin })) {
     lineNo++;
     if (line.trim() === '') continue;
     jobs.push(numberedJob({ ...base, payload: parseJsonArg(line, `stdin line ${lineNo}`) }, jobs.length));
+    lineNos.push(lineNo);
   }
-  const ids = await submitCounted(client, queue, jobs, bulkKeys(base));
+  const ids = await submitCounted(client, queue, jobs, bulkKeys(base), (n) => `stdin line ${lineNos[n]}`);
   print(opts, { ids }, () => ids.join('\n'));
 }
 

@@ -9,7 +9,9 @@ import type { ClusterStatus, NodeAddresses, OpResults, WireEnqueueSpec } from '.
 import { WAIT_RESULT_MS_MAX } from '../protocol/messages.js';
 import { decodeJob, encodeValue } from '../protocol/values.js';
 import type { TransportOptions } from './transport.js';
+import { RaftqError } from '../errors.js';
 import { SubmitCoalescer } from './submit-coalescer.js';
+import { mayHaveApplied, SubmitManyError, type SubmitOutcome } from './submit-outcome.js';
 import { Transport } from './transport.js';
 
 export type ClientOptions = TransportOptions;
@@ -113,13 +115,30 @@ export class Client {
 
   /**
    * Enqueues many jobs, in requests of at most ENQUEUE_BATCH_MAX jobs (and half a frame of bytes)
-   * sent together. Each request applies atomically and once; if one fails the others may have
-   * applied, so give jobs ids or idempotency keys when a whole batch must be resubmittable.
+   * sent together. Each request applies atomically and once. If one fails, this waits for the
+   * others and throws a SubmitManyError that says, job by job, which were taken, which were
+   * refused and which may or may not have been; give jobs ids or idempotency keys when a whole
+   * list must be resubmittable.
    */
   async submitMany(queue: string, jobs: JobToSubmit[]): Promise<string[]> {
     const batches = splitBatches(jobs.map((job) => toSpec(queue, job)), (spec) => spec);
-    const results = await Promise.all(batches.map((batch) => this.transport.call('enqueue', { jobs: batch })));
-    return results.flatMap((result) => result.ids);
+    const settled = await Promise.allSettled(batches.map((batch) => this.transport.call('enqueue', { jobs: batch })));
+    if (settled.every((s) => s.status === 'fulfilled')) return settled.flatMap((s) => s.value.ids);
+    const outcomes: SubmitOutcome[] = [];
+    let first: { error: RaftqError; offset: number } | null = null;
+    settled.forEach((s, b) => {
+      const size = batches[b]!.length;
+      if (s.status === 'fulfilled') {
+        for (const id of s.value.ids) outcomes.push({ id });
+        return;
+      }
+      const error = s.reason instanceof RaftqError ? s.reason : new RaftqError('INTERNAL', s.reason instanceof Error ? s.reason.message : String(s.reason));
+      first ??= { error, offset: outcomes.length };
+      const mayHaveBeenTaken = mayHaveApplied(error);
+      for (let i = 0; i < size; i++) outcomes.push({ error, mayHaveBeenTaken });
+    });
+    const { error, offset } = first!;
+    throw new SubmitManyError(error, offset, outcomes, batches.length);
   }
 
   /** The job (payload and result decoded), or null when there is none with this id. */

@@ -10,6 +10,7 @@
 
 import { RaftqError, type ErrorCode } from '../errors.js';
 import type { WireEnqueueSpec } from '../protocol/messages.js';
+import { mayHaveApplied } from './submit-outcome.js';
 
 interface WaitingSubmit {
   spec: WireEnqueueSpec;
@@ -70,7 +71,11 @@ export class SubmitCoalescer {
 /** Codes that refuse a request (so nothing of it applied) for what one of its jobs holds. */
 const CONTENT_REFUSALS: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['BAD_REQUEST', 'PAYLOAD_TOO_LARGE']);
 
-/** Re-sending job by job finds the job at fault; for any other refusal every job would fail alike. */
+/**
+ * Re-sending job by job finds the job at fault; for any other refusal every job would fail alike.
+ * A BAD_REQUEST on `seq` (a retry whose result the node no longer keeps) may have applied: re-sent,
+ * its jobs could be taken twice.
+ */
 function refusedForItsContent(error: unknown): boolean {
-  return error instanceof RaftqError && CONTENT_REFUSALS.has(error.code);
+  return error instanceof RaftqError && CONTENT_REFUSALS.has(error.code) && !mayHaveApplied(error);
 }

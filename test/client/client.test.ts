@@ -2,6 +2,7 @@ import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { Client } from '../../src/client/client.js';
 import { SessionWindow } from '../../src/client/session.js';
+import { mayHaveApplied, SubmitManyError } from '../../src/client/submit-outcome.js';
 import { RaftqError } from '../../src/errors.js';
 import type { ValidCommandRequest } from '../../src/protocol/messages.js';
 import { encodeValue } from '../../src/protocol/values.js';
@@ -68,6 +69,40 @@ describe('Client', () => {
     expect(await c.submitMany('bulk', [])).toEqual([]);
   });
 
+  it('says, when one request of a submitMany fails, which jobs were taken, refused, or of unknown outcome', async () => {
+    const { broker: b, address } = await broker();
+    let requests = 0;
+    b.intercept = (request) => {
+      if (request.op !== 'enqueue') return;
+      requests++;
+      if (requests === 2) throw new RaftqError('PAYLOAD_TOO_LARGE', 'jobs[3].payload: payload of 2000000 bytes exceeds 1048576', { field: 'jobs[3].payload' });
+      if (requests === 3) throw new RaftqError('INTERNAL', 'a bug (ref 42)');
+    };
+    const c = client([address]);
+    const failure = await c.submitMany('bulk', Array.from({ length: 2500 }, (_, i) => ({ payload: i }))).then(() => null, (error: unknown) => error);
+    expect(failure).toBeInstanceOf(SubmitManyError);
+    const error = failure as SubmitManyError;
+    expect(error).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', field: 'jobs[1003].payload', retryable: false });
+    expect(error.message).toBe('jobs[1003].payload: payload of 2000000 bytes exceeds 1048576 (of 2500 jobs in 3 requests: 1000 taken, 1000 refused, 500 of unknown outcome)');
+    expect(error.counts).toEqual({ taken: 1000, refused: 1000, unknown: 500 });
+    expect(error.outcomes).toHaveLength(2500);
+    const first = error.outcomes[0]!;
+    expect('id' in first && b.decoded(first.id)!.payload).toBe(0);
+    expect(error.outcomes[1000]).toMatchObject({ mayHaveBeenTaken: false, error: { code: 'PAYLOAD_TOO_LARGE' } });
+    expect(error.outcomes[2499]).toMatchObject({ mayHaveBeenTaken: true, error: { code: 'INTERNAL' } });
+    expect(b.jobs.size).toBe(1000);
+  });
+
+  it('counts a request whose retries ran out, or whose result the node no longer keeps, as of unknown outcome', () => {
+    expect(mayHaveApplied(new RaftqError('NO_LEADER', 'gave up after 10 tries'))).toBe(true);
+    expect(mayHaveApplied(new RaftqError('TIMEOUT', 'no answer'))).toBe(true);
+    expect(mayHaveApplied(new RaftqError('BAD_REQUEST', 'the result of seq 7 is no longer kept', { field: 'seq' }))).toBe(true);
+    expect(mayHaveApplied(new RaftqError('INTERNAL', 'the client is closed', { retryable: false }))).toBe(true);
+    expect(mayHaveApplied(new Error('not ours'))).toBe(true);
+    expect(mayHaveApplied(new RaftqError('BAD_REQUEST', 'jobs[0].priority: 0..9', { field: 'jobs[0].priority' }))).toBe(false);
+    expect(mayHaveApplied(new RaftqError('PAYLOAD_TOO_LARGE', 'too big'))).toBe(false);
+  });
+
   it('sends the single submits of one event-loop turn as one request; each resolves with its own id', async () => {
     const { broker: b, address } = await broker();
     const c = client([address]);
@@ -106,6 +141,19 @@ describe('Client', () => {
     const c = client([address]);
     const outcomes = await Promise.allSettled([c.submit('q', 1), c.submit('q', 2), c.submit('q', 3)]);
     expect(outcomes.map((o) => (o.status === 'rejected' ? (o.reason as RaftqError).code : o.status))).toEqual(['FORBIDDEN', 'FORBIDDEN', 'FORBIDDEN']);
+    expect(enqueues(b)).toHaveLength(1);
+  });
+
+  it('fails the whole shared request, without sending its jobs again, when the node no longer keeps its result', async () => {
+    // A retry whose first try applied unanswered, after the node evicted the result: sent again job
+    // by job, its jobs would be taken twice.
+    const { broker: b, address } = await broker();
+    b.intercept = (request) => {
+      if (request.op === 'enqueue') throw new RaftqError('BAD_REQUEST', 'the result of seq 1 is no longer kept, and it may have been applied', { field: 'seq' });
+    };
+    const c = client([address]);
+    const outcomes = await Promise.allSettled([c.submit('q', 1), c.submit('q', 2)]);
+    expect(outcomes.map((o) => (o.status === 'rejected' ? (o.reason as RaftqError).field : o.status))).toEqual(['seq', 'seq']);
     expect(enqueues(b)).toHaveLength(1);
   });
 

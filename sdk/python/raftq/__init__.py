@@ -20,6 +20,7 @@ from .errors import (
     RateLimitedError,
     RequestTimeoutError,
     StaleLeaseError,
+    SubmitManyOutcome,
     UnauthorizedError,
 )
 from .jobs import JOB_STATES, PRIORITY_NAMED, Backoff, CancelOutcome, DeadJobs, FailOutcome, Job, JobSpec, Lease, QueueStats
@@ -56,6 +57,7 @@ __all__ = [
     "RequestTimeoutError",
     "RetryOptions",
     "StaleLeaseError",
+    "SubmitManyOutcome",
     "UnauthorizedError",
     "Worker",
     "WorkerJob",

@@ -6,11 +6,12 @@ one pipelined connection. Retries, failover and exactly-once sessions live in Tr
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any, Iterable, Mapping, Sequence
 
 from .batches import split_batches
-from .errors import BadRequestError, InternalError
+from .errors import BadRequestError, InternalError, RaftqError, SubmitManyOutcome, may_have_applied, raftq_error
 from .jobs import (
     Backoff,
     CancelOutcome,
@@ -78,15 +79,21 @@ class Client:
         """Enqueues many jobs; returns their ids in order.
 
         Each item is a JobSpec, or a payload submitted with ``options``. Requests hold at most
-        1,000 jobs (and half a frame of bytes) each; each applies atomically and once, but if one
-        fails those before it have applied: give jobs ids or idempotency keys when a whole batch
-        must be resubmittable.
+        1,000 jobs (and half a frame of bytes) each, sent one after another; each applies
+        atomically and once. If one fails, the error raised has the failure's code, its ``field``
+        counted in the whole list (``jobs[1003].payload``), and ``submitted``: the ids of the jobs
+        taken before it, and how many were refused, of unknown outcome, and not sent. Give jobs ids
+        or idempotency keys when a whole list must be resubmittable.
         """
         default = _spec_of(None, options)
         specs = [_to_wire(queue, job if isinstance(job, JobSpec) else _replace_payload(default, job)) for job in jobs]
         ids: list[str] = []
-        for batch in _split_batches(specs):
-            ids.extend(self._transport.call("enqueue", {"jobs": batch})["ids"])
+        batches = _split_batches(specs)
+        for batch in batches:
+            try:
+                ids.extend(self._transport.call("enqueue", {"jobs": batch})["ids"])
+            except RaftqError as failure:
+                raise _submit_many_failure(failure, ids, len(batch), len(specs), len(batches)) from failure
         return ids
 
     def get_job(self, job_id: str, *, stale: bool = False) -> Job | None:
@@ -201,3 +208,25 @@ def _backoff_of(backoff: Backoff | Mapping[str, Any]) -> Backoff:
 
 def _split_batches(specs: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return split_batches(specs, lambda spec: len(spec["payload"]) + SPEC_BYTES_BEYOND_PAYLOAD_MAX, ENQUEUE_BATCH_MAX, ENQUEUE_REQUEST_BYTES_MAX)
+
+
+def _submit_many_failure(failure: RaftqError, taken_ids: list[str], failed_jobs: int, total: int, requests: int) -> RaftqError:
+    """The error of a submit_many whose request of ``failed_jobs`` jobs, after ``taken_ids``, failed."""
+    offset = len(taken_ids)
+    unknown = failed_jobs if may_have_applied(failure) else 0
+    outcome = SubmitManyOutcome(taken_ids=list(taken_ids), refused=failed_jobs - unknown, unknown=unknown, not_sent=total - offset - failed_jobs)
+    field = failure.field
+    message = failure.message
+    at = re.match(r"jobs\[(\d+)\]", field) if field is not None else None
+    if field is not None and at is not None:
+        shifted = f"jobs[{offset + int(at.group(1))}]" + field[at.end() :]
+        message = message.replace(field, shifted)
+        field = shifted
+    if requests > 1:
+        message += (
+            f" (of {total} jobs in {requests} requests: {offset} taken, {outcome.refused} refused, "
+            f"{outcome.unknown} of unknown outcome, {outcome.not_sent} not sent)"
+        )
+    error = raftq_error(failure.code, message, retryable=failure.retryable, field=field, leader=failure.leader)
+    error.submitted = outcome
+    return error

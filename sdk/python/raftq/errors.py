@@ -7,6 +7,7 @@ as the node's ``src/errors.ts``); each code also has its own subclass, so caller
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 ERROR_CODES: tuple[str, ...] = (
@@ -28,10 +29,24 @@ ERROR_CODES: tuple[str, ...] = (
 RETRYABLE_CODES: frozenset[str] = frozenset({"NO_LEADER", "TIMEOUT", "OVERLOADED", "RATE_LIMITED"})
 
 
+@dataclass(frozen=True)
+class SubmitManyOutcome:
+    """What became of the jobs of a ``submit_many`` that failed. Its requests go one after
+    another, so the list's first ``len(taken_ids)`` jobs were taken, the failed request's jobs were
+    refused or are of unknown outcome, and the rest were not sent."""
+
+    taken_ids: list[str]
+    refused: int
+    unknown: int
+    not_sent: int
+
+
 class RaftqError(Exception):
     """An error with a stable ``code``; ``field`` names the offending request field, if any."""
 
     code: str = "INTERNAL"
+    # Set on the error a submit_many raises: which of its jobs were taken.
+    submitted: SubmitManyOutcome | None = None
 
     def __init__(
         self,
@@ -162,6 +177,23 @@ def error_from_wire(error: Any) -> RaftqError:
         field=field if isinstance(field, str) else None,
         leader=leader if isinstance(leader, str) else None,
     )
+
+
+# Codes a node answers for the request itself, before anything of it applies.
+_REFUSALS: frozenset[str] = frozenset({"BAD_REQUEST", "NOT_FOUND", "PAYLOAD_TOO_LARGE", "QUEUE_PAUSED", "UNAUTHORIZED", "FORBIDDEN"})
+
+
+def may_have_applied(error: RaftqError) -> bool:
+    """Whether an enqueue request that failed with ``error`` may still have applied.
+
+    A request applies whole or not at all, and a session makes its retries apply once, so its final
+    answer is authoritative, except when retries ran out (the last try may have applied
+    unanswered), when the node no longer keeps a retried request's result (BAD_REQUEST on ``seq``),
+    and for INTERNAL (a bug, or the client closed with the request in flight).
+    """
+    if error.retryable or error.code not in _REFUSALS:
+        return True
+    return error.code == "BAD_REQUEST" and error.field == "seq"
 
 
 def connection_error(address: str, what: str) -> RequestTimeoutError:

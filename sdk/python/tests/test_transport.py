@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 from unittest import mock
 
-from raftq import BadRequestError, Client, InternalError, JobSpec, NoLeaderError, RequestTimeoutError, RetryOptions
+from raftq import BadRequestError, Client, InternalError, JobSpec, NoLeaderError, PayloadTooLargeError, RequestTimeoutError, RetryOptions, SubmitManyOutcome
 from raftq.errors import closed_error
 from raftq.session import SessionWindow
 from raftq.transport import Transport
@@ -335,6 +335,43 @@ class ClientTest(Fixture):
         client.submit_many("plain", ["a", "b"], priority=3)
         plain = fake.of_op("enqueue")[-1]["jobs"]
         self.assertEqual([(decode_value(j["payload"]), j["priority"]) for j in plain], [("a", 3), ("b", 3)])
+
+    def test_submit_many_says_which_jobs_were_taken_when_a_request_fails(self) -> None:
+        broker = Broker()
+        requests = []
+
+        def refuse_the_second(request: dict[str, Any]) -> None:
+            if request["op"] != "enqueue":
+                return
+            requests.append(request)
+            if len(requests) == 2:
+                raise WireError("PAYLOAD_TOO_LARGE", "jobs[3].payload: payload of 2000000 bytes exceeds 1048576", field="jobs[3].payload")
+
+        broker.intercept = refuse_the_second
+        fake = self.node(broker)
+        with self.assertRaises(PayloadTooLargeError) as caught:
+            self.client([fake.address]).submit_many("bulk", [JobSpec(i, job_id=f"b{i}") for i in range(2500)])
+        error = caught.exception
+        self.assertEqual(error.field, "jobs[1003].payload")
+        self.assertEqual(
+            error.message,
+            "jobs[1003].payload: payload of 2000000 bytes exceeds 1048576 (of 2500 jobs in 3 requests: 1000 taken, 1000 refused, 0 of unknown outcome, 500 not sent)",
+        )
+        self.assertEqual(error.submitted, SubmitManyOutcome(taken_ids=[f"b{i}" for i in range(1000)], refused=1000, unknown=0, not_sent=500))
+        self.assertEqual(len(broker.jobs), 1000)
+
+    def test_submit_many_counts_a_request_whose_retries_ran_out_as_of_unknown_outcome(self) -> None:
+        broker = Broker()
+
+        def no_leader(request: dict[str, Any]) -> None:
+            if request["op"] == "enqueue":
+                raise WireError("NO_LEADER", "no leader known", retryable=True)
+
+        broker.intercept = no_leader
+        fake = self.node(broker)
+        with self.assertRaises(NoLeaderError) as caught:
+            self.client([fake.address], retry=RetryOptions(attempts=2, base_ms=1, cap_ms=2)).submit_many("bulk", [1, 2, 3])
+        self.assertEqual(caught.exception.submitted, SubmitManyOutcome(taken_ids=[], refused=0, unknown=3, not_sent=0))
 
     def test_submit_many_splits_by_bytes_too(self) -> None:
         fake = self.node(Broker())
