@@ -154,6 +154,8 @@ export class NodeHandler implements RequestHandler {
         const final = job.state === 'completed' || job.state === 'dead' || job.state === 'cancelled';
         return { job, final } satisfies OpResults['waitResult'];
       }
+      case 'schedules':
+        return { schedules: sm.listSchedules(req.queue ?? undefined) } satisfies OpResults['schedules'];
     }
   }
 

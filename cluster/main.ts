@@ -4,6 +4,7 @@
 
 import { Command, Option } from 'commander';
 import { registerClientCommands } from '../src/cli/commands.js';
+import { registerScheduleCommands } from '../src/cli/schedule-commands.js';
 import { registerBenchCommand } from './bench/command.js';
 import { runDev } from './dev.js';
 import { observabilityExtension } from './observability.js';
@@ -52,6 +53,7 @@ program
   });
 
 registerClientCommands(program);
+registerScheduleCommands(program);
 registerBenchCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {

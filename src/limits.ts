@@ -68,5 +68,11 @@ export const QUEUES_MAX = 10_000;
 export const STATE_BYTES_MAX = 2 * 1024 * 1024 * 1024;
 /** What STATE_BYTES_MAX counts per job besides its payload, result and error message (its image is ~60 B). */
 export const STATE_BYTES_PER_JOB = 128;
+/** Repeatable-job schedules the cluster holds, and their bounds (src/jobs/schedules.ts). */
+export const SCHEDULES_MAX = 1000;
+/** The shortest interval of an `everyMs` schedule: a schedule is for recurring work, not a loop. */
+export const SCHEDULE_EVERY_MS_MIN = 1000;
+/** A schedule's job payload: every schedule keeps its own copy in the replicated state. */
+export const SCHEDULE_PAYLOAD_BYTES_MAX = 64 * 1024;
 /** Distinct queue label values in /metrics; further queues are reported as queue="_other". */
 export const METRIC_QUEUE_LABELS_MAX = 200;

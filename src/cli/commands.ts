@@ -35,7 +35,7 @@ function globals(cmd: Command): GlobalOptions {
   return cmd.optsWithGlobals<GlobalOptions>();
 }
 
-async function withClient<T>(cmd: Command, fn: (client: Client, opts: GlobalOptions) => Promise<T>): Promise<T> {
+export async function withClient<T>(cmd: Command, fn: (client: Client, opts: GlobalOptions) => Promise<T>): Promise<T> {
   const opts = globals(cmd);
   const client = new Client({ nodes: nodeList(opts) });
   try {
@@ -45,7 +45,7 @@ async function withClient<T>(cmd: Command, fn: (client: Client, opts: GlobalOpti
   }
 }
 
-function print(opts: GlobalOptions, value: unknown, text: () => string): void {
+export function print(opts: GlobalOptions, value: unknown, text: () => string): void {
   console.log(opts.json ? JSON.stringify(value, null, 2) : text());
 }
 

@@ -3,11 +3,11 @@
 // submits of one event-loop turn share one; retries, failover and exactly-once sessions live in
 // Transport.
 
-import type { Backoff, Job, PriorityName, QueueStats } from '../jobs/types.js';
+import type { Backoff, Job, PriorityName, QueueStats, WireSchedule } from '../jobs/types.js';
 import { ENQUEUE_BATCH_MAX, FRAME_BYTES_MAX } from '../limits.js';
-import type { ClusterStatus, NodeAddresses, OpResults, WireEnqueueSpec } from '../protocol/messages.js';
+import type { ClusterStatus, NodeAddresses, OpResults, WireEnqueueSpec, WireScheduleJob } from '../protocol/messages.js';
 import { WAIT_RESULT_MS_MAX } from '../protocol/messages.js';
-import { decodeJob, encodeValue } from '../protocol/values.js';
+import { decodeJob, encodeValue, valueOrRawBytes } from '../protocol/values.js';
 import type { TransportOptions } from './transport.js';
 import { RaftqError } from '../errors.js';
 import { SubmitCoalescer } from './submit-coalescer.js';
@@ -38,6 +38,23 @@ export interface SubmitOptions {
 export interface JobToSubmit extends SubmitOptions {
   /** Any value msgpack encodes; the SDK sends its msgpack bytes, which the broker keeps as they are. */
   payload?: unknown;
+}
+
+/** A repeatable job: when it fires (exactly one of everyMs and cron) and the job it enqueues each time. */
+export interface ScheduleOptions {
+  /** Fire every this many ms (at least 1,000), first one interval after it is set (or at startAt). */
+  everyMs?: number;
+  /** Fire at the minutes a 5-field cron expression names, in UTC (`0 3 * * *`, `*\/15 * * * *`, `@daily`). */
+  cron?: string;
+  /** Not before this time (leader's clock). */
+  startAt?: Date | number;
+  /** The job each firing enqueues: payload and job options (no id, delay or idempotency key). */
+  job?: Pick<JobToSubmit, 'payload' | 'name' | 'priority' | 'maxAttempts' | 'backoff' | 'leaseMs'>;
+}
+
+/** A schedule as `schedules.list` answers it: the job's payload decoded. */
+export interface Schedule extends Omit<WireSchedule, 'job'> {
+  job: Omit<WireSchedule['job'], 'payload'> & { payload?: unknown };
 }
 
 /** What `dlq.list` answers: the dead jobs (payloads decoded) and how many the queue holds. */
@@ -80,6 +97,29 @@ export class Client {
       (await this.transport.call('dlqRetry', { queue, jobIds: options.jobIds, max: options.max })).retried,
     purge: async (queue: string, options: SelectOptions = {}): Promise<number> =>
       (await this.transport.call('dlqPurge', { queue, jobIds: options.jobIds, max: options.max })).purged,
+  };
+
+  /** Repeatable jobs: a schedule enqueues its job every `everyMs` or at the times of a cron expression (UTC). */
+  readonly schedules = {
+    /** Creates the schedule, or replaces the one of this id (its history kept); answers when it fires next. */
+    set: async (queue: string, scheduleId: string, options: ScheduleOptions): Promise<OpResults['scheduleSet']> => {
+      const { payload, ...rest } = options.job ?? {};
+      const wireJob: WireScheduleJob = payload === undefined ? rest : { ...rest, payload: encodeValue(payload) };
+      return this.transport.call('scheduleSet', {
+        queue,
+        scheduleId,
+        everyMs: options.everyMs,
+        cron: options.cron,
+        startAtMs: options.startAt instanceof Date ? options.startAt.getTime() : options.startAt,
+        job: wireJob,
+      });
+    },
+    remove: async (queue: string, scheduleId: string): Promise<boolean> => (await this.transport.call('scheduleRemove', { queue, scheduleId })).removed,
+    /** Every schedule (of one queue, if given), by (queue, scheduleId). */
+    list: async (queue?: string, options: ReadOptions = {}): Promise<Schedule[]> => {
+      const { schedules } = await this.transport.call('schedules', { queue, stale: options.stale });
+      return schedules.map((s) => ({ ...s, job: { ...s.job, payload: s.job.payload === undefined ? undefined : valueOrRawBytes(s.job.payload, 'payload') } }));
+    },
   };
 
   /** Cluster administration, as the CLI uses it. */

@@ -10,7 +10,7 @@ import type { HostPort } from '../protocol/address.js';
 import type { ValidRequest } from '../protocol/messages.js';
 import { validateRequest } from '../protocol/validate.js';
 import { encodeValue, valueOrRawBytes } from '../protocol/values.js';
-import type { WireJob, WireLeasedJob } from '../jobs/types.js';
+import type { WireJob, WireLeasedJob, WireSchedule } from '../jobs/types.js';
 
 /** Largest HTTP request body; the same bound as a protocol frame. */
 export const HTTP_BODY_BYTES_MAX = FRAME_BYTES_MAX;
@@ -101,11 +101,22 @@ const ROUTES: Route[] = [
   },
   { method: 'POST', pattern: new RegExp(`^/v1/queues/${Q}/dead/retry$`), name: 'dlqRetry', build: ([queue], _q, body) => ({ op: 'dlqRetry', fields: { ...object(body), queue } }) },
   { method: 'POST', pattern: new RegExp(`^/v1/queues/${Q}/dead/purge$`), name: 'dlqPurge', build: ([queue], _q, body) => ({ op: 'dlqPurge', fields: { ...object(body), queue } }) },
+  {
+    method: 'PUT', pattern: new RegExp(`^/v1/queues/${Q}/schedules/([^/]+)$`), name: 'scheduleSet',
+    build: ([queue, scheduleId], _q, body) => {
+      const b = object(body);
+      const job = b.job && typeof b.job === 'object' && !Array.isArray(b.job) ? withEncoded({ ...(b.job as object) }, 'payload', 'job.payload') : b.job;
+      return { op: 'scheduleSet', fields: { ...b, ...(job === undefined ? {} : { job }), queue, scheduleId } };
+    },
+  },
+  { method: 'DELETE', pattern: new RegExp(`^/v1/queues/${Q}/schedules/([^/]+)$`), name: 'scheduleRemove', build: ([queue, scheduleId]) => ({ op: 'scheduleRemove', fields: { queue, scheduleId } }) },
+  { method: 'GET', pattern: new RegExp(`^/v1/queues/${Q}/schedules$`), name: 'schedules', build: ([queue], q) => ({ op: 'schedules', fields: { queue, ...readFlag(q) } }) },
+  { method: 'GET', pattern: /^\/v1\/schedules$/, name: 'schedules', build: (_p, q) => ({ op: 'schedules', fields: readFlag(q) }) },
   { method: 'GET', pattern: /^\/v1\/cluster$/, name: 'clusterStatus', build: () => ({ op: 'clusterStatus', fields: {} }) },
   { method: 'GET', pattern: /^\/v1\/cluster\/hash$/, name: 'stateHash', build: () => ({ op: 'stateHash', fields: {} }) },
 ];
 
-const MUTATING = new Set(['enqueue', 'lease', 'heartbeat', 'ack', 'release', 'fail', 'cancel', 'pause', 'resume', 'dlqRetry', 'dlqPurge']);
+const MUTATING = new Set(['enqueue', 'lease', 'heartbeat', 'ack', 'release', 'fail', 'cancel', 'pause', 'resume', 'dlqRetry', 'dlqPurge', 'scheduleSet', 'scheduleRemove']);
 
 export class HttpApi {
   private readonly server: http.Server;
@@ -184,7 +195,7 @@ export class HttpApi {
   }
 
   private async callApi(route: Route, params: string[], url: URL, req: http.IncomingMessage): Promise<HttpResponse> {
-    const body = route.method === 'POST' ? await readJsonBody(req) : undefined;
+    const body = route.method === 'POST' || route.method === 'PUT' ? await readJsonBody(req) : undefined;
     const built = route.build(params, url.searchParams, body);
     const many = built.fields.many === true;
     delete built.fields.many;
@@ -241,6 +252,10 @@ function shapeResult(op: string, result: unknown, many: boolean): unknown {
     }
     case 'lease':
       return { jobs: (result as { jobs: WireLeasedJob[] }).jobs.map(jsonLeasedJob) };
+    case 'schedules': {
+      const schedules = (result as { schedules: WireSchedule[] }).schedules;
+      return { schedules: schedules.map((sch) => ({ ...sch, job: { ...sch.job, payload: valueOrRawBytes(sch.job.payload ?? null, 'payload') } })) };
+    }
     default:
       return result;
   }

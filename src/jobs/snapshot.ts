@@ -7,11 +7,12 @@
 // The image is a stream of small msgpack values, never one value holding every job: encoding
 // writes each job straight into one buffer (msgpack-writer.ts), and decoding handles one job at a
 // time, so neither side builds a second copy of a million jobs as JS arrays. In order:
-//   header   {version, appliedIndex, lastNowMs, finishSeq, leaseRotation, queues, jobs, positions, idempotency, sessions}
+//   header   {version, appliedIndex, lastNowMs, finishSeq, leaseRotation, queues, jobs, positions, idempotency, schedules, sessions}
 //   queues   one [name, paused, totals[6], virtualTime, passes[10]] each
 //   jobs     one JobImage each (below), in the store's Map order
 //   positions [queue ordinal, list, ids[]]: lane 0..9, DONE_LIST or DEAD_LIST, at most POSITION_IDS_MAX ids each
 //   idempotency [queue, key, jobId, firstAtMs] each, oldest first
+//   schedules ScheduleImage each (below), by (queue, scheduleId); version 2 images have none
 //   sessions [clientId, lastUsedMs, evictedSeqMax, results] each, followed by its `results` [seq, outcome] values
 // Job ids and payload/result bytes are `bin` (ids are ASCII), so restored ids are flat strings of
 // their own, never slices pinning a larger decoded string.
@@ -26,9 +27,13 @@ import { ClientSession } from './sessions.js';
 import { storeBytes, storeBytesOrNull } from './stored-bytes.js';
 import { ValueStream } from './value-stream.js';
 import { JobStore } from './store.js';
-import { JOB_STATES, type JobState, type Outcome } from './types.js';
+import { parseCron } from './cron.js';
+import { ownedJob, ScheduleRecord } from './schedules.js';
+import { JOB_STATES, type JobState, type Outcome, type ScheduleJob } from './types.js';
 
-export const SNAPSHOT_VERSION = 2;
+export const SNAPSHOT_VERSION = 3;
+/** Images this build reads: version 2 is version 3 without schedules. */
+const SNAPSHOT_VERSIONS_READ: readonly number[] = [2, 3];
 
 /** Ids per positions value: bounds the size of one decoded value. */
 const POSITION_IDS_MAX = 4096;
@@ -60,6 +65,10 @@ type QueueImage = [name: string, paused: boolean, totals: number[], virtualTime:
 type PositionsImage = [queue: number, list: number, ids: Uint8Array[]];
 type IdempotencyImage = [queue: string, key: string, jobId: string, firstAtMs: number];
 type SessionImage = [clientId: string, lastUsedMs: number, evictedSeqMax: number, results: number];
+type ScheduleImage = [
+  queue: string, scheduleId: string, everyMs: number | null, cron: string | null, job: ScheduleJob, nextRunAtMs: number | null,
+  lastRunAtMs: number | null, lastJobId: string | null, runs: number, refused: number, createdAtMs: number, updatedAtMs: number,
+];
 
 interface Header {
   version: number;
@@ -71,6 +80,8 @@ interface Header {
   jobs: number;
   positions: number;
   idempotency: number;
+  /** Absent from version 2 images. */
+  schedules?: number;
   sessions: number;
 }
 
@@ -221,6 +232,7 @@ export function* writeSnapshotSteps(w: MsgpackWriter, store: JobStore, meta: Sna
     jobs: store.jobs.size,
     positions: queues.reduce((n, q) => n + positionChunkCount(q), 0),
     idempotency: store.idempotency.size,
+    schedules: store.schedules.size,
     sessions: sessions.length,
   };
   w.value(header);
@@ -257,6 +269,11 @@ export function* writeSnapshotSteps(w: MsgpackWriter, store: JobStore, meta: Sna
     }
   }
   if (idempotencyWritten !== header.idempotency) throw new Error(`invariant: ${idempotencyWritten} live idempotency keys, ${header.idempotency} counted`);
+  for (const r of store.schedules.list()) {
+    w.value([
+      r.queue, r.scheduleId, r.everyMs, r.cron?.source ?? null, r.job, r.nextRunAtMs, r.lastRunAtMs, r.lastJobId, r.runs, r.refused, r.createdAtMs, r.updatedAtMs,
+    ] satisfies ScheduleImage);
+  }
   // Cached results vary in size (an enqueue of 1,000 jobs holds 1,000 ids): stepped by bytes.
   let stepStartBytes = w.length;
   for (const s of sessions) {
@@ -314,6 +331,18 @@ function restorePositions(store: JobStore, queues: QueueState[], [ordinal, list,
   else if (list === DONE_LIST) for (const id of ids) q.done.push(restoredJob(store, id, `retention log of ${q.name}`));
   else if (list === DEAD_LIST) for (const id of ids) q.dead.push(restoredJob(store, id, `dead log of ${q.name}`));
   else throw new Error(`invariant: snapshot positions name unknown list ${list}`);
+}
+
+function restoreSchedule(store: JobStore, img: ScheduleImage): void {
+  const [queue, scheduleId, everyMs, cronSource, job, nextRunAtMs, lastRunAtMs, lastJobId, runs, refused, createdAtMs, updatedAtMs] = img;
+  const cron = cronSource === null ? null : parseCron(cronSource);
+  if (typeof cron === 'string') throw new Error(`invariant: snapshot schedule ${queue}/${scheduleId} has cron "${cronSource}": ${cron}`);
+  const record = new ScheduleRecord(queue, scheduleId, everyMs, cron, ownedJob(job), nextRunAtMs, createdAtMs, updatedAtMs);
+  record.lastRunAtMs = lastRunAtMs;
+  record.lastJobId = lastJobId;
+  record.runs = runs;
+  record.refused = refused;
+  store.schedules.put(record);
 }
 
 /**
@@ -378,6 +407,7 @@ export class SnapshotDecoder {
       const [queue, key, jobId, firstAtMs] = value as IdempotencyImage;
       this.store.idempotency.restore(queue, key, jobId, firstAtMs);
     },
+    (value) => restoreSchedule(this.store, value as ScheduleImage),
     (value) => {
       const [clientId, lastUsedMs, evictedSeqMax, results] = value as SessionImage;
       const session = new ClientSession(clientId, lastUsedMs);
@@ -408,9 +438,9 @@ export class SnapshotDecoder {
   take(value: unknown): void {
     if (this.header === null) {
       const header = value as Header;
-      if (header.version !== SNAPSHOT_VERSION) throw new Error(`snapshot version ${String(header.version)} is not ${SNAPSHOT_VERSION}`);
+      if (!SNAPSHOT_VERSIONS_READ.includes(header.version)) throw new Error(`snapshot version ${String(header.version)} is not one of ${SNAPSHOT_VERSIONS_READ.join(', ')}`);
       this.header = header;
-      this.counts = [header.queues, header.jobs, header.positions, header.idempotency, header.sessions];
+      this.counts = [header.queues, header.jobs, header.positions, header.idempotency, header.schedules ?? 0, header.sessions];
       this.left = header.queues;
       this.store.finishSeq = header.finishSeq;
       this.store.leaseRotation = header.leaseRotation;

@@ -16,8 +16,9 @@ import { applyAck, applyAckMany, applyFail, applyHeartbeat, applyLease, applyRel
 import type { MsgpackWriter } from './msgpack-writer.js';
 import { decodeSnapshot, encodeSnapshot, snapshotBytesEstimate, writeSnapshot, writeSnapshotSteps, type DecodedSnapshot } from './snapshot.js';
 import { isDueLive, isLeaseLive, JobStore } from './store.js';
+import { applyScheduleRemove, applyScheduleSet } from './schedules.js';
 import { applyTick } from './tick.js';
-import type { Command, EntryBatch, Envelope, JobState, Outcome, QueueStats, WireJob } from './types.js';
+import type { Command, EntryBatch, Envelope, JobState, Outcome, QueueStats, WireJob, WireSchedule } from './types.js';
 import { validateCommand } from './validate.js';
 
 function isEnvelope(value: unknown): value is Envelope {
@@ -136,6 +137,10 @@ export class JobStateMachine {
         return applyCancel(store, command, ctx);
       case 'tick':
         return applyTick(store, ctx);
+      case 'scheduleSet':
+        return applyScheduleSet(store, command, ctx);
+      case 'scheduleRemove':
+        return applyScheduleRemove(store, command);
       case 'pause':
       case 'resume':
         return applyPause(store, command);
@@ -207,15 +212,20 @@ export class JobStateMachine {
     return jobs;
   }
 
+  /** Repeatable-job schedules (of one queue, if given), by (queue, scheduleId). */
+  listSchedules(queue?: string): WireSchedule[] {
+    return this.store.schedules.list(queue).map((s) => s.toWire());
+  }
+
   /**
-   * The earliest lease expiry or delayed/failed runAt: when the leader should propose a tick.
-   * Null when nothing is scheduled. Pops stale heap entries off the top first (amortized
-   * O(log n)); that changes no replicated state, only the heap's garbage.
+   * The earliest lease expiry, delayed/failed runAt or schedule firing: when the leader should
+   * propose a tick. Null when nothing is scheduled. Pops stale heap entries off the top first
+   * (amortized O(log n)); that changes no replicated state, only the heap's garbage.
    */
   nextDueMs(): number | null {
     const lease = this.store.leases.pruneTop(isLeaseLive);
     const job = this.store.due.pruneTop(isDueLive);
-    return minOf(lease?.expiresAtMs ?? null, job?.runAtMs ?? null);
+    return minOf(minOf(lease?.expiresAtMs ?? null, job?.runAtMs ?? null), this.store.schedules.nextRunAtMs);
   }
 
   /**

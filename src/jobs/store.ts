@@ -16,6 +16,7 @@ import { IdempotencyIndex } from './idempotency.js';
 import { JobIndex } from './job-index.js';
 import { compareLeaseExpiry, compareRunAt, compareStrings, EntryStamp, JobRecord, LeaseRecord } from './job-record.js';
 import { QueueState, type RetentionKind } from './queue-state.js';
+import { ScheduleTable } from './schedules.js';
 import { SessionTable } from './sessions.js';
 import type { JobState } from './types.js';
 
@@ -60,6 +61,7 @@ export class JobStore {
   readonly queues = new Map<string, QueueState>();
   readonly idempotency = new IdempotencyIndex();
   readonly sessions = new SessionTable();
+  readonly schedules = new ScheduleTable();
   readonly due = new MinHeap<JobRecord>(compareRunAt);
   readonly leases = new MinHeap<LeaseRecord>(compareLeaseExpiry);
   private readonly ageChecks = new MinHeap<AgeCheck>(compareAgeChecks);

@@ -1,10 +1,12 @@
-// The tick command: time passes. Leases expire, delayed and failed jobs come due, finished jobs
+// The tick command: time passes. Leases expire, delayed and failed jobs come due, schedules fire
+// (schedules.ts), finished jobs
 // age out, idle sessions and old idempotency keys are forgotten. Each part pops from the head of a
 // time-ordered structure, so a tick costs O(log n) per item due and O(1) when nothing is.
 
 import { LEASE_EXPIRED_ERROR, TICK_ITEMS_MAX } from './defaults.js';
 import type { EntryContext } from './entry-context.js';
 import { ok } from './outcome.js';
+import { fireDueSchedules } from './schedules.js';
 import { isDueLive, isLeaseLive, type JobStore } from './store.js';
 import type { Outcome } from './types.js';
 
@@ -50,8 +52,9 @@ function promoteDue(store: JobStore, nowMs: number): number {
 export function applyTick(store: JobStore, ctx: EntryContext): Outcome {
   const expired = expireLeases(store, ctx.nowMs);
   const promoted = promoteDue(store, ctx.nowMs);
+  const fired = fireDueSchedules(store, ctx);
   const removed = store.applyAgeRetention(ctx.nowMs, TICK_ITEMS_MAX);
   store.sessions.expireIdle(ctx.nowMs); // at most SESSIONS_MAX
   store.idempotency.expire(ctx.nowMs, TICK_ITEMS_MAX);
-  return ok({ expired, promoted, removed });
+  return ok({ expired, promoted, removed, fired });
 }

@@ -83,8 +83,35 @@ export interface EnqueueSpec {
   idempotencyKey?: string;
 }
 
+/** The job a schedule enqueues each time it fires: an EnqueueSpec without queue, id and timing. */
+export type ScheduleJob = Omit<EnqueueSpec, 'queue' | 'id' | 'runAtMs' | 'delayMs' | 'idempotencyKey'>;
+
+/** When a schedule fires: every `everyMs`, or at the minutes a 5-field cron expression (UTC) names. */
+export type ScheduleTiming = { everyMs: number; cron?: undefined } | { cron: string; everyMs?: undefined };
+
+/** A repeatable job as it is replicated and answered on the wire (the job's payload is bytes). */
+export interface WireSchedule {
+  queue: string;
+  scheduleId: string;
+  everyMs: number | null;
+  cron: string | null;
+  job: ScheduleJob;
+  /** When it fires next (leader's clock); null when a cron expression names no later time. */
+  nextRunAtMs: number | null;
+  /** The time of its last firing, the job that firing enqueued, and how many firings there were. */
+  lastRunAtMs: number | null;
+  lastJobId: string | null;
+  runs: number;
+  /** Firings whose job the cluster refused (full): nothing was enqueued for them. */
+  refused: number;
+  createdAtMs: number;
+  updatedAtMs: number;
+}
+
 export type Command =
   | { op: 'enqueue'; jobs: EnqueueSpec[] }
+  | ({ op: 'scheduleSet'; queue: string; scheduleId: string; job: ScheduleJob; startAtMs?: number } & ScheduleTiming)
+  | { op: 'scheduleRemove'; queue: string; scheduleId: string }
   | { op: 'lease'; workerId: string; queues: string[]; max: number; leaseMs?: number }
   | { op: 'heartbeat'; jobId: string; token: string; leaseMs?: number }
   | { op: 'ack'; jobId: string; token: string; result?: ValueBytes }
@@ -137,7 +164,9 @@ export interface CommandResults {
   release: { state: 'waiting' };
   fail: { state: 'failed' | 'dead'; retryAtMs: number | null };
   cancel: { state: JobState; cancelled: boolean };
-  tick: { expired: number; promoted: number; removed: number };
+  tick: { expired: number; promoted: number; removed: number; fired: number };
+  scheduleSet: { created: boolean; nextRunAtMs: number | null };
+  scheduleRemove: { removed: boolean };
   pause: { paused: true };
   resume: { paused: false };
   dlqRetry: { retried: number };

@@ -17,6 +17,8 @@ import {
   LEASE_QUEUES_MAX,
   MAX_ATTEMPTS_MAX,
   QUEUE_NAME_PATTERN,
+  SCHEDULE_EVERY_MS_MIN,
+  SCHEDULE_PAYLOAD_BYTES_MAX,
 } from '../limits.js';
 import { ASSIGNED_ID_PATTERN, LEASE_TOKEN_LENGTH_MAX } from './ids.js';
 import { PRIORITY_MAX, PRIORITY_MIN, type Command } from './types.js';
@@ -104,6 +106,36 @@ function checkSpec(field: string, spec: unknown, nowMs: number): Check {
   );
 }
 
+/** A schedule's job: an enqueue spec's fields, less those a firing decides (queue, id, timing, key). */
+function checkScheduleJob(value: unknown): Check {
+  if (!isObject(value)) return fail('job', 'must be an object');
+  for (const key of ['queue', 'id', 'runAtMs', 'delayMs', 'idempotencyKey']) {
+    if (!absent(value[key])) return fail(`job.${key}`, 'is not a field of a schedule\'s job');
+  }
+  const error = checkSpec('job', { ...value, queue: 'q' }, 0);
+  if (error !== null) return error;
+  const payload = value.payload;
+  return payload instanceof Uint8Array && payload.byteLength > SCHEDULE_PAYLOAD_BYTES_MAX ? fail('job.payload', `must be at most ${SCHEDULE_PAYLOAD_BYTES_MAX} bytes`) : null;
+}
+
+function checkScheduleSet(cmd: Fields, nowMs: number): Check {
+  const timing =
+    absent(cmd.everyMs) === absent(cmd.cron)
+      ? fail('everyMs', 'give exactly one of everyMs and cron')
+      : absent(cmd.cron)
+        ? intIn('everyMs', cmd.everyMs, SCHEDULE_EVERY_MS_MIN, DELAY_MS_MAX)
+        : typeof cmd.cron === 'string'
+          ? null
+          : fail('cron', 'must be a string');
+  return (
+    patterned('queue', cmd.queue, QUEUE_NAME_PATTERN) ??
+    patterned('scheduleId', cmd.scheduleId, ID_PATTERN) ??
+    timing ??
+    optionalIntIn('startAtMs', cmd.startAtMs, 0, nowMs + DELAY_MS_MAX) ??
+    checkScheduleJob(cmd.job)
+  );
+}
+
 function checkEnqueue(cmd: Fields, nowMs: number): Check {
   const jobs = cmd.jobs;
   if (!Array.isArray(jobs)) return fail('jobs', 'must be an array');
@@ -187,6 +219,10 @@ export function validateCommand(cmd: unknown, nowMs: number): WireError | null {
       return patterned('jobId', cmd.jobId, ID_PATTERN);
     case 'tick':
       return null;
+    case 'scheduleSet':
+      return checkScheduleSet(cmd, nowMs);
+    case 'scheduleRemove':
+      return patterned('queue', cmd.queue, QUEUE_NAME_PATTERN) ?? patterned('scheduleId', cmd.scheduleId, ID_PATTERN);
     case 'pause':
     case 'resume':
       return patterned('queue', cmd.queue, QUEUE_NAME_PATTERN);

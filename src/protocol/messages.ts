@@ -4,7 +4,7 @@
 
 import type { WireError } from '../errors.js';
 import { LEASE_BATCH_MAX, LEASE_WAIT_MS_MAX } from '../limits.js';
-import type { AckItem, Command, CommandResults, EnqueueSpec, Envelope, PriorityName, QueueStats, ValueBytes, WireJob } from '../jobs/types.js';
+import type { AckItem, Command, CommandResults, EnqueueSpec, Envelope, PriorityName, QueueStats, ScheduleJob, ValueBytes, WireJob, WireSchedule } from '../jobs/types.js';
 
 // Protocol-only bounds. They belong with the others in src/limits.ts (and README "Limits").
 /** Jobs one dlqList answer may hold. Kept small because each job carries its payload. */
@@ -38,6 +38,11 @@ export interface WireEnqueueSpec extends Omit<EnqueueSpec, 'priority'> {
   priority?: number | PriorityName;
 }
 
+/** A schedule's job as a client sends it: the priority may be named. */
+export interface WireScheduleJob extends Omit<ScheduleJob, 'priority'> {
+  priority?: number | PriorityName;
+}
+
 /** Fields of each request op (besides `id` and `op`). */
 export interface RequestFields {
   // Mutating: become a Command inside an Envelope.
@@ -53,12 +58,16 @@ export interface RequestFields {
   resume: SessionFields & { queue: string };
   dlqRetry: SessionFields & { queue: string; jobIds?: string[]; max?: number };
   dlqPurge: SessionFields & { queue: string; jobIds?: string[]; max?: number };
+  /** Creates or replaces a schedule; give exactly one of everyMs and cron. */
+  scheduleSet: SessionFields & { queue: string; scheduleId: string; everyMs?: number; cron?: string; startAtMs?: number; job?: WireScheduleJob };
+  scheduleRemove: SessionFields & { queue: string; scheduleId: string };
   // Reads.
   get: ReadFields & { jobId: string };
   stats: ReadFields & { queue: string };
   queues: ReadFields;
   dlqList: ReadFields & { queue: string; offset?: number; limit?: number };
   waitResult: ReadFields & { jobId: string; timeoutMs: number };
+  schedules: ReadFields & { queue?: string };
   // Admin and discovery.
   clusterStatus: Record<string, never>;
   transferLeader: { to: string };
@@ -72,13 +81,14 @@ export interface RequestFields {
 
 export type Op = keyof RequestFields;
 export type MutatingOp = Exclude<Command['op'], 'tick'>;
-export type ReadOp = 'get' | 'stats' | 'queues' | 'dlqList' | 'waitResult';
+export type ReadOp = 'get' | 'stats' | 'queues' | 'dlqList' | 'waitResult' | 'schedules';
 export type AdminOp = 'clusterStatus' | 'transferLeader' | 'addNode' | 'removeNode' | 'snapshot' | 'stateHash' | 'hello';
 
 export const MUTATING_OPS: readonly MutatingOp[] = [
   'enqueue', 'lease', 'heartbeat', 'ack', 'ackMany', 'release', 'fail', 'cancel', 'pause', 'resume', 'dlqRetry', 'dlqPurge',
+  'scheduleSet', 'scheduleRemove',
 ];
-export const READ_OPS: readonly ReadOp[] = ['get', 'stats', 'queues', 'dlqList', 'waitResult'];
+export const READ_OPS: readonly ReadOp[] = ['get', 'stats', 'queues', 'dlqList', 'waitResult', 'schedules'];
 export const ADMIN_OPS: readonly AdminOp[] = ['clusterStatus', 'transferLeader', 'addNode', 'removeNode', 'snapshot', 'stateHash', 'hello'];
 
 /** A request as it travels: `{id, op, ...fields}`. */
@@ -131,6 +141,10 @@ export interface OpResults {
   resume: CommandResults['resume'];
   dlqRetry: CommandResults['dlqRetry'];
   dlqPurge: CommandResults['dlqPurge'];
+  scheduleSet: CommandResults['scheduleSet'];
+  scheduleRemove: CommandResults['scheduleRemove'];
+  /** Schedules by (queue, scheduleId). */
+  schedules: { schedules: WireSchedule[] };
   /** `job` is null when no such job exists (or it was removed by retention). */
   get: { job: WireJob | null };
   stats: QueueStats;
@@ -174,7 +188,8 @@ export type ValidReadRequest =
   | { kind: 'read'; id: number; op: 'stats'; stale: boolean; queue: string }
   | { kind: 'read'; id: number; op: 'queues'; stale: boolean }
   | { kind: 'read'; id: number; op: 'dlqList'; stale: boolean; queue: string; offset: number; limit: number }
-  | { kind: 'read'; id: number; op: 'waitResult'; stale: boolean; jobId: string; timeoutMs: number };
+  | { kind: 'read'; id: number; op: 'waitResult'; stale: boolean; jobId: string; timeoutMs: number }
+  | { kind: 'read'; id: number; op: 'schedules'; stale: boolean; queue: string | null };
 
 export type ValidAdminRequest =
   | { kind: 'admin'; id: number; op: 'clusterStatus' }

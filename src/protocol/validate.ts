@@ -5,12 +5,14 @@
 
 import type { WireError } from '../errors.js';
 import { RaftqError } from '../errors.js';
-import type { AckItem, Backoff, Command, EnqueueSpec } from '../jobs/types.js';
+import { CRON_EXPRESSION_LENGTH_MAX, parseCron } from '../jobs/cron.js';
+import type { AckItem, Backoff, Command, EnqueueSpec, ScheduleJob } from '../jobs/types.js';
 import { PRIORITY_MAX, PRIORITY_MIN, PRIORITY_NAMED } from '../jobs/types.js';
 import {
   ACK_BATCH_MAX, DELAY_MS_MAX, ENQUEUE_BATCH_MAX, ERROR_MESSAGE_LENGTH_MAX, ID_PATTERN, IDEMPOTENCY_KEY_LENGTH_MAX,
   JOB_NAME_LENGTH_MAX, LEASE_BATCH_MAX, LEASE_MS_MAX, LEASE_MS_MIN, LEASE_QUEUES_MAX, LEASE_WAIT_MS_MAX,
-  MAX_ATTEMPTS_MAX, PAYLOAD_BYTES_MAX_DEFAULT, QUEUE_NAME_PATTERN, RESULT_BYTES_MAX,
+  MAX_ATTEMPTS_MAX, PAYLOAD_BYTES_MAX_DEFAULT, QUEUE_NAME_PATTERN, RESULT_BYTES_MAX, SCHEDULE_EVERY_MS_MIN,
+  SCHEDULE_PAYLOAD_BYTES_MAX,
 } from '../limits.js';
 import { parseHostPort } from './address.js';
 import type { MutatingOp, NodeAddresses, Op, ValidAdminRequest, ValidCommandRequest, ValidReadRequest, ValidRequest } from './messages.js';
@@ -326,6 +328,42 @@ function ackItem(ctx: Context) {
   };
 }
 
+const SCHEDULE_JOB_FIELDS = ['name', 'payload', 'priority', 'maxAttempts', 'backoff', 'leaseMs'];
+
+function scheduleJob(ctx: Context) {
+  return (value: unknown, path: string): ScheduleJob => {
+    const fields = object(value, path, SCHEDULE_JOB_FIELDS);
+    const job: ScheduleJob = {};
+    put(job, 'name', fields.optional('name', jobName));
+    put(job, 'payload', fields.optional('payload', valueBytes(ctx, Math.min(SCHEDULE_PAYLOAD_BYTES_MAX, ctx.payloadBytesMax), 'payload')));
+    put(job, 'priority', fields.optional('priority', priority));
+    put(job, 'maxAttempts', fields.optional('maxAttempts', integer(1, MAX_ATTEMPTS_MAX)));
+    put(job, 'backoff', fields.optional('backoff', backoff));
+    put(job, 'leaseMs', fields.optional('leaseMs', leaseMsBounded));
+    return job;
+  };
+}
+
+function cronExpression(value: unknown, path: string): string {
+  const expression = text(1, CRON_EXPRESSION_LENGTH_MAX)(value, path);
+  const spec = parseCron(expression);
+  if (typeof spec === 'string') throw new Invalid(path, spec);
+  return expression;
+}
+
+function scheduleSetCommand(id: number, fields: Fields, ctx: Context): ValidCommandRequest {
+  const queue = fields.required('queue', queueName);
+  const scheduleId = fields.required('scheduleId', identifier);
+  const job = fields.optional('job', scheduleJob(ctx)) ?? {};
+  const everyMs = fields.optional('everyMs', integer(SCHEDULE_EVERY_MS_MIN, DELAY_MS_MAX));
+  const cron = fields.optional('cron', cronExpression);
+  if ((everyMs === undefined) === (cron === undefined)) throw new Invalid(fields.at('everyMs'), 'give exactly one of everyMs and cron');
+  const timing = everyMs !== undefined ? { everyMs } : { cron: cron as string };
+  const cmd: Extract<Command, { op: 'scheduleSet' }> = { op: 'scheduleSet', queue, scheduleId, job, ...timing };
+  put(cmd, 'startAtMs', fields.optional('startAtMs', integer(0, ctx.nowMs + DELAY_MS_MAX)));
+  return command(id, fields, cmd);
+}
+
 function leaseCommand(id: number, fields: Fields): ValidCommandRequest {
   const cmd: Extract<Command, { op: 'lease' }> = {
     op: 'lease',
@@ -384,6 +422,11 @@ const OPS: Record<Op, OpSpec> = {
   resume: { fields: ['queue'], validate: (id, f) => command(id, f, { op: 'resume', queue: f.required('queue', queueName) }) },
   dlqRetry: { fields: ['queue', 'jobIds', 'max'], validate: (id, f) => dlqCommand('dlqRetry', id, f) },
   dlqPurge: { fields: ['queue', 'jobIds', 'max'], validate: (id, f) => dlqCommand('dlqPurge', id, f) },
+  scheduleSet: { fields: ['queue', 'scheduleId', 'everyMs', 'cron', 'startAtMs', 'job'], validate: (id, f, ctx) => scheduleSetCommand(id, f, ctx) },
+  scheduleRemove: {
+    fields: ['queue', 'scheduleId'],
+    validate: (id, f) => command(id, f, { op: 'scheduleRemove', queue: f.required('queue', queueName), scheduleId: f.required('scheduleId', identifier) }),
+  },
 
   get: { fields: ['jobId'], validate: (id, f) => read(id, f, { op: 'get', jobId: f.required('jobId', jobId) }) },
   stats: { fields: ['queue'], validate: (id, f) => read(id, f, { op: 'stats', queue: f.required('queue', queueName) }) },
@@ -398,6 +441,7 @@ const OPS: Record<Op, OpSpec> = {
         limit: f.optional('limit', integer(1, DLQ_LIST_LIMIT_MAX)) ?? DLQ_LIST_LIMIT_DEFAULT,
       }),
   },
+  schedules: { fields: ['queue'], validate: (id, f) => read(id, f, { op: 'schedules', queue: f.optional('queue', queueName) ?? null }) },
   waitResult: {
     fields: ['jobId', 'timeoutMs'],
     validate: (id, f) =>

@@ -2,19 +2,15 @@
 // that brings it a job, so submit → handler start costs one commit, not two. Checked on a one-node
 // cluster in this process, by the entries the node applies.
 
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNodeLogger } from '../../cluster/logger.js';
-import { startNode, type RunningNode } from '../../cluster/node.js';
-import { resolveNodeConfig } from '../../cluster/node-config.js';
+import type { RunningNode } from '../../cluster/node.js';
 import { Client } from '../../src/client/client.js';
 import { Transport } from '../../src/client/transport.js';
 import type { EntryBatch } from '../../src/jobs/types.js';
-import { freePorts, until } from '../observability/process-cluster.js';
+import { until } from '../observability/process-cluster.js';
+import { startSoloNode, type SoloNode } from './solo-node.js';
 
-let dataDir = '';
+let solo: SoloNode;
 let node: RunningNode;
 let client: Client;
 const applied: EntryBatch[] = [];
@@ -30,21 +26,14 @@ function longPoll(transport: Transport, queue: string, max: number, waitMs = 10_
 
 describe('direct dispatch of waiting leases', () => {
   beforeAll(async () => {
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'raftq-dispatch-'));
-    const [clientPort, peerPort, httpPort] = await freePorts(3);
-    const config = resolveNodeConfig(
-      { id: 'solo', listen: `127.0.0.1:${clientPort}`, peerListen: `127.0.0.1:${peerPort}`, http: `127.0.0.1:${httpPort}`, peers: '', dataDir: path.join(dataDir, 'solo') },
-      {},
-    );
-    node = await startNode(config, createNodeLogger('solo', 'silent', () => null), { onApplied: (batch) => applied.push(batch) });
-    client = new Client({ nodes: [config.listen] });
-    await until('the node to lead', () => node.broker.isLeader);
+    solo = await startSoloNode('raftq-dispatch-', () => ({ onApplied: (batch) => applied.push(batch) }));
+    node = solo.node;
+    client = new Client({ nodes: [node.config.listen] });
   });
 
   afterAll(async () => {
     await client.close();
-    await node.close();
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    await solo.stop();
   });
 
   it('hands a new job to a waiting lease in the entry that enqueues it', async () => {

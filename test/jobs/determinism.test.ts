@@ -55,6 +55,12 @@ function generateLog(seed: number, entries: number): LogEntry[] {
     if (r < 0.84) return { op: 'dlqRetry', queue: pick(QUEUES), ...(rand() < 0.5 ? { max: 1 + Math.floor(rand() * 3) } : {}) };
     if (r < 0.85) return { op: 'dlqPurge', queue: pick(QUEUES), max: 1 };
     if (r < 0.86) return { op: 'enqueue', jobs: [{ queue: 'bad queue name' }] };
+    if (r < 0.87) {
+      // Schedules fire inside ticks: by interval, or by cron (some every minute, one never).
+      const timing = rand() < 0.5 ? { everyMs: 1000 + Math.floor(rand() * 20_000) } : { cron: pick(['* * * * *', '*/2 * * * *', '0 0 30 2 *', '@hourly']) };
+      return { op: 'scheduleSet', queue: pick(QUEUES), scheduleId: `s${Math.floor(rand() * 4)}`, job: { payload: bytes({ s: Math.floor(rand() * 9) }), priority: Math.floor(rand() * 10) }, ...timing };
+    }
+    if (r < 0.872) return { op: 'scheduleRemove', queue: pick(QUEUES), scheduleId: `s${Math.floor(rand() * 4)}` };
     return { op: 'tick' };
   };
 
@@ -141,6 +147,7 @@ describe('determinism', () => {
       expect(first.stateHash()).toBe(straight.stateHash());
       expect(restored.nextDueMs()).toBe(straight.nextDueMs());
       expect(restored.listQueues()).toEqual(straight.listQueues());
+      expect(restored.listSchedules()).toEqual(straight.listSchedules());
       // The count the enqueue limit is decided on is replicated state too: kept as it goes, or rebuilt by a restore.
       expect(restored.stateBytes).toEqual(straight.stateBytes);
       expect(first.stateBytes).toEqual(straight.stateBytes);
@@ -161,5 +168,8 @@ describe('determinism', () => {
     for (const key of ['waiting', 'cancelled', 'total.enqueued', 'total.completed', 'total.failed', 'total.retried', 'total.dead', 'total.expired']) {
       expect(sum[key], key).toBeGreaterThan(0);
     }
+    const schedules = machine.listSchedules();
+    console.log(`seed 7: ${schedules.length} schedules, ${schedules.reduce((n, s) => n + s.runs, 0)} firings`);
+    expect(schedules.some((s) => s.runs > 0 && s.lastJobId !== null)).toBe(true);
   });
 });

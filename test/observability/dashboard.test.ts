@@ -96,6 +96,10 @@ describe('dashboard on a real cluster', () => {
     await until('reports to show the job waiting and none dead', async () => (await cellText(page, 'reports', 'waiting')) === '1' && (await cellText(page, 'reports', 'dead')) === '0', UI_TIMEOUT_MS);
     expect((await client!.get(deadId))?.state).toBe('waiting');
 
+    // A schedule shows in its card, with how it fires.
+    await client!.schedules.set('reports', 'nightly', { cron: '0 3 * * *', job: { payload: { month: 'current' } } });
+    await until('the schedules card to list reports/nightly', async () => ((await page.getByTestId('schedule-row-reports-nightly').textContent({ timeout: 500 })) ?? '').includes('0 3 * * *'), UI_TIMEOUT_MS);
+
     // The job lookup finds it by id.
     await page.getByTestId('lookup-id').fill(deadId);
     await page.getByTestId('lookup-submit').click();

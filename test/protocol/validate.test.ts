@@ -150,6 +150,15 @@ const bad: BadRow[] = [
   { name: 'transferLeader to an empty id', request: { id: 1, op: 'transferLeader', to: '' }, code: 'BAD_REQUEST', field: 'to' },
   { name: 'hello without clientId', request: { id: 1, op: 'hello' }, code: 'BAD_REQUEST', field: 'clientId' },
   { name: 'clusterStatus with a field', request: { id: 1, op: 'clusterStatus', verbose: true }, code: 'BAD_REQUEST', field: 'verbose' },
+  // Schedules.
+  { name: 'scheduleSet without timing', request: { id: 1, op: 'scheduleSet', ...session, queue: 'q', scheduleId: 's' }, code: 'BAD_REQUEST', field: 'everyMs' },
+  { name: 'scheduleSet with both timings', request: { id: 1, op: 'scheduleSet', ...session, queue: 'q', scheduleId: 's', everyMs: 60_000, cron: '* * * * *' }, code: 'BAD_REQUEST', field: 'everyMs' },
+  { name: 'scheduleSet every half a second', request: { id: 1, op: 'scheduleSet', ...session, queue: 'q', scheduleId: 's', everyMs: 500 }, code: 'BAD_REQUEST', field: 'everyMs' },
+  { name: 'scheduleSet cron hour 24', request: { id: 1, op: 'scheduleSet', ...session, queue: 'q', scheduleId: 's', cron: '0 24 * * *' }, code: 'BAD_REQUEST', field: 'cron' },
+  { name: 'scheduleSet job with an id', request: { id: 1, op: 'scheduleSet', ...session, queue: 'q', scheduleId: 's', everyMs: 60_000, job: { id: 'x' } }, code: 'BAD_REQUEST', field: 'job.id' },
+  { name: 'scheduleSet job payload over 64 KiB', request: { id: 1, op: 'scheduleSet', ...session, queue: 'q', scheduleId: 's', everyMs: 60_000, job: { payload: bytesOf(64 * 1024 + 1) } }, code: 'PAYLOAD_TOO_LARGE', field: 'job.payload' },
+  { name: 'scheduleRemove without scheduleId', request: { id: 1, op: 'scheduleRemove', ...session, queue: 'q' }, code: 'BAD_REQUEST', field: 'scheduleId' },
+  { name: 'schedules with a bad queue', request: { id: 1, op: 'schedules', queue: 'a b' }, code: 'BAD_REQUEST', field: 'queue' },
 ];
 
 describe('validateRequest rejects', () => {
@@ -183,6 +192,19 @@ describe('validateRequest rejects', () => {
 });
 
 describe('validateRequest accepts', () => {
+  it('a schedule, turning its job into the replicated ScheduleJob', () => {
+    const payload = encodeValue({ report: 'daily' });
+    const validation = validateRequest(
+      { id: 3, op: 'scheduleSet', ...session, queue: 'reports', scheduleId: 'daily', cron: ' @daily ', startAtMs: NOW_MS + 1000, job: { payload, priority: 'high', name: 'r', maxAttempts: 2 } },
+      { nowMs: NOW_MS },
+    );
+    expect(validation.ok && validation.request.kind === 'command' ? validation.request.envelope.cmd : null).toEqual({
+      op: 'scheduleSet', queue: 'reports', scheduleId: 'daily', cron: ' @daily ', startAtMs: NOW_MS + 1000, job: { payload, priority: 8, name: 'r', maxAttempts: 2 },
+    });
+    const list = validateRequest({ id: 4, op: 'schedules', stale: true }, { nowMs: NOW_MS });
+    expect(list).toEqual({ ok: true, request: { kind: 'read', id: 4, stale: true, op: 'schedules', queue: null } });
+  });
+
   it('a full enqueue and turns it into the Command', () => {
     const payload = encodeValue({ to: 'a@b.c' });
     const validation = validateRequest(

@@ -7,6 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { freePort, repoRoot, waitUntil } from '../../jepsen-lite/processes.js';
+import { MUTATING_OPS } from '../../src/protocol/messages.js';
 import { testClient, useClusters } from '../cluster/load.js';
 import { parseExposition, value } from '../observability/prom-text.js';
 
@@ -63,6 +64,7 @@ function describeRun(run: PythonRun): string {
 interface ScenarioReport {
   ids: string[];
   later: { state: string; runAtMsOff: number; paused: boolean[]; cancel: { state: string; cancelled: boolean }; missing: null };
+  schedule: { nextRunIsThreeUtc: boolean; listed: unknown[]; removed: boolean[]; left: number };
   keyed: string[];
   answeredBy: string;
   leader: string;
@@ -85,6 +87,13 @@ describe('the Python SDK', () => {
     // unittest reports on stderr: "Ran N tests" and "OK".
     expect(run.stderr).toMatch(/Ran [1-9]\d* tests/);
     expect(run.stderr).toMatch(/\nOK\b/);
+  });
+
+  it('sends a client session with exactly the ops the node treats as mutating (a missing one is refused: clientId required)', async () => {
+    requirePythonWithMsgpack();
+    const run = await runPython(['-c', 'import json; from raftq.transport import MUTATING_OPS; print(json.dumps(sorted(MUTATING_OPS)))'], SDK_DIR);
+    expect(run.code, describeRun(run)).toBe(0);
+    expect(JSON.parse(run.stdout)).toEqual([...MUTATING_OPS].sort());
   });
 
   it('submits through a follower and works jobs there: each completed once with its result; retries, then success or the DLQ', async () => {
@@ -114,6 +123,12 @@ describe('the Python SDK', () => {
       expect(value(metrics, 'raftq_requests_total', { op: 'ackMany', code: 'OK' })).toBeGreaterThanOrEqual(report.workerRequests.ackMany!);
       expect(report.keyed[0]).toBe(report.keyed[1]);
       expect(report.later).toEqual({ state: 'delayed', runAtMsOff: 0, paused: [true, false], cancel: { state: 'cancelled', cancelled: true }, missing: null });
+      expect(report.schedule).toEqual({
+        nextRunIsThreeUtc: true,
+        listed: [['nightly', '0 3 * * *', null, { payload: { report: 'daily' }, priority: 8, maxAttempts: 2 }, 0]],
+        removed: [true, false],
+        left: 0,
+      });
       const done = [...report.ids, report.keyed[0]!, ...tsIds];
       expect(new Set(done).size).toBe(done.length);
       // Exactly once: one accepted ack per job on the Python side, and the node counts no more.

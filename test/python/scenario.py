@@ -91,6 +91,16 @@ def main() -> None:
         "missing": client.get_job("no-such-job"),
     }
 
+    # A schedule, set, listed and removed: it fires tomorrow at 03:00 UTC, never during the test.
+    next_run = client.set_schedule(LATER_QUEUE, "nightly", {"report": "daily"}, cron="0 3 * * *", priority="high", max_attempts=2)
+    listed = client.schedules(LATER_QUEUE)
+    schedule_report = {
+        "nextRunIsThreeUtc": next_run is not None and datetime.fromtimestamp(next_run / 1000, timezone.utc).strftime("%H:%M") == "03:00",
+        "listed": [[s.schedule_id, s.cron, s.every_ms, s.job, s.runs] for s in listed],
+        "removed": [client.remove_schedule(LATER_QUEUE, "nightly"), client.remove_schedule(LATER_QUEUE, "nightly")],
+        "left": len(client.schedules()),
+    }
+
     acks: Counter[str] = Counter()
     failures: list[dict[str, Any]] = []
     lock = threading.Lock()
@@ -118,6 +128,7 @@ def main() -> None:
     print(json.dumps({
         "ids": ids,
         "later": later_report,
+        "schedule": schedule_report,
         "keyed": keyed,
         "answeredBy": status["nodeId"],
         "leader": status["leader"],

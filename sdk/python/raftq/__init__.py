@@ -23,7 +23,7 @@ from .errors import (
     SubmitManyOutcome,
     UnauthorizedError,
 )
-from .jobs import JOB_STATES, PRIORITY_NAMED, Backoff, CancelOutcome, DeadJobs, FailOutcome, Job, JobSpec, Lease, QueueStats
+from .jobs import JOB_STATES, PRIORITY_NAMED, Backoff, CancelOutcome, DeadJobs, FailOutcome, Job, JobSpec, Lease, QueueStats, Schedule
 from .transport import RetryOptions
 from .worker import PermanentError, Worker, WorkerJob
 
@@ -56,6 +56,7 @@ __all__ = [
     "RateLimitedError",
     "RequestTimeoutError",
     "RetryOptions",
+    "Schedule",
     "StaleLeaseError",
     "SubmitManyOutcome",
     "UnauthorizedError",

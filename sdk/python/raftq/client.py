@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import datetime
 from typing import Any, Iterable, Mapping, Sequence
 
 from .batches import split_batches
@@ -19,9 +20,11 @@ from .jobs import (
     Job,
     JobSpec,
     QueueStats,
+    Schedule,
     job_from_wire,
     queue_stats_from_wire,
     run_at_ms,
+    schedule_from_wire,
 )
 from .limits import ENQUEUE_BATCH_MAX, ENQUEUE_REQUEST_BYTES_MAX, SPEC_BYTES_BEYOND_PAYLOAD_MAX, WAIT_RESULT_MS_MAX
 from .transport import REQUEST_TIMEOUT_MS_DEFAULT, RetryOptions, Transport
@@ -145,6 +148,42 @@ class Client:
     def dlq_purge(self, queue: str, *, job_ids: Sequence[str] | None = None, max_jobs: int | None = None) -> int:
         fields = {"queue": queue, "jobIds": None if job_ids is None else list(job_ids), "max": max_jobs}
         return int(self._transport.call("dlqPurge", fields)["purged"])
+
+    def set_schedule(
+        self,
+        queue: str,
+        schedule_id: str,
+        payload: Any = None,
+        *,
+        every_ms: int | None = None,
+        cron: str | None = None,
+        start_at: datetime | int | None = None,
+        **job_options: Any,
+    ) -> int | None:
+        """Creates the schedule, or replaces the one of this id (its history kept); returns when it
+        fires next (epoch ms; None when a cron expression names no later time).
+
+        Give exactly one of ``every_ms`` (at least 1,000) and ``cron`` (5 fields, UTC, e.g.
+        ``"0 3 * * *"`` or ``"@daily"``). ``job_options`` are those of ``submit`` that a firing can
+        reuse: ``name``, ``priority``, ``max_attempts``, ``backoff``, ``lease_ms``.
+        """
+        job = _to_wire(queue, _spec_of(payload, job_options))
+        del job["queue"]
+        fields = {"queue": queue, "scheduleId": schedule_id, "everyMs": every_ms, "cron": cron, "job": job}
+        if start_at is not None:
+            fields["startAtMs"] = run_at_ms(start_at)
+        answer = self._transport.call("scheduleSet", fields)
+        next_run: int | None = answer["nextRunAtMs"]
+        return next_run
+
+    def remove_schedule(self, queue: str, schedule_id: str) -> bool:
+        """Removes a schedule (the jobs it enqueued stay); False when there was none."""
+        return bool(self._transport.call("scheduleRemove", {"queue": queue, "scheduleId": schedule_id})["removed"])
+
+    def schedules(self, queue: str | None = None, *, stale: bool = False) -> list[Schedule]:
+        """Every schedule (of one queue, if given), by (queue, schedule id)."""
+        answer = self._transport.call("schedules", {"queue": queue, "stale": stale or None})
+        return [schedule_from_wire(s) for s in answer["schedules"]]
 
     def cluster_status(self) -> dict[str, Any]:
         """The node's view of the cluster: nodeId, leader, term, nodes (as the wire has them)."""

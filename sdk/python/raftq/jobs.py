@@ -122,6 +122,49 @@ class DeadJobs:
     total: int
 
 
+@dataclass(frozen=True)
+class Schedule:
+    """A repeatable job: it enqueues ``job`` every ``every_ms``, or at the minutes of ``cron`` (UTC)."""
+
+    queue: str
+    schedule_id: str
+    every_ms: int | None
+    cron: str | None
+    # The job each firing enqueues, as the wire has it, with its payload decoded.
+    job: dict[str, Any]
+    next_run_at_ms: int | None
+    last_run_at_ms: int | None
+    last_job_id: str | None
+    runs: int
+    # Firings the full cluster refused: nothing was enqueued for them.
+    refused: int
+    created_at_ms: int
+    updated_at_ms: int
+
+
+def schedule_from_wire(wire: Mapping[str, Any]) -> Schedule:
+    try:
+        job = dict(wire["job"])
+        if job.get("payload") is not None:
+            job["payload"] = value_or_raw_bytes(job["payload"], "payload")
+        return Schedule(
+            queue=wire["queue"],
+            schedule_id=wire["scheduleId"],
+            every_ms=wire["everyMs"],
+            cron=wire["cron"],
+            job=job,
+            next_run_at_ms=wire["nextRunAtMs"],
+            last_run_at_ms=wire["lastRunAtMs"],
+            last_job_id=wire["lastJobId"],
+            runs=ms(wire["runs"]),
+            refused=ms(wire["refused"]),
+            created_at_ms=ms(wire["createdAtMs"]),
+            updated_at_ms=ms(wire["updatedAtMs"]),
+        )
+    except (KeyError, TypeError, AttributeError) as error:
+        raise InternalError(f"malformed schedule on the wire: {error!r}") from error
+
+
 def ms(value: Any) -> int:
     """An integral number of the wire (maybe a float64, see module doc) as an int."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):

@@ -30,7 +30,10 @@ DEFAULT_NODES: tuple[str, ...] = ("127.0.0.1:7001", "127.0.0.1:7002", "127.0.0.1
 HINT_IGNORED_AFTER_FAILURE_MS = 5_000
 
 MUTATING_OPS: frozenset[str] = frozenset(
-    {"enqueue", "lease", "heartbeat", "ack", "ackMany", "release", "fail", "cancel", "pause", "resume", "dlqRetry", "dlqPurge"}
+    {
+        "enqueue", "lease", "heartbeat", "ack", "ackMany", "release", "fail", "cancel", "pause", "resume", "dlqRetry", "dlqPurge",
+        "scheduleSet", "scheduleRemove",
+    }
 )
 
 

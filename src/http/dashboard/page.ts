@@ -45,6 +45,14 @@ export const DASHBOARD_HTML = String.raw`<!doctype html>
   </section>
 
   <section class="card">
+    <h2>Schedules <span class="muted">(repeatable jobs; times in your local time zone, cron in UTC)</span></h2>
+    <table>
+      <thead><tr><th>Queue</th><th>Schedule</th><th>Timing</th><th>Next run</th><th>Last run</th><th class="num">Runs</th><th class="num">Refused</th><th>Last job</th></tr></thead>
+      <tbody id="schedules" data-testid="schedules"></tbody>
+    </table>
+  </section>
+
+  <section class="card">
     <h2>Last 10 minutes <span class="spacer"></span>
       <label class="muted" for="chart-queue">queue</label>
       <select id="chart-queue" data-testid="chart-queue"></select>

@@ -402,6 +402,37 @@ export const DASHBOARD_JS = String.raw`'use strict';
     }
   }
 
+  // ---------------------------------------------------------------- schedules
+
+  function fmtEvery(ms) {
+    var units = [[86400000, 'd'], [3600000, 'h'], [60000, 'min'], [1000, 's']];
+    for (var i = 0; i < units.length; i++) if (ms % units[i][0] === 0) return 'every ' + fmtInt(ms / units[i][0]) + ' ' + units[i][1];
+    return 'every ' + fmtInt(ms) + ' ms';
+  }
+
+  function renderSchedules(schedules) {
+    if (!changed('schedules', schedules)) return;
+    var body = $('schedules');
+    body.replaceChildren();
+    if (schedules.length === 0) {
+      body.appendChild(el('tr', null, el('td', { className: 'muted', colSpan: 8, text: 'No schedules. Add one with: raftq schedule set <queue> <id> --cron "0 3 * * *"' })));
+      return;
+    }
+    schedules.forEach(function (s) {
+      var last = s.lastJobId ? el('a', { href: '#', text: s.lastJobId }) : el('span', { className: 'muted', text: '–' });
+      if (s.lastJobId) last.addEventListener('click', function (ev) { ev.preventDefault(); $('lookup-id').value = s.lastJobId; lookup(s.lastJobId); });
+      body.appendChild(el('tr', { 'data-testid': 'schedule-row-' + s.queue + '-' + s.scheduleId },
+        el('td', null, s.queue),
+        el('td', null, el('b', { text: s.scheduleId })),
+        el('td', null, s.cron !== null ? el('code', { text: s.cron }) : fmtEvery(s.everyMs)),
+        el('td', null, fmtTime(s.nextRunAtMs)),
+        el('td', null, fmtTime(s.lastRunAtMs)),
+        numCell(s.runs),
+        numCell(s.refused),
+        el('td', null, last)));
+    });
+  }
+
   // ---------------------------------------------------------------- loop
 
   function setStatus(ok, text) {
@@ -418,8 +449,9 @@ export const DASHBOARD_JS = String.raw`'use strict';
 
   async function poll() {
     try {
-      var results = await Promise.all([api('GET', '/v1/cluster/nodes'), api('GET', '/v1/queues?stale=1')]);
+      var results = await Promise.all([api('GET', '/v1/cluster/nodes'), api('GET', '/v1/queues?stale=1'), api('GET', '/v1/schedules?stale=1')]);
       renderCluster(results[0]);
+      renderSchedules(results[2].schedules);
       state.queues = results[1].queues;
       if (state.selected !== ALL && !state.queues.some(function (q) { return q.queue === state.selected; })) state.selected = ALL;
       renderQueues(state.queues);
