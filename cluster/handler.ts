@@ -156,6 +156,8 @@ export class NodeHandler implements RequestHandler {
       }
       case 'schedules':
         return { schedules: sm.listSchedules(req.queue ?? undefined) } satisfies OpResults['schedules'];
+      case 'schedule':
+        return { schedule: sm.getSchedule(req.queue, req.scheduleId) } satisfies OpResults['schedule'];
     }
   }
 

@@ -63,14 +63,20 @@ export class RaftqError extends Error {
   readonly retryable: boolean;
   readonly field: string | undefined;
   readonly leader: string | null | undefined;
+  /**
+   * Set by the SDK when an earlier try of the same call went unanswered (it may have applied), so
+   * this answer, even a refusal, does not say the request was not applied. Never on the wire.
+   */
+  readonly outcomeUnknown: boolean;
 
-  constructor(code: ErrorCode, message: string, extra: { field?: string; leader?: string | null; retryable?: boolean } = {}) {
+  constructor(code: ErrorCode, message: string, extra: { field?: string; leader?: string | null; retryable?: boolean; outcomeUnknown?: boolean } = {}) {
     super(message);
     this.name = 'RaftqError';
     this.code = code;
     this.retryable = extra.retryable ?? isRetryable(code);
     this.field = extra.field;
     this.leader = extra.leader;
+    this.outcomeUnknown = extra.outcomeUnknown ?? false;
   }
 
   toWire(): WireError {

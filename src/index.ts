@@ -2,7 +2,7 @@
 // The wire protocol, server and node internals are not part of it.
 
 export { Client } from './client/client.js';
-export type { ClientOptions, JobToSubmit, ReadOptions, Schedule, ScheduleOptions, SelectOptions, SubmitOptions } from './client/client.js';
+export type { ClientOptions, JobToSubmit, ReadOptions, Schedule, ScheduleOptions, ScheduleSummary, SelectOptions, SubmitOptions } from './client/client.js';
 export { SubmitManyError } from './client/submit-outcome.js';
 export type { SubmitOutcome } from './client/submit-outcome.js';
 export { Worker } from './client/worker.js';

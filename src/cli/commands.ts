@@ -82,8 +82,8 @@ export function registerClientCommands(program: Command): void {
     .option('--priority <p>', '0..9 (9 highest) or low|normal|high')
     .option('--delay <duration>', 'run no sooner than this from now (e.g. 5s, 2m)')
     .option('--max-attempts <n>', 'attempts before the job goes to the dead-letter queue')
-    .option('--idempotency-key <key>', 'a second submit with this key returns the first job (in bulk, job n is keyed <key>-<n>)')
-    .option('--id <id>', 'your own job id (in bulk, job n is <id>-<n>)')
+    .option('--idempotency-key <key>', 'a second submit with this key returns the first job (in bulk: <key>-<n>, n from 0 with --count, the line number from stdin)')
+    .option('--id <id>', 'your own job id (in bulk: <id>-<n>, as for --idempotency-key)')
     .option('--name <name>', 'job name')
     .option('--lease <duration>', 'visibility timeout of each attempt')
     .option('--count <n>', 'submit the payload this many times (in batches)', '1')
@@ -170,9 +170,10 @@ export function registerClientCommands(program: Command): void {
 }
 
 /**
- * Jobs submitted in bulk (--count, stdin) each get their own id and idempotency key, `<given>-<n>`
- * for the n-th job counting from 0: one key shared by all would make them one job, and numbered
- * keys let the same command, run again after a failure, skip the jobs already taken.
+ * Jobs submitted in bulk each get their own id and idempotency key, `<given>-<n>`: with --count n
+ * counts from 0, from stdin it is the job's line number. One key shared by all would make them
+ * one job, and numbered keys let the same command, run again after a failure, skip the jobs
+ * already taken (a line mended in place keeps its number).
  */
 function numberedJob(job: JobToSubmit, n: number): JobToSubmit {
   return { ...job, ...(job.idempotencyKey ? { idempotencyKey: `${job.idempotencyKey}-${n}` } : {}), ...(job.id ? { id: `${job.id}-${n}` } : {}) };
@@ -218,7 +219,7 @@ export class BulkSubmitError extends Error {
 
 function rerunAdvice(counts: BulkCounts, keys: BulkKeys): string {
   // A refusal is for what the request holds: the same jobs would be refused again.
-  const run = counts.refused > 0 ? 'Once what was refused is mended, run' : 'Run';
+  const run = counts.refused > 0 ? 'Once what was refused is mended (in place), run' : 'Run';
   if (counts.taken === 0 && counts.unknown === 0) return `Nothing was taken: ${run.toLowerCase()} the command again.`;
   if (keys === 'id') return `${run} the same command again to submit the rest: a job whose id was already taken is not taken twice.`;
   if (keys === 'idempotency key') {
@@ -287,7 +288,7 @@ async function submitFromStdin(client: Client, queue: string, base: SubmitOption
   for await (const line of readline.createInterface({ input: process.stdin })) {
     lineNo++;
     if (line.trim() === '') continue;
-    jobs.push(numberedJob({ ...base, payload: parseJsonArg(line, `stdin line ${lineNo}`) }, jobs.length));
+    jobs.push(numberedJob({ ...base, payload: parseJsonArg(line, `stdin line ${lineNo}`) }, lineNo));
     lineNos.push(lineNo);
   }
   const ids = await submitCounted(client, queue, jobs, bulkKeys(base), (n) => `stdin line ${lineNos[n]}`);

@@ -2,12 +2,13 @@
 // the minutes of a cron expression (UTC); the cluster fires it, so no process of ours need run.
 
 import type { Command } from 'commander';
-import type { Schedule, ScheduleOptions } from '../client/client.js';
+import type { ScheduleOptions, ScheduleSummary } from '../client/client.js';
+import { RaftqError } from '../errors.js';
 import { print, withClient } from './commands.js';
 import { formatTime, parseDurationMs, parseJsonArg, table } from './format.js';
 
 /** "every 5m", "cron 0 3 * * *": how a schedule fires, for the listing. */
-function timing(s: Schedule): string {
+function timing(s: Pick<ScheduleSummary, 'cron' | 'everyMs'>): string {
   return s.cron !== null ? `cron ${s.cron}` : `every ${formatEvery(s.everyMs ?? 0)}`;
 }
 
@@ -18,11 +19,13 @@ function formatEvery(ms: number): string {
   return `${ms}ms`;
 }
 
-/** An ISO time, or a duration from now ("10m"). */
+/** An ISO time, a duration from now with its unit ("10m"), or epoch milliseconds. */
 function parseStart(text: string): number {
-  if (/^\d+(?:\.\d+)?(ms|s|m|h|d)?$/.test(text.trim())) return Date.now() + parseDurationMs(text);
-  const ms = Date.parse(text);
-  if (Number.isNaN(ms)) throw new Error(`--start: not a time or a duration: "${text}" (use e.g. 2026-12-08T03:00:00Z or 10m)`);
+  const trimmed = text.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed);
+  if (/^\d+(?:\.\d+)?(ms|s|m|h|d)$/.test(trimmed)) return Date.now() + parseDurationMs(trimmed);
+  const ms = Date.parse(trimmed);
+  if (Number.isNaN(ms)) throw new Error(`--start: not a time or a duration: "${text}" (use e.g. 2026-12-08T03:00:00Z, 10m, or epoch ms)`);
   return ms;
 }
 
@@ -34,7 +37,7 @@ export function registerScheduleCommands(program: Command): void {
     .description('create or replace a schedule; [payload] is JSON')
     .option('--every <duration>', 'fire every this long (at least 1s; e.g. 30s, 5m, 1h, 1d)')
     .option('--cron <expression>', "fire at the minutes of a 5-field cron expression, in UTC (e.g. '0 3 * * *', '*/15 * * * *', @daily)")
-    .option('--start <time>', 'not before this time (ISO 8601) or this long from now (e.g. 10m)')
+    .option('--start <time>', 'not before this time: ISO 8601, epoch ms, or a duration from now (e.g. 10m)')
     .option('--priority <p>', '0..9 (9 highest) or low|normal|high')
     .option('--max-attempts <n>', 'attempts of each job before it goes to the dead-letter queue')
     .option('--name <name>', 'job name')
@@ -68,6 +71,26 @@ export function registerScheduleCommands(program: Command): void {
                 ['queue', 'schedule', 'timing', 'next run', 'last run', 'runs', 'refused', 'last job'],
                 schedules.map((s) => [s.queue, s.scheduleId, timing(s), formatTime(s.nextRunAtMs), formatTime(s.lastRunAtMs), s.runs, s.refused, s.lastJobId]),
               ),
+        );
+      });
+    });
+
+  schedule
+    .command('show <queue> <scheduleId>')
+    .description('one schedule, with its job and payload')
+    .action(async (queue: string, scheduleId: string, _o: unknown, cmd: Command) => {
+      await withClient(cmd, async (client, opts) => {
+        const s = await client.schedules.get(queue, scheduleId);
+        if (s === null) throw new RaftqError('NOT_FOUND', `no schedule ${queue}/${scheduleId}`);
+        print(opts, s, () =>
+          table(
+            ['field', 'value'],
+            [
+              ['schedule', `${s.queue}/${s.scheduleId}`], ['timing', timing(s)], ['next run', formatTime(s.nextRunAtMs)],
+              ['last run', formatTime(s.lastRunAtMs)], ['runs', s.runs], ['refused', s.refused], ['last job', s.lastJobId],
+              ['created', formatTime(s.createdAtMs)], ['updated', formatTime(s.updatedAtMs)], ['job', JSON.stringify(s.job)],
+            ],
+          ),
         );
       });
     });

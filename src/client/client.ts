@@ -3,7 +3,7 @@
 // submits of one event-loop turn share one; retries, failover and exactly-once sessions live in
 // Transport.
 
-import type { Backoff, Job, PriorityName, QueueStats, WireSchedule } from '../jobs/types.js';
+import type { Backoff, Job, PriorityName, QueueStats, WireSchedule, WireScheduleSummary } from '../jobs/types.js';
 import { ENQUEUE_BATCH_MAX, FRAME_BYTES_MAX } from '../limits.js';
 import type { ClusterStatus, NodeAddresses, OpResults, WireEnqueueSpec, WireScheduleJob } from '../protocol/messages.js';
 import { WAIT_RESULT_MS_MAX } from '../protocol/messages.js';
@@ -52,10 +52,13 @@ export interface ScheduleOptions {
   job?: Pick<JobToSubmit, 'payload' | 'name' | 'priority' | 'maxAttempts' | 'backoff' | 'leaseMs'>;
 }
 
-/** A schedule as `schedules.list` answers it: the job's payload decoded. */
+/** A schedule as `schedules.get` answers it: the job's payload decoded. */
 export interface Schedule extends Omit<WireSchedule, 'job'> {
   job: Omit<WireSchedule['job'], 'payload'> & { payload?: unknown };
 }
+
+/** A schedule as `schedules.list` answers it: its job without the payload, and the payload's size. */
+export type ScheduleSummary = WireScheduleSummary;
 
 /** What `dlq.list` answers: the dead jobs (payloads decoded) and how many the queue holds. */
 export interface DeadJobs {
@@ -115,10 +118,15 @@ export class Client {
       });
     },
     remove: async (queue: string, scheduleId: string): Promise<boolean> => (await this.transport.call('scheduleRemove', { queue, scheduleId })).removed,
-    /** Every schedule (of one queue, if given), by (queue, scheduleId). */
-    list: async (queue?: string, options: ReadOptions = {}): Promise<Schedule[]> => {
-      const { schedules } = await this.transport.call('schedules', { queue, stale: options.stale });
-      return schedules.map((s) => ({ ...s, job: { ...s.job, payload: s.job.payload === undefined ? undefined : valueOrRawBytes(s.job.payload, 'payload') } }));
+    /** Every schedule (of one queue, if given), by (queue, scheduleId); their jobs' payloads are left out (`get` has them). */
+    list: async (queue?: string, options: ReadOptions = {}): Promise<ScheduleSummary[]> =>
+      (await this.transport.call('schedules', { queue, stale: options.stale })).schedules,
+    /** One schedule with its job's payload decoded; null when there is none. */
+    get: async (queue: string, scheduleId: string, options: ReadOptions = {}): Promise<Schedule | null> => {
+      const { schedule } = await this.transport.call('schedule', { queue, scheduleId, stale: options.stale });
+      if (schedule === null) return null;
+      const { payload, ...job } = schedule.job;
+      return { ...schedule, job: payload === undefined || payload === null ? job : { ...job, payload: valueOrRawBytes(payload, 'payload') } };
     },
   };
 

@@ -1,7 +1,8 @@
 // What became of the jobs of an enqueue that failed. An enqueue request applies whole or not at
 // all, and a client session makes its retries apply once, so a request's final answer is
-// authoritative, with three exceptions: retries that ran out (the last try may have applied
-// unanswered), a retry whose earlier result the node no longer keeps (BAD_REQUEST on `seq`), and
+// authoritative, with four exceptions: retries that ran out (the last try may have applied
+// unanswered), a refusal after a try that went unanswered (outcomeUnknown: another node may judge
+// differently), a retry whose earlier result the node no longer keeps (BAD_REQUEST on `seq`), and
 // INTERNAL (a bug, or the client closed with the request in flight). Those leave it unknown.
 
 import { RaftqError, type ErrorCode } from '../errors.js';
@@ -11,7 +12,7 @@ const REFUSALS: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['BAD_REQUEST', 'NOT
 
 /** Whether an enqueue request that failed with `error` may still have applied. */
 export function mayHaveApplied(error: unknown): boolean {
-  if (!(error instanceof RaftqError) || error.retryable || !REFUSALS.has(error.code)) return true;
+  if (!(error instanceof RaftqError) || error.retryable || error.outcomeUnknown || !REFUSALS.has(error.code)) return true;
   return error.code === 'BAD_REQUEST' && error.field === 'seq';
 }
 
@@ -30,7 +31,7 @@ export class SubmitManyError extends RaftqError {
     const message = field === undefined || first.field === undefined ? first.message : first.message.replace(first.field, field);
     const counts = tally(outcomes);
     const more = requests > 1 ? ` (of ${outcomes.length} jobs in ${requests} requests: ${counts.taken} taken, ${counts.refused} refused, ${counts.unknown} of unknown outcome)` : '';
-    super(first.code, message + more, { retryable: first.retryable, leader: first.leader, ...(field === undefined ? {} : { field }) });
+    super(first.code, message + more, { retryable: first.retryable, leader: first.leader, outcomeUnknown: first.outcomeUnknown, ...(field === undefined ? {} : { field }) });
     this.name = 'SubmitManyError';
     this.outcomes = outcomes;
   }

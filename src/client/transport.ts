@@ -111,6 +111,7 @@ export class Transport {
     const startedAtMs = Date.now();
     /** The last failure at each node tried, for the error of a call that gives up. */
     const lastFailure = new Map<number, RaftqError>();
+    let unansweredBefore = false;
     for (let attempt = 1; ; attempt++) {
       if (this.closed) throw closedError();
       const index = this.current;
@@ -124,7 +125,9 @@ export class Transport {
       } catch (error) {
         if (this.closed) throw closedError();
         const failure = error instanceof RaftqError ? error : new RaftqError('INTERNAL', error instanceof Error ? error.message : String(error));
-        if (!failure.retryable) throw failure;
+        if (!failure.retryable) throw unansweredBefore ? withOutcomeUnknown(failure) : failure;
+        // TIMEOUT: no answer, or the connection was lost: that try may have applied.
+        if (failure.code === 'TIMEOUT') unansweredBefore = true;
         lastFailure.delete(index); // re-inserted: the map lists nodes in the order they last failed
         lastFailure.set(index, failure);
         if (attempt >= this.retry.attempts) throw this.gaveUp(failure, lastFailure, attempt, Date.now() - startedAtMs);
@@ -144,7 +147,7 @@ export class Transport {
     if (tries === 1) return last;
     const perNode = [...lastFailure].map(([index, failure]) => describeFailure(this.nodes[index]!, failure));
     const message = `gave up after ${tries} tries over ${(elapsedMs / 1000).toFixed(1)} s; last failure at each node: ${perNode.join('; ')}`;
-    return new RaftqError(last.code, message, { retryable: last.retryable, leader: last.leader, ...(last.field === undefined ? {} : { field: last.field }) });
+    return new RaftqError(last.code, message, { retryable: last.retryable, leader: last.leader, outcomeUnknown: last.outcomeUnknown, ...(last.field === undefined ? {} : { field: last.field }) });
   }
 
   /** Chooses the node for the next try after `failure` on node `failedIndex`. */
@@ -247,6 +250,15 @@ export class Transport {
     if (index === this.current || conn.pendingCount > 0 || conn.closed) return;
     conn.close(); // its onClose drops it from `connections`
   }
+}
+
+/**
+ * A refusal that came after a try went unanswered: a node configured differently (its payload
+ * limit) or with another clock may refuse what the unanswered try's node took.
+ */
+function withOutcomeUnknown(failure: RaftqError): RaftqError {
+  const extra = { retryable: failure.retryable, leader: failure.leader, outcomeUnknown: true };
+  return new RaftqError(failure.code, failure.message, failure.field === undefined ? extra : { ...extra, field: failure.field });
 }
 
 /** "address: CODE what", without the address twice (connection errors already start with it). */

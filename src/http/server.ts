@@ -109,6 +109,7 @@ const ROUTES: Route[] = [
       return { op: 'scheduleSet', fields: { ...b, ...(job === undefined ? {} : { job }), queue, scheduleId } };
     },
   },
+  { method: 'GET', pattern: new RegExp(`^/v1/queues/${Q}/schedules/([^/]+)$`), name: 'schedule', build: ([queue, scheduleId], q) => ({ op: 'schedule', fields: { queue, scheduleId, ...readFlag(q) } }) },
   { method: 'DELETE', pattern: new RegExp(`^/v1/queues/${Q}/schedules/([^/]+)$`), name: 'scheduleRemove', build: ([queue, scheduleId]) => ({ op: 'scheduleRemove', fields: { queue, scheduleId } }) },
   { method: 'GET', pattern: new RegExp(`^/v1/queues/${Q}/schedules$`), name: 'schedules', build: ([queue], q) => ({ op: 'schedules', fields: { queue, ...readFlag(q) } }) },
   { method: 'GET', pattern: /^\/v1\/schedules$/, name: 'schedules', build: (_p, q) => ({ op: 'schedules', fields: readFlag(q) }) },
@@ -252,9 +253,10 @@ function shapeResult(op: string, result: unknown, many: boolean): unknown {
     }
     case 'lease':
       return { jobs: (result as { jobs: WireLeasedJob[] }).jobs.map(jsonLeasedJob) };
-    case 'schedules': {
-      const schedules = (result as { schedules: WireSchedule[] }).schedules;
-      return { schedules: schedules.map((sch) => ({ ...sch, job: { ...sch.job, payload: valueOrRawBytes(sch.job.payload ?? null, 'payload') } })) };
+    case 'schedule': {
+      const schedule = (result as { schedule: WireSchedule | null }).schedule;
+      if (schedule === null) throw new RaftqError('NOT_FOUND', 'no such schedule');
+      return { ...schedule, job: { ...schedule.job, payload: valueOrRawBytes(schedule.job.payload ?? null, 'payload') } };
     }
     default:
       return result;

@@ -20,8 +20,10 @@ export const CRON_EXPRESSION_LENGTH_MAX = 256;
 const MINUTE_MS = 60_000;
 const DAY_MS = 86_400_000;
 const MINUTES_PER_HOUR = 60;
-/** Five years of days, plus the (partly past) day of afterMs itself. */
-const SEARCH_DAYS = 5 * 366 + 1;
+/** How far ahead nextCronMs looks: an expression with no time in it never fires. */
+export const CRON_SEARCH_YEARS = 5;
+/** Those years in days, plus the (partly past) day of afterMs itself. */
+const SEARCH_DAYS = CRON_SEARCH_YEARS * 366 + 1;
 
 interface Field {
   readonly name: string;
@@ -57,7 +59,9 @@ const MACROS = new Map([
 export function parseCron(expression: string): CronSpec | string {
   if (typeof expression !== 'string') return 'cron expression must be a string';
   if (expression.length > CRON_EXPRESSION_LENGTH_MAX) return `cron expression is longer than ${CRON_EXPRESSION_LENGTH_MAX} characters`;
-  const source = expression.trim().split(/\s+/).join(' ');
+  // ASCII blanks only: what \s and trim() match follows the engine's Unicode tables, which may
+  // differ between the Node versions of two replicas.
+  const source = expression.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, '').split(/[ \t\r\n]+/).join(' ');
   if (source === '') return 'cron expression is empty';
   const expanded = source.startsWith('@') ? MACROS.get(source.toLowerCase()) : source;
   if (expanded === undefined) return `unknown cron macro "${source}"; expected one of ${[...MACROS.keys()].join(', ')}`;

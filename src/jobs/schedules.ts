@@ -7,13 +7,13 @@
 // was down for a day does not flood its queue with a day of jobs.
 
 import { SCHEDULES_MAX } from '../limits.js';
-import { nextCronMs, parseCron, type CronSpec } from './cron.js';
+import { CRON_SEARCH_YEARS, nextCronMs, parseCron, type CronSpec } from './cron.js';
 import { applyEnqueue } from './enqueue.js';
 import type { Cmd, EntryContext } from './entry-context.js';
 import { compareStrings } from './job-record.js';
 import { badRequestOutcome, ok } from './outcome.js';
 import type { JobStore } from './store.js';
-import type { EnqueueSpec, Outcome, ScheduleJob, WireSchedule } from './types.js';
+import type { EnqueueSpec, Outcome, ScheduleJob, WireSchedule, WireScheduleSummary } from './types.js';
 
 export class ScheduleRecord {
   lastRunAtMs: number | null = null;
@@ -24,13 +24,21 @@ export class ScheduleRecord {
   constructor(
     readonly queue: string,
     readonly scheduleId: string,
-    public everyMs: number | null,
-    public cron: CronSpec | null,
-    public job: ScheduleJob,
+    readonly everyMs: number | null,
+    readonly cron: CronSpec | null,
+    readonly job: ScheduleJob,
     public nextRunAtMs: number | null,
     readonly createdAtMs: number,
-    public updatedAtMs: number,
+    readonly updatedAtMs: number,
   ) {}
+
+  /** Takes over the firings of the schedule this one replaces. */
+  keepHistoryOf(previous: ScheduleRecord): void {
+    this.lastRunAtMs = previous.lastRunAtMs;
+    this.lastJobId = previous.lastJobId;
+    this.runs = previous.runs;
+    this.refused = previous.refused;
+  }
 
   get key(): string {
     return scheduleKey(this.queue, this.scheduleId);
@@ -45,12 +53,21 @@ export class ScheduleRecord {
   }
 
   toWire(): WireSchedule {
+    return { ...this.summaryFields(), job: { ...this.job } };
+  }
+
+  /** Without the payload: a listing of every schedule would otherwise carry up to 64 MiB of them. */
+  toSummary(): WireScheduleSummary {
+    const { payload, ...job } = this.job;
+    return { ...this.summaryFields(), job, payloadBytes: payload?.byteLength ?? 0 };
+  }
+
+  private summaryFields(): Omit<WireSchedule, 'job'> {
     return {
       queue: this.queue,
       scheduleId: this.scheduleId,
       everyMs: this.everyMs,
       cron: this.cron?.source ?? null,
-      job: this.job,
       nextRunAtMs: this.nextRunAtMs,
       lastRunAtMs: this.lastRunAtMs,
       lastJobId: this.lastJobId,
@@ -132,23 +149,32 @@ export class ScheduleTable {
  * entry (or snapshot piece) it was decoded from allocated as long as the schedule lives.
  */
 export function ownedJob(job: ScheduleJob): ScheduleJob {
-  return job.payload === undefined ? { ...job } : { ...job, payload: new Uint8Array(job.payload) };
+  const { payload, ...rest } = job;
+  // msgpack peers may send nil for an absent payload: the job then has none, as an enqueue's would.
+  return payload === undefined || payload === null ? rest : { ...rest, payload: new Uint8Array(payload) };
 }
 
 export function applyScheduleSet(store: JobStore, cmd: Cmd<'scheduleSet'>, ctx: EntryContext): Outcome {
-  const cron = cmd.cron === undefined ? null : parseCron(cmd.cron);
+  // msgpack peers may send nil for the absent one of everyMs and cron.
+  const everyMs = cmd.everyMs ?? null;
+  const cron = cmd.cron === undefined || cmd.cron === null ? null : parseCron(cmd.cron);
   // The edge parsed it already; a replica reaches the same verdict from the same text.
   if (typeof cron === 'string') return badRequestOutcome('cron', cron);
   const existing = store.schedules.get(cmd.queue, cmd.scheduleId);
   if (existing === undefined && store.schedules.size >= SCHEDULES_MAX) return badRequestOutcome('scheduleId', `the cluster holds at most ${SCHEDULES_MAX} schedules`);
-  const record = existing ?? new ScheduleRecord(cmd.queue, cmd.scheduleId, null, null, {}, null, ctx.nowMs, ctx.nowMs);
-  record.everyMs = cmd.everyMs ?? null;
-  record.cron = cron;
-  record.job = ownedJob(cmd.job);
-  record.updatedAtMs = ctx.nowMs;
-  // Without a start, an interval schedule first fires one interval from now, a cron one at its next minute.
-  const fromMs = Math.max(cmd.startAtMs ?? ctx.nowMs + (cmd.everyMs ?? 0), ctx.nowMs);
-  record.nextRunAtMs = record.nextAfter(fromMs - 1, fromMs);
+  const record = new ScheduleRecord(cmd.queue, cmd.scheduleId, everyMs, cron, ownedJob(cmd.job), null, existing?.createdAtMs ?? ctx.nowMs, ctx.nowMs);
+  // Set again with the same timing and no start (an app that upserts its schedules at each boot),
+  // it keeps its next run: recomputed, a daily schedule of an app restarted twice a day would never fire.
+  const sameTiming = existing !== undefined && existing.everyMs === everyMs && (existing.cron?.source ?? null) === (cron?.source ?? null);
+  if (sameTiming && cmd.startAtMs === undefined && existing.nextRunAtMs !== null) {
+    record.nextRunAtMs = existing.nextRunAtMs;
+  } else {
+    // Without a start, an interval schedule first fires one interval from now, a cron one at its next minute.
+    const fromMs = Math.max(cmd.startAtMs ?? ctx.nowMs + (everyMs ?? 0), ctx.nowMs);
+    record.nextRunAtMs = record.nextAfter(fromMs - 1, fromMs);
+    if (record.nextRunAtMs === null) return badRequestOutcome('cron', `names no time in the next ${CRON_SEARCH_YEARS} years`);
+  }
+  if (existing !== undefined) record.keepHistoryOf(existing);
   store.schedules.put(record);
   return ok({ created: existing === undefined, nextRunAtMs: record.nextRunAtMs });
 }
@@ -157,17 +183,18 @@ export function applyScheduleRemove(store: JobStore, cmd: Cmd<'scheduleRemove'>)
   return ok({ removed: store.schedules.remove(cmd.queue, cmd.scheduleId) });
 }
 
-/** Fires every schedule due at the entry's time: one job each, through enqueue's own checks. */
-export function fireDueSchedules(store: JobStore, ctx: EntryContext): number {
+/** Fires every schedule due at the entry's time: one job each, through enqueue's own checks. Answers their ids. */
+export function fireDueSchedules(store: JobStore, ctx: EntryContext): string[] {
   const due = store.schedules.due(ctx.nowMs);
-  let fired = 0;
+  const fired: string[] = [];
   for (const schedule of due) {
     const runAtMs = schedule.nextRunAtMs as number;
     const spec: EnqueueSpec = { ...schedule.job, queue: schedule.queue };
     const outcome = applyEnqueue(store, { op: 'enqueue', jobs: [spec] }, ctx);
     if (outcome.ok) {
-      schedule.lastJobId = (outcome.value as { ids: string[] }).ids[0] as string;
-      fired += 1;
+      const jobId = (outcome.value as { ids: string[] }).ids[0] as string;
+      schedule.lastJobId = jobId;
+      fired.push(jobId);
     } else {
       schedule.refused += 1;
     }

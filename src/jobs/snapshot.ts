@@ -269,13 +269,19 @@ export function* writeSnapshotSteps(w: MsgpackWriter, store: JobStore, meta: Sna
     }
   }
   if (idempotencyWritten !== header.idempotency) throw new Error(`invariant: ${idempotencyWritten} live idempotency keys, ${header.idempotency} counted`);
+  // The caller may take what was written at a yield (a piece, see encodeNodeSnapshotSteps) and reset the writer.
+  let stepStartBytes = w.length;
   for (const r of store.schedules.list()) {
     w.value([
       r.queue, r.scheduleId, r.everyMs, r.cron?.source ?? null, r.job, r.nextRunAtMs, r.lastRunAtMs, r.lastJobId, r.runs, r.refused, r.createdAtMs, r.updatedAtMs,
     ] satisfies ScheduleImage);
+    // Each may hold a 64 KiB payload: stepped like session results, by bytes.
+    if (w.length - stepStartBytes >= SNAPSHOT_BYTES_PER_STEP) {
+      yield;
+      stepStartBytes = w.length;
+    }
   }
   // Cached results vary in size (an enqueue of 1,000 jobs holds 1,000 ids): stepped by bytes.
-  let stepStartBytes = w.length;
   for (const s of sessions) {
     w.value([s.clientId, s.lastUsedMs, s.evictedSeqMax, s.results.size] satisfies SessionImage);
     for (const result of s.results.entries()) {

@@ -18,7 +18,7 @@ import { decodeSnapshot, encodeSnapshot, snapshotBytesEstimate, writeSnapshot, w
 import { isDueLive, isLeaseLive, JobStore } from './store.js';
 import { applyScheduleRemove, applyScheduleSet } from './schedules.js';
 import { applyTick } from './tick.js';
-import type { Command, EntryBatch, Envelope, JobState, Outcome, QueueStats, WireJob, WireSchedule } from './types.js';
+import type { Command, EntryBatch, Envelope, JobState, Outcome, QueueStats, WireJob, WireSchedule, WireScheduleSummary } from './types.js';
 import { validateCommand } from './validate.js';
 
 function isEnvelope(value: unknown): value is Envelope {
@@ -212,9 +212,14 @@ export class JobStateMachine {
     return jobs;
   }
 
-  /** Repeatable-job schedules (of one queue, if given), by (queue, scheduleId). */
-  listSchedules(queue?: string): WireSchedule[] {
-    return this.store.schedules.list(queue).map((s) => s.toWire());
+  /** Repeatable-job schedules (of one queue, if given), by (queue, scheduleId), without their payloads. */
+  listSchedules(queue?: string): WireScheduleSummary[] {
+    return this.store.schedules.list(queue).map((s) => s.toSummary());
+  }
+
+  /** One schedule with its job's payload, or null. */
+  getSchedule(queue: string, scheduleId: string): WireSchedule | null {
+    return this.store.schedules.get(queue, scheduleId)?.toWire() ?? null;
   }
 
   /**

@@ -108,6 +108,12 @@ export interface WireSchedule {
   updatedAtMs: number;
 }
 
+/** A schedule as listings answer it: its job without the payload, whose size it gives instead. */
+export interface WireScheduleSummary extends Omit<WireSchedule, 'job'> {
+  job: Omit<ScheduleJob, 'payload'>;
+  payloadBytes: number;
+}
+
 export type Command =
   | { op: 'enqueue'; jobs: EnqueueSpec[] }
   | ({ op: 'scheduleSet'; queue: string; scheduleId: string; job: ScheduleJob; startAtMs?: number } & ScheduleTiming)
@@ -164,7 +170,8 @@ export interface CommandResults {
   release: { state: 'waiting' };
   fail: { state: 'failed' | 'dead'; retryAtMs: number | null };
   cancel: { state: JobState; cancelled: boolean };
-  tick: { expired: number; promoted: number; removed: number; fired: number };
+  /** `fired`: the ids of the jobs schedules enqueued, in firing order. */
+  tick: { expired: number; promoted: number; removed: number; fired: string[] };
   scheduleSet: { created: boolean; nextRunAtMs: number | null };
   scheduleRemove: { removed: boolean };
   pause: { paused: true };

@@ -106,11 +106,14 @@ function checkSpec(field: string, spec: unknown, nowMs: number): Check {
   );
 }
 
+const SCHEDULE_JOB_FIELDS = ['name', 'payload', 'priority', 'maxAttempts', 'backoff', 'leaseMs'];
+
 /** A schedule's job: an enqueue spec's fields, less those a firing decides (queue, id, timing, key). */
 function checkScheduleJob(value: unknown): Check {
   if (!isObject(value)) return fail('job', 'must be an object');
-  for (const key of ['queue', 'id', 'runAtMs', 'delayMs', 'idempotencyKey']) {
-    if (!absent(value[key])) return fail(`job.${key}`, 'is not a field of a schedule\'s job');
+  // Replicated for as long as the schedule lives: nothing beyond the fields a firing uses.
+  for (const key of Object.keys(value)) {
+    if (!SCHEDULE_JOB_FIELDS.includes(key)) return fail(`job.${key}`, 'is not a field of a schedule\'s job');
   }
   const error = checkSpec('job', { ...value, queue: 'q' }, 0);
   if (error !== null) return error;

@@ -167,6 +167,11 @@ export class AppliedObserver {
   }
 
   private tick(value: CommandResults['tick'], nowMs: number, jobs: AppliedJobReader): void {
+    // Jobs schedules enqueued: few (a firing is one job), so each is read back for its queue and priority.
+    for (const id of value.fired) {
+      const job = jobs.getJob(id);
+      if (job !== null) this.sink.enqueued(job.queue, job.priority, 1);
+    }
     if (value.expired === 0) return;
     let identified = 0;
     for (const lease of this.leases.due(nowMs)) {

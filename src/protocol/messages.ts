@@ -4,7 +4,9 @@
 
 import type { WireError } from '../errors.js';
 import { LEASE_BATCH_MAX, LEASE_WAIT_MS_MAX } from '../limits.js';
-import type { AckItem, Command, CommandResults, EnqueueSpec, Envelope, PriorityName, QueueStats, ScheduleJob, ValueBytes, WireJob, WireSchedule } from '../jobs/types.js';
+import type {
+  AckItem, Command, CommandResults, EnqueueSpec, Envelope, PriorityName, QueueStats, ScheduleJob, ValueBytes, WireJob, WireSchedule, WireScheduleSummary,
+} from '../jobs/types.js';
 
 // Protocol-only bounds. They belong with the others in src/limits.ts (and README "Limits").
 /** Jobs one dlqList answer may hold. Kept small because each job carries its payload. */
@@ -68,6 +70,7 @@ export interface RequestFields {
   dlqList: ReadFields & { queue: string; offset?: number; limit?: number };
   waitResult: ReadFields & { jobId: string; timeoutMs: number };
   schedules: ReadFields & { queue?: string };
+  schedule: ReadFields & { queue: string; scheduleId: string };
   // Admin and discovery.
   clusterStatus: Record<string, never>;
   transferLeader: { to: string };
@@ -81,14 +84,14 @@ export interface RequestFields {
 
 export type Op = keyof RequestFields;
 export type MutatingOp = Exclude<Command['op'], 'tick'>;
-export type ReadOp = 'get' | 'stats' | 'queues' | 'dlqList' | 'waitResult' | 'schedules';
+export type ReadOp = 'get' | 'stats' | 'queues' | 'dlqList' | 'waitResult' | 'schedules' | 'schedule';
 export type AdminOp = 'clusterStatus' | 'transferLeader' | 'addNode' | 'removeNode' | 'snapshot' | 'stateHash' | 'hello';
 
 export const MUTATING_OPS: readonly MutatingOp[] = [
   'enqueue', 'lease', 'heartbeat', 'ack', 'ackMany', 'release', 'fail', 'cancel', 'pause', 'resume', 'dlqRetry', 'dlqPurge',
   'scheduleSet', 'scheduleRemove',
 ];
-export const READ_OPS: readonly ReadOp[] = ['get', 'stats', 'queues', 'dlqList', 'waitResult', 'schedules'];
+export const READ_OPS: readonly ReadOp[] = ['get', 'stats', 'queues', 'dlqList', 'waitResult', 'schedules', 'schedule'];
 export const ADMIN_OPS: readonly AdminOp[] = ['clusterStatus', 'transferLeader', 'addNode', 'removeNode', 'snapshot', 'stateHash', 'hello'];
 
 /** A request as it travels: `{id, op, ...fields}`. */
@@ -143,8 +146,10 @@ export interface OpResults {
   dlqPurge: CommandResults['dlqPurge'];
   scheduleSet: CommandResults['scheduleSet'];
   scheduleRemove: CommandResults['scheduleRemove'];
-  /** Schedules by (queue, scheduleId). */
-  schedules: { schedules: WireSchedule[] };
+  /** Schedules by (queue, scheduleId), without their job's payload (`schedule` has it). */
+  schedules: { schedules: WireScheduleSummary[] };
+  /** One schedule with its job's payload; null when there is none. */
+  schedule: { schedule: WireSchedule | null };
   /** `job` is null when no such job exists (or it was removed by retention). */
   get: { job: WireJob | null };
   stats: QueueStats;
@@ -189,7 +194,8 @@ export type ValidReadRequest =
   | { kind: 'read'; id: number; op: 'queues'; stale: boolean }
   | { kind: 'read'; id: number; op: 'dlqList'; stale: boolean; queue: string; offset: number; limit: number }
   | { kind: 'read'; id: number; op: 'waitResult'; stale: boolean; jobId: string; timeoutMs: number }
-  | { kind: 'read'; id: number; op: 'schedules'; stale: boolean; queue: string | null };
+  | { kind: 'read'; id: number; op: 'schedules'; stale: boolean; queue: string | null }
+  | { kind: 'read'; id: number; op: 'schedule'; stale: boolean; queue: string; scheduleId: string };
 
 export type ValidAdminRequest =
   | { kind: 'admin'; id: number; op: 'clusterStatus' }

@@ -5,7 +5,7 @@
 
 import type { WireError } from '../errors.js';
 import { RaftqError } from '../errors.js';
-import { CRON_EXPRESSION_LENGTH_MAX, parseCron } from '../jobs/cron.js';
+import { CRON_EXPRESSION_LENGTH_MAX, CRON_SEARCH_YEARS, nextCronMs, parseCron } from '../jobs/cron.js';
 import type { AckItem, Backoff, Command, EnqueueSpec, ScheduleJob } from '../jobs/types.js';
 import { PRIORITY_MAX, PRIORITY_MIN, PRIORITY_NAMED } from '../jobs/types.js';
 import {
@@ -344,11 +344,14 @@ function scheduleJob(ctx: Context) {
   };
 }
 
-function cronExpression(value: unknown, path: string): string {
-  const expression = text(1, CRON_EXPRESSION_LENGTH_MAX)(value, path);
-  const spec = parseCron(expression);
-  if (typeof spec === 'string') throw new Invalid(path, spec);
-  return expression;
+function cronExpression(ctx: Context) {
+  return (value: unknown, path: string): string => {
+    const expression = text(1, CRON_EXPRESSION_LENGTH_MAX)(value, path);
+    const spec = parseCron(expression);
+    if (typeof spec === 'string') throw new Invalid(path, spec);
+    if (nextCronMs(spec, ctx.nowMs) === null) throw new Invalid(path, `names no time in the next ${CRON_SEARCH_YEARS} years`);
+    return expression;
+  };
 }
 
 function scheduleSetCommand(id: number, fields: Fields, ctx: Context): ValidCommandRequest {
@@ -356,7 +359,7 @@ function scheduleSetCommand(id: number, fields: Fields, ctx: Context): ValidComm
   const scheduleId = fields.required('scheduleId', identifier);
   const job = fields.optional('job', scheduleJob(ctx)) ?? {};
   const everyMs = fields.optional('everyMs', integer(SCHEDULE_EVERY_MS_MIN, DELAY_MS_MAX));
-  const cron = fields.optional('cron', cronExpression);
+  const cron = fields.optional('cron', cronExpression(ctx));
   if ((everyMs === undefined) === (cron === undefined)) throw new Invalid(fields.at('everyMs'), 'give exactly one of everyMs and cron');
   const timing = everyMs !== undefined ? { everyMs } : { cron: cron as string };
   const cmd: Extract<Command, { op: 'scheduleSet' }> = { op: 'scheduleSet', queue, scheduleId, job, ...timing };
@@ -442,6 +445,10 @@ const OPS: Record<Op, OpSpec> = {
       }),
   },
   schedules: { fields: ['queue'], validate: (id, f) => read(id, f, { op: 'schedules', queue: f.optional('queue', queueName) ?? null }) },
+  schedule: {
+    fields: ['queue', 'scheduleId'],
+    validate: (id, f) => read(id, f, { op: 'schedule', queue: f.required('queue', queueName), scheduleId: f.required('scheduleId', identifier) }),
+  },
   waitResult: {
     fields: ['jobId', 'timeoutMs'],
     validate: (id, f) =>

@@ -54,10 +54,10 @@ describe('raftq submit in bulk (--count, stdin)', () => {
     expect(new Set(jobs.map((j) => j.id))).toEqual(new Set(Array.from({ length: 2500 }, (_, n) => `mail-${n}`)));
   });
 
-  it('from stdin, keys each line its own <key>-<n> (one shared key would make them one job) and prints every id', async () => {
+  it('from stdin, keys each line <key>-<line number> (one shared key would make them one job) and prints every id', async () => {
     const { broker: b, address } = await broker();
     const printed = await withStdin(['{"to":"a"}\n', '\n{"to":"b"}\n{"to":"c"}\n'], () => raftq(['--nodes', address, 'submit', 'q', '-', '--idempotency-key', 'import-3']));
-    expect(enqueuedJobs(b).map((j) => j.idempotencyKey)).toEqual(['import-3-0', 'import-3-1', 'import-3-2']);
+    expect(enqueuedJobs(b).map((j) => j.idempotencyKey)).toEqual(['import-3-1', 'import-3-3', 'import-3-4']);
     expect(printed.split('\n')).toEqual([...b.jobs.keys()]);
   });
 
@@ -87,7 +87,7 @@ describe('raftq submit in bulk (--count, stdin)', () => {
     const { broker: b, address } = await broker();
     b.intercept = (request) => {
       if (request.kind !== 'command' || request.envelope.cmd.op !== 'enqueue') return;
-      const at = request.envelope.cmd.jobs.findIndex((job) => job.idempotencyKey === 'imp-1502');
+      const at = request.envelope.cmd.jobs.findIndex((job) => job.idempotencyKey === 'imp-1504');
       if (at >= 0) throw new RaftqError('PAYLOAD_TOO_LARGE', `jobs[${at}].payload: payload of 2000000 bytes exceeds 1048576`, { field: `jobs[${at}].payload` });
     };
     // 2,500 payloads, one per line, and a blank line first: job 1502 is on line 1504.
@@ -99,7 +99,7 @@ describe('raftq submit in bulk (--count, stdin)', () => {
     expect(message).toBe(
       'submit q: 1500 of 2500 jobs acknowledged (committed: they will not be lost), 0 may or may not have been taken, 1000 refused, 0 not sent. ' +
         'The failure: stdin line 1504: payload: payload of 2000000 bytes exceeds 1048576\n' +
-        'Once what was refused is mended, run the same command again within 10 minutes to submit the rest: a job whose idempotency key was already taken is not taken twice.',
+        'Once what was refused is mended (in place), run the same command again within 10 minutes to submit the rest: a job whose idempotency key was already taken is not taken twice.',
     );
     expect(b.jobs.size).toBe(1500);
   });
@@ -110,7 +110,7 @@ describe('raftq submit in bulk (--count, stdin)', () => {
       if (request.kind === 'command' && request.op === 'enqueue') throw new RaftqError('QUEUE_PAUSED', 'queue q is paused');
     };
     await expect(raftq(['--nodes', address, 'submit', 'q', '1', '--count', '10'])).rejects.toThrow(
-      /^submit q: 0 of 10 jobs acknowledged .*, 0 may or may not have been taken, 10 refused, 0 not sent\. The failure: queue q is paused\nNothing was taken: once what was refused is mended, run the command again\.$/,
+      /^submit q: 0 of 10 jobs acknowledged .*, 0 may or may not have been taken, 10 refused, 0 not sent\. The failure: queue q is paused\nNothing was taken: once what was refused is mended \(in place\), run the command again\.$/,
     );
   });
 });

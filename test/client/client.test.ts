@@ -93,11 +93,31 @@ describe('Client', () => {
     expect(b.jobs.size).toBe(1000);
   });
 
+  it('counts a refusal that follows an unanswered try as of unknown outcome (the first try may have applied)', async () => {
+    const { broker: b, address } = await broker();
+    const proxy = new CuttableProxy(Number(address.split(':')[1]));
+    const proxied = await proxy.listen();
+    cleanups.push(() => proxy.close());
+    let tries = 0;
+    b.intercept = (request) => {
+      if (request.op !== 'enqueue') return;
+      tries++;
+      // The first try's answer is lost with the connection; the retry meets a node that refuses it.
+      if (tries === 1) proxy.cutAll();
+      else throw new RaftqError('PAYLOAD_TOO_LARGE', 'jobs[0].payload: payload of 2000000 bytes exceeds 1048576', { field: 'jobs[0].payload' });
+    };
+    const c = client([proxied]);
+    const failure = await c.submitMany('q', [{ payload: 1 }]).then(() => null, (error: SubmitManyError) => error);
+    expect(failure).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', outcomeUnknown: true });
+    expect(failure!.counts).toEqual({ taken: 0, refused: 0, unknown: 1 });
+  });
+
   it('counts a request whose retries ran out, or whose result the node no longer keeps, as of unknown outcome', () => {
     expect(mayHaveApplied(new RaftqError('NO_LEADER', 'gave up after 10 tries'))).toBe(true);
     expect(mayHaveApplied(new RaftqError('TIMEOUT', 'no answer'))).toBe(true);
     expect(mayHaveApplied(new RaftqError('BAD_REQUEST', 'the result of seq 7 is no longer kept', { field: 'seq' }))).toBe(true);
     expect(mayHaveApplied(new RaftqError('INTERNAL', 'the client is closed', { retryable: false }))).toBe(true);
+    expect(mayHaveApplied(new RaftqError('PAYLOAD_TOO_LARGE', 'too big', { outcomeUnknown: true }))).toBe(true);
     expect(mayHaveApplied(new Error('not ours'))).toBe(true);
     expect(mayHaveApplied(new RaftqError('BAD_REQUEST', 'jobs[0].priority: 0..9', { field: 'jobs[0].priority' }))).toBe(false);
     expect(mayHaveApplied(new RaftqError('PAYLOAD_TOO_LARGE', 'too big'))).toBe(false);

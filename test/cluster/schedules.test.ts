@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { observabilityExtension } from '../../cluster/observability.js';
 import { Client } from '../../src/client/client.js';
 import { Worker } from '../../src/client/worker.js';
+import { encodeValue } from '../../src/protocol/values.js';
 import { until } from '../observability/process-cluster.js';
 import { startSoloNode, type SoloNode } from './solo-node.js';
 
@@ -38,8 +39,10 @@ describe('schedules on a running node', () => {
     }
     expect(seen[0]).toEqual({ payload: { ping: true }, priority: 8 });
     const [listed] = await client.schedules.list('pings');
-    expect(listed).toMatchObject({ queue: 'pings', scheduleId: 'every-second', everyMs: 1000, cron: null, job: { payload: { ping: true }, priority: 8 }, refused: 0 });
+    expect(listed).toMatchObject({ queue: 'pings', scheduleId: 'every-second', everyMs: 1000, cron: null, job: { priority: 8 }, payloadBytes: encodeValue({ ping: true }).byteLength, refused: 0 });
     expect(listed!.runs).toBeGreaterThanOrEqual(2);
+    expect((await client.schedules.get('pings', 'every-second'))?.job).toEqual({ payload: { ping: true }, priority: 8 });
+    expect(await client.schedules.get('pings', 'no-such')).toBeNull();
     expect(await client.schedules.remove('pings', 'every-second')).toBe(true);
     expect(await client.schedules.list()).toEqual([]);
   });
@@ -50,8 +53,11 @@ describe('schedules on a running node', () => {
     expect(put.status).toBe(200);
     const { nextRunAtMs } = (await put.json()) as { nextRunAtMs: number };
     expect(new Date(nextRunAtMs).toISOString()).toMatch(/T03:00:00\.000Z$/);
-    const listed = (await (await fetch(base)).json()) as { schedules: { scheduleId: string; job: { payload: unknown } }[] };
-    expect(listed.schedules.map((s) => [s.scheduleId, s.job.payload])).toEqual([['nightly', { report: 'daily' }]]);
+    const listed = (await (await fetch(base)).json()) as { schedules: { scheduleId: string; payloadBytes: number }[] };
+    expect(listed.schedules.map((s) => [s.scheduleId, s.payloadBytes])).toEqual([['nightly', encodeValue({ report: 'daily' }).byteLength]]);
+    const one = (await (await fetch(`${base}/nightly`)).json()) as { job: { payload: unknown } };
+    expect(one.job.payload).toEqual({ report: 'daily' });
+    expect((await fetch(`${base}/none`)).status).toBe(404);
     const bad = await fetch(`${base}/broken`, { method: 'PUT', body: JSON.stringify({ cron: '0 3 * *' }) });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { field: string } }).error.field).toBe('cron');

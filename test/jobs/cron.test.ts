@@ -154,6 +154,10 @@ describe('parseCron: syntax', () => {
     expect(spec('  */5\t 1-3   *\n* mon ').source).toBe('*/5 1-3 * * mon');
   });
 
+  it('splits on ASCII blanks only (what \\s matches depends on the engine\'s Unicode tables)', () => {
+    expect(error('0\u00a00 * * *')).toMatch(/field/);
+  });
+
   it('returns a frozen spec', () => {
     const s = spec('0 0 * * *');
     expect(Object.isFrozen(s)).toBe(true);

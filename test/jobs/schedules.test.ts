@@ -24,9 +24,9 @@ describe('schedules (repeatable jobs)', () => {
     expect(setEvery(h, 'hourly', 3_600_000)).toEqual({ created: true, nextRunAtMs: T0 + 3_600_000 });
     expect(h.machine.nextDueMs()).toBe(T0 + 3_600_000);
     h.advance(3_600_000 - 1);
-    expect(h.tick().fired).toBe(0);
+    expect(h.tick().fired).toHaveLength(0);
     h.advance(1);
-    expect(h.tick().fired).toBe(1);
+    expect(h.tick().fired).toHaveLength(1);
     const [job] = jobsOf(h);
     expect(job).toMatchObject({ priority: 7, payload: { id: 'hourly' }, createdAtMs: T0 + 3_600_000 });
     const [schedule] = h.machine.listSchedules();
@@ -37,7 +37,7 @@ describe('schedules (repeatable jobs)', () => {
     const h = new Harness();
     setEvery(h, 'minutely', MINUTE);
     h.advance(10 * MINUTE + 30_000); // down for ten firings
-    expect(h.tick().fired).toBe(1);
+    expect(h.tick().fired).toHaveLength(1);
     expect(jobsOf(h)).toHaveLength(1);
     // Next on the grid T0 + k minutes, after now: T0 + 11 min.
     expect(h.machine.listSchedules()[0]).toMatchObject({ lastRunAtMs: T0 + MINUTE, nextRunAtMs: T0 + 11 * MINUTE, runs: 1 });
@@ -47,7 +47,7 @@ describe('schedules (repeatable jobs)', () => {
     const h = new Harness();
     expect(setEvery(h, 'later', MINUTE, { startAtMs: T0 + 5_000 }).nextRunAtMs).toBe(T0 + 5_000);
     h.advance(5_000);
-    expect(h.tick().fired).toBe(1);
+    expect(h.tick().fired).toHaveLength(1);
     expect(h.machine.listSchedules()[0]!.nextRunAtMs).toBe(T0 + 5_000 + MINUTE);
   });
 
@@ -59,7 +59,7 @@ describe('schedules (repeatable jobs)', () => {
     expect(first).toBeGreaterThanOrEqual(T0);
     expect(first - T0).toBeLessThan(15 * MINUTE);
     h.nowMs = first;
-    expect(h.tick().fired).toBe(1);
+    expect(h.tick().fired).toHaveLength(1);
     expect(h.machine.listSchedules()[0]).toMatchObject({ cron: '*/15 * * * *', everyMs: null, nextRunAtMs: first + 15 * MINUTE });
   });
 
@@ -68,9 +68,37 @@ describe('schedules (repeatable jobs)', () => {
     for (const id of ['b', 'a', 'c']) setEvery(h, id, MINUTE);
     h.apply({ op: 'scheduleSet', queue: 'reports', scheduleId: 'early', everyMs: MINUTE, startAtMs: T0 + 30_000, job: { payload: bytes({ id: 'early' }) } });
     h.advance(MINUTE);
-    expect(h.tick().fired).toBe(4);
+    expect(h.tick().fired).toHaveLength(4);
     const jobs = jobsOf(h).sort((x, y) => (x.id < y.id ? -1 : 1));
     expect(jobs.map((j) => (j.payload as { id: string }).id)).toEqual(['early', 'a', 'b', 'c']);
+  });
+
+  it('keeps the next run of a schedule set again with the same timing (an app upserting its schedules at each boot)', () => {
+    const h = new Harness();
+    setEvery(h, 'daily', 24 * 60 * MINUTE);
+    for (let i = 0; i < 3; i++) {
+      h.advance(12 * 60 * MINUTE - 1);
+      // Recomputed at each set, it would move a day past every boot and never come.
+      expect(setEvery(h, 'daily', 24 * 60 * MINUTE, { job: { name: `boot-${i}` } })).toEqual({ created: false, nextRunAtMs: T0 + 24 * 60 * MINUTE });
+      h.tick();
+    }
+    expect(h.machine.listSchedules()[0]).toMatchObject({ runs: 1, job: { name: 'boot-2' } });
+    // A start given, or another timing, sets the next run anew.
+    expect(setEvery(h, 'daily', 24 * 60 * MINUTE, { startAtMs: h.nowMs + 5 }).nextRunAtMs).toBe(h.nowMs + 5);
+    expect(setEvery(h, 'daily', 60 * MINUTE).nextRunAtMs).toBe(h.nowMs + 60 * MINUTE);
+  });
+
+  it('lists schedules without their payloads, which getSchedule has', () => {
+    const h = new Harness();
+    const payload = bytes({ big: 'x'.repeat(1000) });
+    setEvery(h, 's', MINUTE, { job: { payload, name: 'n' } });
+    const [listed] = h.machine.listSchedules();
+    expect(listed!.job).toEqual({ name: 'n' });
+    expect(listed!.payloadBytes).toBe(payload.byteLength);
+    const one = h.machine.getSchedule('reports', 's')!;
+    expect(one.job.name).toBe('n');
+    expect(Buffer.from(one.job.payload!).equals(Buffer.from(payload))).toBe(true);
+    expect(h.machine.getSchedule('reports', 'none')).toBeNull();
   });
 
   it('replaces a schedule in place: new timing and job, same creation time and history', () => {
@@ -91,7 +119,7 @@ describe('schedules (repeatable jobs)', () => {
     expect(value<'scheduleRemove'>(h.apply({ op: 'scheduleRemove', queue: 'reports', scheduleId: 's' }))).toEqual({ removed: false });
     expect(h.machine.nextDueMs()).toBeNull();
     h.advance(10 * MINUTE);
-    expect(h.tick().fired).toBe(0);
+    expect(h.tick().fired).toHaveLength(0);
   });
 
   it('counts a firing the full cluster refuses, enqueues nothing for it, and fires again later', () => {
@@ -100,7 +128,7 @@ describe('schedules (repeatable jobs)', () => {
     setEvery(h, 's', MINUTE);
     h.enqueue(...Array.from({ length: 7 }, () => ({ queue: 'other' }))); // fills the state
     h.advance(MINUTE);
-    expect(h.tick().fired).toBe(0);
+    expect(h.tick().fired).toHaveLength(0);
     expect(h.machine.listSchedules()[0]).toMatchObject({ runs: 1, refused: 1, lastJobId: null, nextRunAtMs: T0 + 2 * MINUTE });
   });
 
@@ -119,6 +147,8 @@ describe('schedules (repeatable jobs)', () => {
     expect(field({ everyMs: MINUTE, job: { priority: 10 } })).toBe('job.priority');
     expect(field({ everyMs: MINUTE, job: { payload: new Uint8Array(64 * 1024 + 1) } })).toBe('job.payload');
     expect(field({ everyMs: MINUTE, scheduleId: 'a/b' })).toBe('scheduleId');
+    expect(field({ everyMs: MINUTE, job: { foo: [1, 2] } })).toBe('job.foo');
+    expect(field({ cron: '0 0 30 2 *' })).toBe('cron');
     expect(errorCode(set({ everyMs: MINUTE, startAtMs: -1 }))).toBe('BAD_REQUEST');
     expect(h.machine.listSchedules()).toEqual([]);
   });
@@ -129,6 +159,15 @@ describe('schedules (repeatable jobs)', () => {
     const over = h.apply({ op: 'scheduleSet', queue: 'reports', scheduleId: 'one-more', everyMs: MINUTE, job: {} });
     expect(over.ok ? null : over.error.field).toBe('scheduleId');
     expect(setEvery(h, 's7', 2 * MINUTE).created).toBe(false);
+  });
+
+  it('takes nil for the absent of everyMs and cron, and a nil payload as none', () => {
+    const h = new Harness();
+    const set = h.apply({ op: 'scheduleSet', queue: 'reports', scheduleId: 'n', everyMs: MINUTE, cron: null, job: { payload: null } } as unknown as Command);
+    expect(set.ok).toBe(true);
+    h.advance(MINUTE);
+    const [id] = h.tick().fired;
+    expect(h.machine.getJob(id!)!.payload).toBeNull();
   });
 
   it('survives a snapshot: the restored machine fires the same jobs and hashes the same', () => {

@@ -56,7 +56,7 @@ describe('client sessions (exactly-once requests)', () => {
     const envelopes = Array.from({ length: SESSION_RESULTS_MAX + 1 }, (_, seq) => ({ clientId: 'c', seq, cmd: { op: 'tick' } as Command }));
     h.applyEntry(envelopes);
     // seq 1 is still remembered (answered without applying); seq 0 was evicted and cannot be told apart from new.
-    expect(h.apply(enqueueCmd, 'c', 1)).toEqual({ ok: true, value: { expired: 0, promoted: 0, removed: 0, fired: 0 } });
+    expect(h.apply(enqueueCmd, 'c', 1)).toEqual({ ok: true, value: { expired: 0, promoted: 0, removed: 0, fired: [] } });
     expect(errorCode(h.apply(enqueueCmd, 'c', 0))).toBe('BAD_REQUEST');
     expect(h.machine.jobCount).toBe(0);
   });
@@ -73,7 +73,7 @@ describe('client sessions (exactly-once requests)', () => {
     expect(h.machine.jobCount).toBe(1);
     // A kept session answers from memory; a forgotten one applies its old seq again, as the
     // dissertation warns (each re-created session evicts the next least recently used).
-    expect(h.apply(enqueueCmd, 'c00001', 1)).toEqual({ ok: true, value: { expired: 0, promoted: 0, removed: 0, fired: 0 } });
+    expect(h.apply(enqueueCmd, 'c00001', 1)).toEqual({ ok: true, value: { expired: 0, promoted: 0, removed: 0, fired: [] } });
     expect(h.machine.jobCount).toBe(1);
     h.apply(enqueueCmd, 'c00000', 1);
     expect(h.machine.jobCount).toBe(2);

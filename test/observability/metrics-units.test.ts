@@ -68,6 +68,15 @@ describe('AppliedObserver', () => {
     expect(d.observer.workers.activeCount(d.nowMs)).toBe(1);
   });
 
+  it('counts the jobs schedules enqueue, by their queue and priority', () => {
+    const d = new Driven();
+    d.apply({ op: 'scheduleSet', queue: 'reports', scheduleId: 'hourly', everyMs: 3_600_000, job: { priority: 7 } });
+    d.apply({ op: 'scheduleSet', queue: 'pings', scheduleId: 'often', everyMs: 1000, job: {} });
+    d.nowMs += 3_600_000;
+    expect(d.apply({ op: 'tick' }).fired).toHaveLength(2);
+    expect(d.events.enqueued).toEqual([['pings', 5, 1], ['reports', 7, 1]]);
+  });
+
   it('names the jobs whose leases a tick expired, after heartbeats, and times the redelivery wait from the expiry', () => {
     const d = new Driven();
     d.apply({ op: 'enqueue', jobs: [{ queue: 'q', maxAttempts: 2 }] });

@@ -94,9 +94,12 @@ def main() -> None:
     # A schedule, set, listed and removed: it fires tomorrow at 03:00 UTC, never during the test.
     next_run = client.set_schedule(LATER_QUEUE, "nightly", {"report": "daily"}, cron="0 3 * * *", priority="high", max_attempts=2)
     listed = client.schedules(LATER_QUEUE)
+    one = client.get_schedule(LATER_QUEUE, "nightly")
     schedule_report = {
         "nextRunIsThreeUtc": next_run is not None and datetime.fromtimestamp(next_run / 1000, timezone.utc).strftime("%H:%M") == "03:00",
-        "listed": [[s.schedule_id, s.cron, s.every_ms, s.job, s.runs] for s in listed],
+        "listed": [[s.schedule_id, s.cron, s.every_ms, s.job, s.payload_bytes, s.runs] for s in listed],
+        "one": None if one is None else [one.job, one.payload_bytes],
+        "missing": client.get_schedule(LATER_QUEUE, "no-such-schedule"),
         "removed": [client.remove_schedule(LATER_QUEUE, "nightly"), client.remove_schedule(LATER_QUEUE, "nightly")],
         "left": len(client.schedules()),
     }

@@ -181,9 +181,15 @@ class Client:
         return bool(self._transport.call("scheduleRemove", {"queue": queue, "scheduleId": schedule_id})["removed"])
 
     def schedules(self, queue: str | None = None, *, stale: bool = False) -> list[Schedule]:
-        """Every schedule (of one queue, if given), by (queue, schedule id)."""
+        """Every schedule (of one queue, if given), by (queue, schedule id); their jobs' payloads
+        are left out (``get_schedule`` has them)."""
         answer = self._transport.call("schedules", {"queue": queue, "stale": stale or None})
         return [schedule_from_wire(s) for s in answer["schedules"]]
+
+    def get_schedule(self, queue: str, schedule_id: str, *, stale: bool = False) -> Schedule | None:
+        """One schedule with its job's payload decoded; None when there is none."""
+        answer = self._transport.call("schedule", {"queue": queue, "scheduleId": schedule_id, "stale": stale or None})
+        return None if answer["schedule"] is None else schedule_from_wire(answer["schedule"])
 
     def cluster_status(self) -> dict[str, Any]:
         """The node's view of the cluster: nodeId, leader, term, nodes (as the wire has them)."""
@@ -267,5 +273,6 @@ def _submit_many_failure(failure: RaftqError, taken_ids: list[str], failed_jobs:
             f"{outcome.unknown} of unknown outcome, {outcome.not_sent} not sent)"
         )
     error = raftq_error(failure.code, message, retryable=failure.retryable, field=field, leader=failure.leader)
+    error.outcome_unknown = failure.outcome_unknown
     error.submitted = outcome
     return error

@@ -47,6 +47,9 @@ class RaftqError(Exception):
     code: str = "INTERNAL"
     # Set on the error a submit_many raises: which of its jobs were taken.
     submitted: SubmitManyOutcome | None = None
+    # Set by the SDK when an earlier try of the same call went unanswered (it may have applied),
+    # so this answer, even a refusal, does not say the request was not applied.
+    outcome_unknown: bool = False
 
     def __init__(
         self,
@@ -188,10 +191,11 @@ def may_have_applied(error: RaftqError) -> bool:
 
     A request applies whole or not at all, and a session makes its retries apply once, so its final
     answer is authoritative, except when retries ran out (the last try may have applied
-    unanswered), when the node no longer keeps a retried request's result (BAD_REQUEST on ``seq``),
-    and for INTERNAL (a bug, or the client closed with the request in flight).
+    unanswered), after a try that went unanswered (``outcome_unknown``: another node may judge the
+    request differently), when the node no longer keeps a retried request's result (BAD_REQUEST
+    on ``seq``), and for INTERNAL (a bug, or the client closed with the request in flight).
     """
-    if error.retryable or error.code not in _REFUSALS:
+    if error.retryable or error.outcome_unknown or error.code not in _REFUSALS:
         return True
     return error.code == "BAD_REQUEST" and error.field == "seq"
 

@@ -130,8 +130,10 @@ class Schedule:
     schedule_id: str
     every_ms: int | None
     cron: str | None
-    # The job each firing enqueues, as the wire has it, with its payload decoded.
+    # The job each firing enqueues, as the wire has it: its payload decoded by get_schedule, left
+    # out of listings (payload_bytes says how long it is).
     job: dict[str, Any]
+    payload_bytes: int
     next_run_at_ms: int | None
     last_run_at_ms: int | None
     last_job_id: str | None
@@ -145,7 +147,9 @@ class Schedule:
 def schedule_from_wire(wire: Mapping[str, Any]) -> Schedule:
     try:
         job = dict(wire["job"])
+        payload_bytes = wire.get("payloadBytes")
         if job.get("payload") is not None:
+            payload_bytes = len(job["payload"])
             job["payload"] = value_or_raw_bytes(job["payload"], "payload")
         return Schedule(
             queue=wire["queue"],
@@ -153,6 +157,7 @@ def schedule_from_wire(wire: Mapping[str, Any]) -> Schedule:
             every_ms=wire["everyMs"],
             cron=wire["cron"],
             job=job,
+            payload_bytes=ms(payload_bytes or 0),
             next_run_at_ms=wire["nextRunAtMs"],
             last_run_at_ms=wire["lastRunAtMs"],
             last_job_id=wire["lastJobId"],

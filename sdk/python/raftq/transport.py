@@ -154,6 +154,7 @@ class Transport:
         # The last failure at each node tried, in the order they last failed: for the error of a
         # call that gives up.
         last_failure: dict[int, RaftqError] = {}
+        unanswered_before = False
         while True:
             if self.closed:
                 raise closed_error()
@@ -171,7 +172,12 @@ class Transport:
                 if self.closed:
                     raise closed_error() from None
                 if not failure.retryable:
+                    if unanswered_before:
+                        failure.outcome_unknown = True
                     raise
+                # TIMEOUT: no answer, or the connection was lost: that try may have applied.
+                if failure.code == "TIMEOUT":
+                    unanswered_before = True
                 last_failure.pop(index, None)
                 last_failure[index] = failure
                 if attempt >= self.retry.attempts:
@@ -188,7 +194,9 @@ class Transport:
         the cause is elsewhere (no quorum among the others)."""
         per_node = "; ".join(_describe_failure(self.nodes[index], failure) for index, failure in last_failure.items())
         message = f"gave up after {tries} tries over {elapsed_s:.1f} s; last failure at each node: {per_node}"
-        return raftq_error(last.code, message, retryable=last.retryable, field=last.field, leader=last.leader)
+        error = raftq_error(last.code, message, retryable=last.retryable, field=last.field, leader=last.leader)
+        error.outcome_unknown = last.outcome_unknown
+        return error
 
     def _steer(self, failure: RaftqError, failed_index: int) -> None:
         """Chooses the node for the next try after ``failure`` on node ``failed_index``."""

@@ -373,6 +373,25 @@ class ClientTest(Fixture):
             self.client([fake.address], retry=RetryOptions(attempts=2, base_ms=1, cap_ms=2)).submit_many("bulk", [1, 2, 3])
         self.assertEqual(caught.exception.submitted, SubmitManyOutcome(taken_ids=[], refused=0, unknown=3, not_sent=0))
 
+    def test_a_refusal_after_an_unanswered_try_is_of_unknown_outcome(self) -> None:
+        broker = Broker()
+        tries = []
+
+        def drop_then_refuse(request: dict[str, Any]) -> None:
+            if request["op"] != "enqueue":
+                return
+            tries.append(request)
+            if len(tries) == 1:
+                raise Drop()
+            raise WireError("PAYLOAD_TOO_LARGE", "jobs[0].payload: too big", field="jobs[0].payload")
+
+        broker.intercept = drop_then_refuse
+        fake = self.node(broker)
+        with self.assertRaises(PayloadTooLargeError) as caught:
+            self.client([fake.address]).submit_many("q", [1])
+        self.assertTrue(caught.exception.outcome_unknown)
+        self.assertEqual(caught.exception.submitted, SubmitManyOutcome(taken_ids=[], refused=0, unknown=1, not_sent=0))
+
     def test_submit_many_splits_by_bytes_too(self) -> None:
         fake = self.node(Broker())
         client = self.client([fake.address])
