@@ -336,6 +336,30 @@ export function checkDiskFaults(ops: Op[]): CheckResult {
   };
 }
 
+/**
+ * A schedule under faults (schedule-probe.ts): every firing enqueued exactly one job, and there were
+ * no more firings than whole intervals between setting it and reading it back, plus one (a firing
+ * is in the log, so a failover must neither repeat one nor fire early); at least one happened. A
+ * run without the probe (an older history) has nothing to judge.
+ */
+export function checkScheduleFirings(ops: Op[]): CheckResult {
+  const set = ops.find((o): o is Extract<Op, { f: 'schedule-set' }> => o.f === 'schedule-set');
+  if (set === undefined) return { name: 'schedule-firings', valid: true, counts: { schedules: 0 }, examples: [] };
+  if (set.type !== 'ok') return { name: 'schedule-firings', valid: false, counts: { schedules: 1 }, examples: [`the schedule could not be set: ${set.error ?? ''}`] };
+  const finals = ops.filter((o): o is Extract<Op, { f: 'schedule-final' }> => o.f === 'schedule-final');
+  const last = finals[finals.length - 1];
+  if (last === undefined || last.type !== 'ok') {
+    return { name: 'schedule-firings', valid: false, counts: { schedules: 1 }, examples: [`no reading of the schedule at the end${last?.error ? `: ${last.error}` : ''}`] };
+  }
+  const { runs, refused, enqueued, everyMs } = last.value;
+  const runsMax = Math.floor((last.timeMs - set.timeMs) / everyMs) + 1;
+  const examples: string[] = [];
+  if (enqueued !== runs - refused) examples.push(`${runs} firings (${refused} refused) but ${enqueued} jobs enqueued`);
+  if (runs > runsMax) examples.push(`${runs} firings in ${last.timeMs - set.timeMs} ms of ${everyMs} ms intervals: at most ${runsMax}`);
+  if (runs === 0) examples.push('the schedule never fired');
+  return { name: 'schedule-firings', valid: examples.length === 0, counts: { runs, refused, enqueued, runsMax }, examples };
+}
+
 export function checkAll(ops: Op[]): CheckResult[] {
   return [
     checkTotalQueue(ops),
@@ -346,6 +370,7 @@ export function checkAll(ops: Op[]): CheckResult[] {
     checkConvergence(ops),
     checkNodeCrashes(ops),
     checkDiskFaults(ops),
+    checkScheduleFirings(ops),
     checkAvailability(ops),
   ];
 }

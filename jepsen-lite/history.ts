@@ -50,7 +50,24 @@ export type Op =
   /** After healing: every job's final state as the cluster reports it. */
   | { type: 'ok'; f: 'final-state'; process: -1; timeMs: number; value: { jobs: { id: string; key: string; state: string }[] } }
   /** After healing: each node's applied index and state hash. */
-  | { type: 'ok'; f: 'converge'; process: -1; timeMs: number; value: { nodes: NodeObservation[]; boundMs: number; converged: boolean } };
+  | { type: 'ok'; f: 'converge'; process: -1; timeMs: number; value: { nodes: NodeObservation[]; boundMs: number; converged: boolean } }
+  /** Before the workload: a schedule set to fire every `everyMs` into a queue no worker takes. */
+  | { type: 'ok' | 'fail'; f: 'schedule-set'; process: -1; timeMs: number; value: ScheduleProbe; error?: string }
+  /** After healing: the schedule's firings as the cluster reports them, and the jobs its queue holds. */
+  | { type: 'ok' | 'fail'; f: 'schedule-final'; process: -1; timeMs: number; value: ScheduleProbe & ScheduleFinal; error?: string };
+
+export interface ScheduleProbe {
+  queue: string;
+  scheduleId: string;
+  everyMs: number;
+}
+
+export interface ScheduleFinal {
+  runs: number;
+  refused: number;
+  /** Jobs ever enqueued into the schedule's queue (its replicated total). */
+  enqueued: number;
+}
 
 export type OpF = Op['f'];
 

@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ClusterUnderTest } from './cluster-under-test.js';
 import { replace, restartOrReplace, startFault, type FaultContext, type RunningFault } from './faults.js';
 import { recordConvergence, recordFinalState, waitDrained, type DrainResult } from './finale.js';
+import { recordScheduleProbe, setScheduleProbe } from './schedule-probe.js';
 import { HistoryWriter, type Op } from './history.js';
 import { Progress } from './progress.js';
 import { Prng } from './random.js';
@@ -144,6 +145,7 @@ export async function runJepsen(options: RunOptions): Promise<RunOutcome> {
     const rng = new Prng(options.seed, 'workload');
     const w = new Workload({ history: h, onOp: (op) => progress.count(op), addresses: () => cluster.clientAddresses(), rng, rate: options.rate, producers: sizes.producers, workers: sizes.workers, queues });
     workload = w;
+    await setScheduleProbe(cluster, h);
     const ctx = faultContext(cluster, h);
     crashes = watchCrashes(cluster, ctx, h);
     progress.start(h);
@@ -167,6 +169,8 @@ export async function runJepsen(options: RunOptions): Promise<RunOutcome> {
     progress.phase('observing');
     const finalState = await recordFinalState(cluster, w.book, h);
     if (finalState.unreadable > 0) notes.push(`${finalState.unreadable} of ${finalState.jobs} jobs could not be read at the end`);
+    // Before convergence: it removes the schedule, so no firing changes the state while nodes are compared.
+    await recordScheduleProbe(cluster, h);
     const converge = await recordConvergence(cluster, h, options.convergeMsMax ?? 30_000);
     if (!converge.converged) notes.push(`no convergence: ${converge.nodes.map((n) => `${n.node}@${n.appliedIndex}=${n.hash.slice(0, 16)}`).join(' ')}`);
   } catch (error) {

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkAll, checkDiskFaults, checkFinalState, checkNodeCrashes, checkStaleAcks, checkTotalQueue, faultWindows, tokenOrder } from '../../jepsen-lite/checkers.js';
+import { checkAll, checkDiskFaults, checkFinalState, checkNodeCrashes, checkScheduleFirings, checkStaleAcks, checkTotalQueue, faultWindows, tokenOrder } from '../../jepsen-lite/checkers.js';
 import type { Op } from '../../jepsen-lite/history.js';
 import { runFigures } from '../../jepsen-lite/metrics.js';
 import { runsTable, writeReport, type RunMeta } from '../../jepsen-lite/report.js';
@@ -176,5 +176,34 @@ describe('report', () => {
     expect(f.ops.enqueue.ok).toBe(1);
     expect(f.enqueueLatency.count).toBe(1);
     expect(f.ackLatency.p50Ms).toBe(10);
+  });
+});
+
+describe('schedule-firings checker', () => {
+  const probe = { queue: 'jl-schedule', scheduleId: 'every-second', everyMs: 1000 };
+  const set = (timeMs: number, type: 'ok' | 'fail' = 'ok'): Op => ({ type, f: 'schedule-set', process: -1, timeMs, value: probe });
+  const final = (timeMs: number, runs: number, enqueued: number, refused = 0): Op => ({ type: 'ok', f: 'schedule-final', process: -1, timeMs, value: { ...probe, runs, refused, enqueued } });
+
+  it('is quiet when each firing enqueued one job and the firings fit the time', () => {
+    const r = checkScheduleFirings([set(0), final(10_500, 9, 8, 1)]);
+    expect(r).toMatchObject({ valid: true, counts: { runs: 9, refused: 1, enqueued: 8, runsMax: 11 } });
+  });
+
+  it('catches a firing that enqueued its job twice (or none)', () => {
+    expect(checkScheduleFirings([set(0), final(10_500, 9, 18)]).valid).toBe(false);
+    expect(checkScheduleFirings([set(0), final(10_500, 9, 8)]).examples).toEqual(['9 firings (0 refused) but 8 jobs enqueued']);
+  });
+
+  it('catches more firings than the intervals allow (a firing repeated by a new leader)', () => {
+    const r = checkScheduleFirings([set(0), final(10_500, 14, 14)]);
+    expect(r.valid).toBe(false);
+    expect(r.examples).toEqual(['14 firings in 10500 ms of 1000 ms intervals: at most 11']);
+  });
+
+  it('catches a schedule that never fired, one that could not be set or read back, and passes a run without the probe', () => {
+    expect(checkScheduleFirings([set(0), final(10_500, 0, 0)]).valid).toBe(false);
+    expect(checkScheduleFirings([set(0, 'fail')]).valid).toBe(false);
+    expect(checkScheduleFirings([set(0)]).valid).toBe(false);
+    expect(checkScheduleFirings(healthy())).toMatchObject({ valid: true, counts: { schedules: 0 } });
   });
 });
