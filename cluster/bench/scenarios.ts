@@ -685,9 +685,12 @@ async function runCatchup(source: TargetSource, opts: ScenarioOptions): Promise<
       const progress = new Progress({ label: `${follower.id} catching up to index ${commit}`, total: null, unit: 'polls' });
       const startedMs = performance.now();
       cluster.restart(follower.id);
+      const samplePeak = (): void => {
+        for (const [id, mb] of Object.entries(cluster.rssMb())) if (mb !== null) peak[id] = Math.max(peak[id] ?? 0, mb);
+      };
       const caughtUp = async (): Promise<void> => {
         for (;;) {
-          for (const [id, mb] of Object.entries(cluster.rssMb())) if (mb !== null) peak[id] = Math.max(peak[id] ?? 0, mb);
+          samplePeak();
           progress.add(1);
           try {
             const status = await followerClient.clusterStatus();
@@ -701,6 +704,8 @@ async function runCatchup(source: TargetSource, opts: ScenarioOptions): Promise<
       };
       await withStallWatchdog(caughtUp(), () => 0, CATCHUP_MS_MAX, `catchup: ${follower.id} did not apply index ${commit}`);
       const seconds = (performance.now() - startedMs) / 1000;
+      // Once more: a follower that caught up within the first poll was sampled only as it started.
+      samplePeak();
       progress.finish();
       // How it caught up: by the leader's snapshot (the point of the scenario), or from the log.
       const installed = await snapshotsInstalled(follower.http);
