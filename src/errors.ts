@@ -79,6 +79,16 @@ export class RaftqError extends Error {
     this.outcomeUnknown = extra.outcomeUnknown ?? false;
   }
 
+  /** This error with another message, field or outcome; code, retryability and leader hint carry over. */
+  with(changes: { message?: string; field?: string; outcomeUnknown?: boolean }): RaftqError {
+    return new RaftqError(this.code, changes.message ?? this.message, {
+      retryable: this.retryable,
+      leader: this.leader,
+      field: changes.field ?? this.field,
+      outcomeUnknown: changes.outcomeUnknown ?? this.outcomeUnknown,
+    });
+  }
+
   toWire(): WireError {
     const wire: WireError = { code: this.code, message: this.message, retryable: this.retryable };
     if (this.field !== undefined) wire.field = this.field;

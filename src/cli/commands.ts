@@ -250,15 +250,17 @@ async function submitCounted(client: Client, queue: string, jobs: JobToSubmit[],
         progress.add(got.length);
       } catch (error) {
         firstFailure ??= locateFailure(error, start, describeJob);
-        const outcomes = error instanceof SubmitManyError ? error.outcomes : null;
-        if (outcomes === null) counts.unknown += end - start;
-        outcomes?.forEach((outcome, i) => {
-          if ('id' in outcome) {
-            ids[start + i] = outcome.id;
-            counts.taken++;
-            progress.add(1);
-          } else if (outcome.mayHaveBeenTaken) counts.unknown++;
-          else counts.refused++;
+        if (!(error instanceof SubmitManyError)) {
+          counts.unknown += end - start;
+          continue;
+        }
+        const batch = error.counts;
+        counts.taken += batch.taken;
+        counts.refused += batch.refused;
+        counts.unknown += batch.unknown;
+        progress.add(batch.taken);
+        error.outcomes.forEach((outcome, i) => {
+          if ('id' in outcome) ids[start + i] = outcome.id;
         });
       }
     }

@@ -31,7 +31,7 @@ export class SubmitManyError extends RaftqError {
     const message = field === undefined || first.field === undefined ? first.message : first.message.replace(first.field, field);
     const counts = tally(outcomes);
     const more = requests > 1 ? ` (of ${outcomes.length} jobs in ${requests} requests: ${counts.taken} taken, ${counts.refused} refused, ${counts.unknown} of unknown outcome)` : '';
-    super(first.code, message + more, { retryable: first.retryable, leader: first.leader, outcomeUnknown: first.outcomeUnknown, ...(field === undefined ? {} : { field }) });
+    super(first.code, message + more, { retryable: first.retryable, leader: first.leader, outcomeUnknown: first.outcomeUnknown, field });
     this.name = 'SubmitManyError';
     this.outcomes = outcomes;
   }

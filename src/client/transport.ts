@@ -125,7 +125,10 @@ export class Transport {
       } catch (error) {
         if (this.closed) throw closedError();
         const failure = error instanceof RaftqError ? error : new RaftqError('INTERNAL', error instanceof Error ? error.message : String(error));
-        if (!failure.retryable) throw unansweredBefore ? withOutcomeUnknown(failure) : failure;
+        // After an unanswered try, a refusal does not say the request was not applied: a node
+        // configured differently (its payload limit) or with another clock may refuse what the
+        // unanswered try's node took.
+        if (!failure.retryable) throw unansweredBefore ? failure.with({ outcomeUnknown: true }) : failure;
         // TIMEOUT: no answer, or the connection was lost: that try may have applied.
         if (failure.code === 'TIMEOUT') unansweredBefore = true;
         lastFailure.delete(index); // re-inserted: the map lists nodes in the order they last failed
@@ -147,7 +150,7 @@ export class Transport {
     if (tries === 1) return last;
     const perNode = [...lastFailure].map(([index, failure]) => describeFailure(this.nodes[index]!, failure));
     const message = `gave up after ${tries} tries over ${(elapsedMs / 1000).toFixed(1)} s; last failure at each node: ${perNode.join('; ')}`;
-    return new RaftqError(last.code, message, { retryable: last.retryable, leader: last.leader, outcomeUnknown: last.outcomeUnknown, ...(last.field === undefined ? {} : { field: last.field }) });
+    return last.with({ message });
   }
 
   /** Chooses the node for the next try after `failure` on node `failedIndex`. */
@@ -250,15 +253,6 @@ export class Transport {
     if (index === this.current || conn.pendingCount > 0 || conn.closed) return;
     conn.close(); // its onClose drops it from `connections`
   }
-}
-
-/**
- * A refusal that came after a try went unanswered: a node configured differently (its payload
- * limit) or with another clock may refuse what the unanswered try's node took.
- */
-function withOutcomeUnknown(failure: RaftqError): RaftqError {
-  const extra = { retryable: failure.retryable, leader: failure.leader, outcomeUnknown: true };
-  return new RaftqError(failure.code, failure.message, failure.field === undefined ? extra : { ...extra, field: failure.field });
 }
 
 /** "address: CODE what", without the address twice (connection errors already start with it). */

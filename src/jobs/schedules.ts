@@ -32,8 +32,8 @@ export class ScheduleRecord {
     readonly updatedAtMs: number,
   ) {}
 
-  /** Takes over the firings of the schedule this one replaces. */
-  keepHistoryOf(previous: ScheduleRecord): void {
+  /** Takes over the firings of the schedule this one replaces (or of its snapshot image). */
+  keepHistoryOf(previous: Pick<ScheduleRecord, 'lastRunAtMs' | 'lastJobId' | 'runs' | 'refused'>): void {
     this.lastRunAtMs = previous.lastRunAtMs;
     this.lastJobId = previous.lastJobId;
     this.runs = previous.runs;

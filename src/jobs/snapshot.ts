@@ -344,10 +344,7 @@ function restoreSchedule(store: JobStore, img: ScheduleImage): void {
   const cron = cronSource === null ? null : parseCron(cronSource);
   if (typeof cron === 'string') throw new Error(`invariant: snapshot schedule ${queue}/${scheduleId} has cron "${cronSource}": ${cron}`);
   const record = new ScheduleRecord(queue, scheduleId, everyMs, cron, ownedJob(job), nextRunAtMs, createdAtMs, updatedAtMs);
-  record.lastRunAtMs = lastRunAtMs;
-  record.lastJobId = lastJobId;
-  record.runs = runs;
-  record.refused = refused;
+  record.keepHistoryOf({ lastRunAtMs, lastJobId, runs, refused });
   store.schedules.put(record);
 }
 

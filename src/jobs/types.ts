@@ -85,6 +85,8 @@ export interface EnqueueSpec {
 
 /** The job a schedule enqueues each time it fires: an EnqueueSpec without queue, id and timing. */
 export type ScheduleJob = Omit<EnqueueSpec, 'queue' | 'id' | 'runAtMs' | 'delayMs' | 'idempotencyKey'>;
+/** The fields of a ScheduleJob: both validations accept these and no others. */
+export const SCHEDULE_JOB_FIELDS: readonly (keyof ScheduleJob)[] = ['name', 'payload', 'priority', 'maxAttempts', 'backoff', 'leaseMs'];
 
 /** When a schedule fires: every `everyMs`, or at the minutes a 5-field cron expression (UTC) names. */
 export type ScheduleTiming = { everyMs: number; cron?: undefined } | { cron: string; everyMs?: undefined };

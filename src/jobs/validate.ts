@@ -21,7 +21,7 @@ import {
   SCHEDULE_PAYLOAD_BYTES_MAX,
 } from '../limits.js';
 import { ASSIGNED_ID_PATTERN, LEASE_TOKEN_LENGTH_MAX } from './ids.js';
-import { PRIORITY_MAX, PRIORITY_MIN, type Command } from './types.js';
+import { PRIORITY_MAX, PRIORITY_MIN, SCHEDULE_JOB_FIELDS, type Command } from './types.js';
 
 /** Job ids one dlqRetry / dlqPurge may list: the same bound as one enqueue batch. */
 export const DLQ_IDS_MAX = ENQUEUE_BATCH_MAX;
@@ -106,14 +106,12 @@ function checkSpec(field: string, spec: unknown, nowMs: number): Check {
   );
 }
 
-const SCHEDULE_JOB_FIELDS = ['name', 'payload', 'priority', 'maxAttempts', 'backoff', 'leaseMs'];
-
 /** A schedule's job: an enqueue spec's fields, less those a firing decides (queue, id, timing, key). */
 function checkScheduleJob(value: unknown): Check {
   if (!isObject(value)) return fail('job', 'must be an object');
   // Replicated for as long as the schedule lives: nothing beyond the fields a firing uses.
   for (const key of Object.keys(value)) {
-    if (!SCHEDULE_JOB_FIELDS.includes(key)) return fail(`job.${key}`, 'is not a field of a schedule\'s job');
+    if (!(SCHEDULE_JOB_FIELDS as readonly string[]).includes(key)) return fail(`job.${key}`, 'is not a field of a schedule\'s job');
   }
   const error = checkSpec('job', { ...value, queue: 'q' }, 0);
   if (error !== null) return error;

@@ -7,7 +7,7 @@ import type { WireError } from '../errors.js';
 import { RaftqError } from '../errors.js';
 import { CRON_EXPRESSION_LENGTH_MAX, CRON_SEARCH_YEARS, nextCronMs, parseCron } from '../jobs/cron.js';
 import type { AckItem, Backoff, Command, EnqueueSpec, ScheduleJob } from '../jobs/types.js';
-import { PRIORITY_MAX, PRIORITY_MIN, PRIORITY_NAMED } from '../jobs/types.js';
+import { PRIORITY_MAX, PRIORITY_MIN, PRIORITY_NAMED, SCHEDULE_JOB_FIELDS } from '../jobs/types.js';
 import {
   ACK_BATCH_MAX, DELAY_MS_MAX, ENQUEUE_BATCH_MAX, ERROR_MESSAGE_LENGTH_MAX, ID_PATTERN, IDEMPOTENCY_KEY_LENGTH_MAX,
   JOB_NAME_LENGTH_MAX, LEASE_BATCH_MAX, LEASE_MS_MAX, LEASE_MS_MIN, LEASE_QUEUES_MAX, LEASE_WAIT_MS_MAX,
@@ -327,8 +327,6 @@ function ackItem(ctx: Context) {
     return item;
   };
 }
-
-const SCHEDULE_JOB_FIELDS = ['name', 'payload', 'priority', 'maxAttempts', 'backoff', 'leaseMs'];
 
 function scheduleJob(ctx: Context) {
   return (value: unknown, path: string): ScheduleJob => {

@@ -309,31 +309,26 @@ describe('nextCronMs', () => {
     expect(nextCronMs(spec('* * * * *'), Number.POSITIVE_INFINITY)).toBeNull();
   });
 
-  it('uses weekday names and 7 as Sunday', () => {
-    // 2025-06-14 is a Saturday.
-    expect(next('0 9 * * mon-fri', Date.UTC(2025, 5, 14))).toBe('2025-06-16T09:00:00.000Z');
-    expect(next('0 9 * * 7', Date.UTC(2025, 5, 14))).toBe('2025-06-15T09:00:00.000Z');
-    expect(next('0 9 * * sun', Date.UTC(2025, 5, 14))).toBe('2025-06-15T09:00:00.000Z');
-    expect(next('@weekly', Date.UTC(2025, 5, 14))).toBe('2025-06-15T00:00:00.000Z');
-    expect(next('0 0 1 * ?', Date.UTC(2025, 5, 14))).toBe('2025-07-01T00:00:00.000Z');
-  });
+  // [expression, after (UTC y, m0, d), next, why]. 2025-06-01 is a Sunday, 2025-06-14 a Saturday.
+  const dayCases: [string, [number, number, number], string, string][] = [
+    ['0 9 * * mon-fri', [2025, 5, 14], '2025-06-16T09:00:00.000Z', 'weekday names in a range'],
+    ['0 9 * * 7', [2025, 5, 14], '2025-06-15T09:00:00.000Z', '7 is Sunday'],
+    ['0 9 * * sun', [2025, 5, 14], '2025-06-15T09:00:00.000Z', 'a weekday name'],
+    ['@weekly', [2025, 5, 14], '2025-06-15T00:00:00.000Z', 'a macro'],
+    ['0 0 1 * ?', [2025, 5, 14], '2025-07-01T00:00:00.000Z', '? as *'],
+    ['0 0 13 * fri', [2025, 5, 1], '2025-06-06T00:00:00.000Z', 'both day fields restricted: the 13th or a Friday, the first Friday first'],
+    ['0 0 13 * fri', [2025, 5, 12], '2025-06-13T00:00:00.000Z', 'both restricted: the 13th'],
+    ['0 0 13 * fri', [2025, 5, 13], '2025-06-20T00:00:00.000Z', 'both restricted: Friday the 20th, not July 13th'],
+    ['0 0 2 * fri', [2025, 5, 1], '2025-06-02T00:00:00.000Z', 'both restricted: the 2nd, a Monday'],
+    ['0 0 1-31 * fri', [2025, 5, 1], '2025-06-02T00:00:00.000Z', 'a range covering every day still restricts'],
+    ['0 0 13 * *', [2025, 5, 1], '2025-06-13T00:00:00.000Z', 'only day-of-month restricted'],
+    ['0 0 * * fri', [2025, 5, 1], '2025-06-06T00:00:00.000Z', 'only day-of-week restricted'],
+    ['0 0 13 * ?', [2025, 5, 1], '2025-06-13T00:00:00.000Z', 'only day-of-month restricted, ? for the other'],
+    ['0 0 ? * fri', [2025, 5, 1], '2025-06-06T00:00:00.000Z', 'only day-of-week restricted, ? for the other'],
+  ];
 
-  it('follows Vixie cron: both day fields restricted means either matches', () => {
-    // The 13th, or any Friday. 2025-06-01 is a Sunday; the first Friday is the 6th.
-    expect(next('0 0 13 * fri', Date.UTC(2025, 5, 1))).toBe('2025-06-06T00:00:00.000Z');
-    expect(next('0 0 13 * fri', Date.UTC(2025, 5, 12))).toBe('2025-06-13T00:00:00.000Z');
-    // 2025-06-13 is itself a Friday; the next hit is Friday the 20th, not July 13th.
-    expect(next('0 0 13 * fri', Date.UTC(2025, 5, 13))).toBe('2025-06-20T00:00:00.000Z');
-    expect(next('0 0 2 * fri', Date.UTC(2025, 5, 1))).toBe('2025-06-02T00:00:00.000Z');
-    // Even a range covering every day counts as restricted.
-    expect(next('0 0 1-31 * fri', Date.UTC(2025, 5, 1))).toBe('2025-06-02T00:00:00.000Z');
-  });
-
-  it('follows Vixie cron: one day field restricted means only it counts', () => {
-    expect(next('0 0 13 * *', Date.UTC(2025, 5, 1))).toBe('2025-06-13T00:00:00.000Z');
-    expect(next('0 0 * * fri', Date.UTC(2025, 5, 1))).toBe('2025-06-06T00:00:00.000Z');
-    expect(next('0 0 13 * ?', Date.UTC(2025, 5, 1))).toBe('2025-06-13T00:00:00.000Z');
-    expect(next('0 0 ? * fri', Date.UTC(2025, 5, 1))).toBe('2025-06-06T00:00:00.000Z');
+  it.each(dayCases)('%s after %j is %s (%s)', (expression, [y, m, d], expected) => {
+    expect(next(expression, Date.UTC(y, m, d))).toBe(expected);
   });
 
   it('follows Vixie cron: a day field starting with * is no restriction, and both fields must match', () => {

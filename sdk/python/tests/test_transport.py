@@ -19,6 +19,15 @@ from .fake_node import Drop, FakeNode, WireError, dead_address, drop_everything
 FAST = RetryOptions(attempts=5, base_ms=1, cap_ms=5)
 
 
+def always(code: str, message: str) -> Callable[[dict[str, Any]], None]:
+    """An intercept answering every request with this retryable error."""
+
+    def answer(request: dict[str, Any]) -> None:
+        raise WireError(code, message, retryable=True)
+
+    return answer
+
+
 class Broker:
     """Enough of a node for the producer side: sessions answer a retried seq once, enqueue, get."""
 
@@ -230,11 +239,7 @@ class RetryTest(Fixture):
 
     def test_gives_up_after_the_configured_attempts_with_the_last_retryable_error(self) -> None:
         broker = Broker()
-
-        def always_no_leader(request: dict[str, Any]) -> None:
-            raise WireError("NO_LEADER", "no quorum", retryable=True)
-
-        broker.intercept = always_no_leader
+        broker.intercept = always("NO_LEADER", "no quorum")
         fake = self.node(broker)
         with self.assertRaises(NoLeaderError):
             self.client([fake.address], retry=RetryOptions(attempts=3, base_ms=1, cap_ms=2)).submit("q", 1)
@@ -243,11 +248,7 @@ class RetryTest(Fixture):
     def test_names_when_it_gives_up_the_last_failure_at_each_node_tried(self) -> None:
         # No quorum behind the live node and the other node down: the last try alone would blame the dead node.
         broker = Broker()
-
-        def always_no_leader(request: dict[str, Any]) -> None:
-            raise WireError("NO_LEADER", "no leader known", retryable=True)
-
-        broker.intercept = always_no_leader
+        broker.intercept = always("NO_LEADER", "no leader known")
         fake = self.node(broker)
         dead = dead_address()
         with self.assertRaises(RequestTimeoutError) as caught:
@@ -363,11 +364,7 @@ class ClientTest(Fixture):
     def test_submit_many_counts_a_request_whose_retries_ran_out_as_of_unknown_outcome(self) -> None:
         broker = Broker()
 
-        def no_leader(request: dict[str, Any]) -> None:
-            if request["op"] == "enqueue":
-                raise WireError("NO_LEADER", "no leader known", retryable=True)
-
-        broker.intercept = no_leader
+        broker.intercept = always("NO_LEADER", "no leader known")
         fake = self.node(broker)
         with self.assertRaises(NoLeaderError) as caught:
             self.client([fake.address], retry=RetryOptions(attempts=2, base_ms=1, cap_ms=2)).submit_many("bulk", [1, 2, 3])
